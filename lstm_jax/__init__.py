@@ -1,0 +1,1 @@
+"""lstm_jax: LSTM text classifiers in JAX/Flax, faithful to Keras."""
