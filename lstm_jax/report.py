@@ -1,0 +1,462 @@
+"""Figures and the results table, built from finished workdirs.
+
+  python -m lstm_jax.report RUN_DIR... --out docs/
+
+For each run directory this writes `curves.png` (loss and accuracy per epoch,
+train vs validation, best epoch marked) and `confusion.png` (test confusion
+matrix, normalised by true class) into the run directory and copies them to
+`<out>/figures/<run name>_{curves,confusion}.png`. Across runs it draws
+`<out>/figures/trainable_vs_glove.png` (test accuracy per task, trainable vs
+GloVe embedding) and writes `<out>/RESULTS_TABLE.md` (also printed): one row
+per run with the reference points of `baselines.json` when the run has one.
+
+A run directory missing a file the report needs is named with the file and
+skipped; the other runs are still reported.
+"""
+
+import argparse
+import collections
+import dataclasses
+import json
+import pathlib
+import shutil
+import sys
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+REQUIRED_FILES = ("config.json", "metrics.jsonl", "results.json")
+EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+RESULT_KEYS = ("best_epoch", "epochs_run", "stopped_early", "train_accuracy",
+               "val_accuracy", "test_accuracy", "test_macro_f1",
+               "train_seconds", "label_names", "confusion_matrix")
+EMBEDDING_KINDS = ("trainable", "glove")
+# Name tokens that say which embedding a run used (`huffpost_headline_keras`
+# has the trainable embedding of the Keras original, `..._glove` GloVe).
+EMBEDDING_TOKENS = ("keras", "trainable")
+LEGEND = {"trainable": "trainable embedding", "glove": "GloVe"}
+STUDY_FIGURE = "trainable_vs_glove.png"
+TABLE_FILE = "RESULTS_TABLE.md"
+DEFAULT_COMMAND = ("python -m lstm_jax.main --config=configs/{name}.py "
+                   "--workdir={workdir}")
+MISSING = "—"
+# Up to this many classes every confusion cell is annotated; above, cells >= 10%.
+MAX_ANNOTATED_CLASSES = 12
+
+
+class RunError(Exception):
+  """A run directory cannot be reported; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """A finished workdir, read and checked.
+
+  Attributes:
+    run_dir: the directory as given on the command line.
+    config: config.json.
+    epochs: metrics.jsonl rows ordered by epoch; a resumed run's rewrite of
+      an epoch replaces the earlier line.
+    results: results.json.
+    baselines: baselines.json, or {} when the run has none.
+  """
+  run_dir: pathlib.Path
+  config: dict[str, Any]
+  epochs: list[dict[str, Any]]
+  results: dict[str, Any]
+  baselines: dict[str, Any]
+
+  @property
+  def name(self) -> str:
+    """The experiment name: config `name`, else the run directory's name."""
+    return str(self.config.get("name") or self.run_dir.resolve().name)
+
+  def setting(self, dotted: str) -> Any:
+    """The config value at a dotted key such as `model.dropout`, or None."""
+    value = self.config
+    for key in dotted.split("."):
+      value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+  @property
+  def embedding_kind(self) -> str:
+    """`trainable` or `glove`: config `embedding.kind`, else from the name."""
+    kind = self.setting("embedding.kind")
+    if kind is not None:
+      return str(kind)
+    glove = any(t.startswith("glove") for t in self.name.split("_"))
+    return "glove" if glove else "trainable"
+
+  @property
+  def task_key(self) -> str:
+    """The name without its embedding tokens: pairs `x_keras` with `x_glove`."""
+    return "_".join(t for t in self.name.split("_")
+                    if t not in EMBEDDING_TOKENS and not t.startswith("glove")
+                    ) or self.name
+
+  @property
+  def data_label(self) -> str:
+    """`data.source`, with the first training file's name for `files`."""
+    source = self.setting("data.source")
+    files = self.setting("data.train_files")
+    if source == "files" and files:
+      return f"files: {pathlib.PurePath(files[0]).name}"
+    return MISSING if source is None else str(source)
+
+  @property
+  def task_label(self) -> str:
+    """What is predicted from what, e.g. `category from headline`."""
+    label = self.setting("data.label_field")
+    if label is None:
+      return MISSING
+    top_k = self.setting("data.top_k_labels")
+    fields = self.setting("data.text_fields") or ()
+    return (f"{label}" + (f" (top {top_k})" if top_k else "") +
+            (f" from {'+'.join(fields)}" if fields else ""))
+
+  @property
+  def embedding_label(self) -> str:
+    """E.g. `glove 50d frozen` or `trainable 300d`."""
+    dim = self.setting("embedding.dim")
+    frozen = self.setting("embedding.trainable") is False
+    return (self.embedding_kind + (f" {dim}d" if dim else "") +
+            (" frozen" if frozen else ""))
+
+  @property
+  def dropout_label(self) -> str:
+    """`model.dropout`, plus the LSTM's input / recurrent dropout if set."""
+    dropout = self.setting("model.dropout")
+    extra = [f"{name} {self.setting(f'model.{key}')}"
+             for name, key in (("input", "lstm_dropout"),
+                               ("recurrent", "recurrent_dropout"))
+             if self.setting(f"model.{key}")]
+    return ", ".join(([MISSING] if dropout is None else [str(dropout)]) + extra)
+
+
+def _read_json(path: pathlib.Path) -> Any:
+  try:
+    return json.loads(path.read_text(encoding="utf-8"))
+  except json.JSONDecodeError as e:
+    raise RunError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
+
+
+def _read_epochs(path: pathlib.Path) -> list[dict[str, Any]]:
+  """Reads metrics.jsonl; the last line for an epoch wins (resumed runs)."""
+  by_epoch = {}
+  for number, line in enumerate(
+      path.read_text(encoding="utf-8").splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError as e:
+      raise RunError(f"{path}:{number}: not valid JSON ({e.msg})") from e
+    missing = [k for k in EPOCH_KEYS if not isinstance(row, dict) or k not in row]
+    if missing:
+      raise RunError(f"{path}:{number}: missing {', '.join(missing)}; each "
+                     f"line needs {', '.join(EPOCH_KEYS)}")
+    by_epoch[int(row["epoch"])] = row
+  if not by_epoch:
+    raise RunError(f"{path}: no epochs recorded; is the run finished?")
+  return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def load_run(run_dir: pathlib.Path) -> Run:
+  """Reads and checks a workdir.
+
+  Raises:
+    RunError: a required file is missing or malformed; the message names it.
+  """
+  run_dir = pathlib.Path(run_dir)
+  if not run_dir.is_dir():
+    raise RunError(f"{run_dir}: not a directory")
+  missing = [f for f in REQUIRED_FILES if not (run_dir / f).is_file()]
+  if missing:
+    raise RunError(f"{run_dir}: missing {', '.join(missing)} (a finished run "
+                   f"leaves {', '.join(REQUIRED_FILES)})")
+  config = _read_json(run_dir / "config.json")
+  results = _read_json(run_dir / "results.json")
+  absent = [k for k in RESULT_KEYS if k not in results]
+  if absent:
+    raise RunError(f"{run_dir / 'results.json'}: missing key(s) "
+                   f"{', '.join(absent)}")
+  num_classes = len(results["label_names"])
+  matrix = np.asarray(results["confusion_matrix"])
+  if matrix.shape != (num_classes, num_classes):
+    raise RunError(f"{run_dir / 'results.json'}: confusion_matrix has shape "
+                   f"{matrix.shape}, expected {(num_classes, num_classes)} "
+                   f"from {num_classes} label_names")
+  baselines_path = run_dir / "baselines.json"
+  baselines = _read_json(baselines_path) if baselines_path.is_file() else {}
+  return Run(run_dir=run_dir, config=config,
+             epochs=_read_epochs(run_dir / "metrics.jsonl"),
+             results=results, baselines=baselines)
+
+
+def _new_figure(width: float, height: float) -> Figure:
+  figure = Figure(figsize=(width, height), layout="constrained")
+  FigureCanvasAgg(figure)
+  return figure
+
+
+def curves_figure(run: Run) -> Figure:
+  """Loss and accuracy per epoch, train vs validation, best epoch marked."""
+  epochs = [row["epoch"] for row in run.epochs]
+  best = run.results["best_epoch"]
+  figure = _new_figure(11, 4.2)
+  for ax, metric, title in zip(figure.subplots(1, 2), ("loss", "accuracy"),
+                               ("Loss", "Accuracy")):
+    train = [row[metric] for row in run.epochs]
+    val = [row[f"val_{metric}"] for row in run.epochs]
+    ax.plot(epochs, train, "o-", color="tab:blue", label="train")
+    ax.plot(epochs, val, "s-", color="tab:orange", label="validation")
+    ax.axvline(best, color="tab:green", linestyle="--",
+               label=f"best epoch {best}")
+    if best in epochs:
+      ax.plot([best], [val[epochs.index(best)]], "*", color="tab:green",
+              markersize=14)
+    if run.results["stopped_early"]:
+      ax.axvline(epochs[-1], color="grey", linestyle=":",
+                 label=f"stopped early at {epochs[-1]}")
+    ax.set(title=title, xlabel="epoch", ylabel=metric)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend()
+  figure.suptitle(f"{run.name}: {run.data_label}, {run.task_label}, "
+                  f"{run.embedding_label} embedding")
+  return figure
+
+
+def normalised_confusion(counts: np.ndarray) -> np.ndarray:
+  """Row-normalises <int>[C, C] `[true][predicted]` counts; empty rows stay 0."""
+  counts = np.asarray(counts, dtype=np.float64)
+  totals = counts.sum(axis=1, keepdims=True)
+  return np.divide(counts, totals, out=np.zeros_like(counts),
+                   where=totals > 0)
+
+
+def confusion_figure(run: Run) -> Figure:
+  """The test confusion matrix, each row (true class) summing to 1."""
+  names = run.results["label_names"]
+  matrix = normalised_confusion(run.results["confusion_matrix"])
+  size = len(names)
+  side = max(5.5, 2.5 + 0.3 * size)
+  font = 10 if size <= 20 else 7
+  figure = _new_figure(side + 1.5, side)
+  ax = figure.subplots()
+  percent = 100.0 * matrix
+  image = ax.imshow(percent, cmap="Blues", vmin=0.0, vmax=100.0)
+  ax.set_xticks(range(size), names, rotation=90, fontsize=font)
+  ax.set_yticks(range(size), names, fontsize=font)
+  ax.set(xlabel="predicted class", ylabel="true class")
+  # Large matrices: only cells worth reading, so the text stays legible.
+  threshold = 0.0 if size <= MAX_ANNOTATED_CLASSES else 10.0
+  for (i, j), value in np.ndenumerate(percent):
+    if value >= threshold:
+      ax.text(j, i, f"{value:.0f}", ha="center", va="center",
+              fontsize=font - 1, color="white" if value > 50 else "black")
+  figure.colorbar(image, ax=ax, shrink=0.8, label="% of the true class")
+  ax.set_title(f"{run.name}: test confusion, normalised by true class\n"
+               f"accuracy {run.results['test_accuracy']:.3f}, macro-F1 "
+               f"{run.results['test_macro_f1']:.3f}")
+  return figure
+
+
+def study_figure(runs: Sequence[Run]) -> Optional[Figure]:
+  """Test accuracy per task, trainable vs GloVe side by side; None if no runs.
+
+  Tasks pair runs by name (`x_keras` with `x_glove`); a majority-class tick is
+  drawn where the run has baselines.json.
+  """
+  tasks = collections.defaultdict(dict)
+  for run in runs:
+    tasks[run.task_key].setdefault(run.embedding_kind, run)
+  if not tasks:
+    return None
+  keys = sorted(tasks)
+  width = 0.38
+  figure = _new_figure(max(6.0, 1.3 * len(keys) + 2), 4.8)
+  ax = figure.subplots()
+  colors = {"trainable": "tab:blue", "glove": "tab:orange"}
+  labelled = set()  # one legend entry per embedding kind
+  for offset, kind in zip((-width / 2, width / 2), EMBEDDING_KINDS):
+    for x, key in enumerate(keys):
+      run = tasks[key].get(kind)
+      if run is None:
+        ax.text(x + offset, 0.05, "not run", rotation=90, ha="center",
+                va="bottom", fontsize=8, color="grey", zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "none"})
+        continue
+      accuracy = run.results["test_accuracy"]
+      ax.bar(x + offset, accuracy, width, color=colors[kind],
+             label=None if kind in labelled else LEGEND[kind])
+      labelled.add(kind)
+      ax.text(x + offset, accuracy + 0.01, f"{accuracy:.3f}", ha="center",
+              va="bottom", fontsize=8)
+  majority = [(x, _reference(r, "majority", "test_accuracy"))
+              for x, key in enumerate(keys) for r in tasks[key].values()]
+  majority = sorted({(x, v) for x, v in majority if v is not None})
+  for i, (x, value) in enumerate(majority):
+    ax.hlines(value, x - width, x + width, color="black", linewidth=2,
+              label="majority class" if i == 0 else None)
+  ax.set_xticks(range(len(keys)), keys, rotation=30, ha="right")
+  ax.set(ylim=(0, 1.05), ylabel="test accuracy",
+         title="Test accuracy: trainable embedding vs GloVe")
+  ax.grid(axis="y", alpha=0.3)
+  figure.legend(loc="outside lower center", ncols=3)
+  return figure
+
+
+def _reference(run: Run, baseline: str, key: str) -> Optional[float]:
+  value = run.baselines.get(baseline, {}).get(key)
+  return None if value is None else float(value)
+
+
+def format_duration(seconds: Optional[float]) -> str:
+  """`45 s`, `12 min 03 s` or `2 h 05 min`."""
+  if seconds is None:
+    return MISSING
+  seconds = int(round(seconds))
+  if seconds < 60:
+    return f"{seconds} s"
+  if seconds < 3600:
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+  return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _ratio(value: Optional[float]) -> str:
+  return MISSING if value is None else f"{value:.3f}"
+
+
+TABLE_HEADER = (
+    "run", "data", "task", "embedding", "dropout", "epochs run", "best epoch",
+    "train acc", "val acc", "test acc", "test macro-F1", "train time",
+    "majority acc", "TF-IDF+LR acc / F1", "Keras acc / time", "command",
+    "figures")
+
+
+def table_row(run: Run, command_template: str = DEFAULT_COMMAND,
+              figures_dir: Optional[str] = None) -> list[str]:
+  """The cells of `run`'s row, in TABLE_HEADER order.
+
+  Args:
+    run: the run.
+    command_template: the command that reproduces the run, with `{name}` and
+      `{workdir}` placeholders.
+    figures_dir: where the figures are, relative to the table; no links when
+      None.
+  """
+  r = run.results
+  tfidf = (_ratio(_reference(run, "tfidf_logreg", "test_accuracy")) + " / " +
+           _ratio(_reference(run, "tfidf_logreg", "test_macro_f1")))
+  keras_accuracy = _reference(run, "keras", "test_accuracy")
+  keras = MISSING if keras_accuracy is None else (
+      f"{keras_accuracy:.3f} / "
+      f"{format_duration(_reference(run, 'keras', 'train_seconds'))}")
+  figures = MISSING if figures_dir is None else (
+      f"[curves]({figures_dir}/{run.name}_curves.png), "
+      f"[confusion]({figures_dir}/{run.name}_confusion.png)")
+  command = command_template.format(name=run.name, workdir=run.run_dir)
+  return [
+      run.name,
+      run.data_label,
+      run.task_label,
+      run.embedding_label,
+      run.dropout_label,
+      str(r["epochs_run"]),
+      str(r["best_epoch"]),
+      _ratio(r["train_accuracy"]),
+      _ratio(r["val_accuracy"]),
+      _ratio(r["test_accuracy"]),
+      _ratio(r["test_macro_f1"]),
+      format_duration(r["train_seconds"]),
+      _ratio(_reference(run, "majority", "test_accuracy")),
+      tfidf if "tfidf_logreg" in run.baselines else MISSING,
+      keras,
+      f"`{command}`",
+      figures,
+  ]
+
+
+def results_table(runs: Sequence[Run], command_template: str = DEFAULT_COMMAND,
+                  figures_dir: Optional[str] = None) -> str:
+  """A markdown table, one row per run (see TABLE_HEADER)."""
+  lines = ["| " + " | ".join(TABLE_HEADER) + " |",
+           "|" + "---|" * len(TABLE_HEADER)]
+  for run in runs:
+    cells = table_row(run, command_template, figures_dir)
+    lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) +
+                 " |")
+  return "\n".join(lines) + "\n"
+
+
+def _save(figure: Figure, path: pathlib.Path) -> None:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  figure.savefig(path, dpi=110)
+
+
+def report_run(run: Run, figures_out: Optional[pathlib.Path]) -> None:
+  """Writes curves.png and confusion.png into the run dir (and copies)."""
+  for kind, make in (("curves", curves_figure), ("confusion", confusion_figure)):
+    path = run.run_dir / f"{kind}.png"
+    _save(make(run), path)
+    if figures_out is not None:
+      figures_out.mkdir(parents=True, exist_ok=True)
+      shutil.copyfile(path, figures_out / f"{run.name}_{kind}.png")
+
+
+def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+  parser = argparse.ArgumentParser(
+      prog="python -m lstm_jax.report",
+      description="Figures and the results table from finished workdirs.")
+  parser.add_argument("run_dirs", nargs="+", type=pathlib.Path,
+                      metavar="RUN_DIR", help="finished workdirs")
+  parser.add_argument("--out", type=pathlib.Path, default=None,
+                      help="writes figures/ and RESULTS_TABLE.md here; "
+                      "without it the table is only printed")
+  parser.add_argument("--command_template", default=DEFAULT_COMMAND,
+                      help="the command shown per run; {name} is the "
+                      "experiment name, {workdir} the run directory")
+  return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+  """Reports every readable run; returns 1 when none could be reported."""
+  args = _parse_args(argv)
+  figures_out = None if args.out is None else args.out / "figures"
+  runs, seen = [], {}
+  for run_dir in args.run_dirs:
+    try:
+      run = load_run(run_dir)
+    except RunError as e:
+      print(f"skipped: {e}", file=sys.stderr)
+      continue
+    if run.name in seen:
+      print(f"skipped: {run_dir}: run name {run.name!r} was already reported "
+            f"from {seen[run.name]}", file=sys.stderr)
+      continue
+    seen[run.name] = run_dir
+    report_run(run, figures_out)
+    runs.append(run)
+  if not runs:
+    print("no run could be reported", file=sys.stderr)
+    return 1
+  table = results_table(runs, args.command_template,
+                        None if figures_out is None else "figures")
+  print(table)
+  if args.out is not None:
+    study = study_figure(runs)
+    _save(study, figures_out / STUDY_FIGURE)
+    command = "python -m lstm_jax.report " + " ".join(
+        str(d) for d in args.run_dirs) + f" --out {args.out}"
+    (args.out / TABLE_FILE).write_text(
+        f"Regenerate with `{command}`.\n\n{table}\n"
+        f"![Test accuracy, trainable embedding vs GloVe]"
+        f"(figures/{STUDY_FIGURE})\n", encoding="utf-8")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv[1:]))
