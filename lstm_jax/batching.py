@@ -1,0 +1,165 @@
+"""Batches for the data-parallel step: seeded shuffling, bucketing, padded tail.
+
+A batch is a dict of numpy arrays with a leading device axis D:
+`token_ids <int32>[D, B/D, T]`, `label <int32>[D, B/D]`, `weight <float32>[D, B/D]`
+(1 for a real example, 0 for a filler row). Every example appears exactly once
+per epoch; the last batch (per bucket) is filled with weight-0 rows, never
+dropped, so evaluation sees everything.
+
+The order depends only on (seed, epoch), so a resumed run sees the same batches.
+
+Bucketing (optional): each example goes to the smallest bucket length that
+holds its tokens (padding is token id 0), batches are formed within a bucket
+and trimmed to its length on the padding side, and the batch order is
+shuffled. The bucket lengths are a small fixed set, so the number of compiled
+shapes stays bounded.
+"""
+
+from collections.abc import Iterator, Sequence
+import math
+from typing import NamedTuple, Optional, Union
+
+import numpy as np
+
+
+class TokenCount(NamedTuple):
+  """Token slots of a batch: `real` (non-padding tokens of real rows) and `padded`."""
+  real: int
+  padded: int
+
+
+def _check(token_ids: np.ndarray, labels: np.ndarray, batch_size: int, num_devices: int,
+           padding: str) -> None:
+  if token_ids.ndim != 2:
+    raise ValueError(f"token_ids must be <int32>[N, T], got shape {token_ids.shape}.")
+  if labels.shape != token_ids.shape[:1]:
+    raise ValueError(f"labels must be <int32>[{token_ids.shape[0]}], got shape {labels.shape}.")
+  if batch_size < 1 or num_devices < 1:
+    raise ValueError(f"batch_size ({batch_size}) and num_devices ({num_devices}) must be >= 1.")
+  if batch_size % num_devices:
+    raise ValueError(
+        f"batch_size {batch_size} is not divisible by the {num_devices} devices; use a "
+        f"multiple of {num_devices} (e.g. {math.ceil(batch_size / num_devices) * num_devices}).")
+  if padding not in ("pre", "post"):
+    raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}.")
+
+
+def sequence_lengths(token_ids: np.ndarray) -> np.ndarray:
+  """<int64>[N] number of non-padding (non-zero) tokens per row."""
+  return np.count_nonzero(token_ids, axis=1)
+
+
+def _buckets(bucket_lengths: Optional[Sequence[int]], max_length: int) -> list[int]:
+  """Sorted bucket lengths, always ending with the full length."""
+  if not bucket_lengths:
+    return [max_length]
+  bad = [b for b in bucket_lengths if not 1 <= b <= max_length]
+  if bad:
+    raise ValueError(f"bucket lengths {bad} are outside 1..{max_length} (data.max_length).")
+  return sorted(set(bucket_lengths) | {max_length})
+
+
+def _assign(token_ids: np.ndarray, buckets: list[int]) -> np.ndarray:
+  """<int64>[N] the bucket of each example (smallest length holding its tokens)."""
+  return np.searchsorted(buckets, sequence_lengths(token_ids), side="left")
+
+
+def _plan(token_ids: np.ndarray, batch_size: int, shuffle: bool, seed: int, epoch: int,
+          buckets: list[int]) -> list[tuple[np.ndarray, int]]:
+  """The epoch's batches as (example indices, bucket length) pairs."""
+  rng = np.random.default_rng([seed, epoch])
+  assignment = _assign(token_ids, buckets)
+  plan = []
+  for b, length in enumerate(buckets):
+    members = np.flatnonzero(assignment == b)
+    if shuffle:
+      members = rng.permutation(members)
+    plan += [(members[i:i + batch_size], length)
+             for i in range(0, len(members), batch_size)]
+  if shuffle and len(buckets) > 1:
+    plan = [plan[i] for i in rng.permutation(len(plan))]
+  return plan
+
+
+def num_batches(examples: Union[int, np.ndarray], batch_size: int, *,
+                bucket_lengths: Optional[Sequence[int]] = None) -> int:
+  """Batches per epoch.
+
+  Args:
+    examples: the number of examples, or their `<int32>[N, T]` token ids (needed
+      with bucketing).
+    batch_size: global batch size.
+    bucket_lengths: as for `batches`.
+  """
+  if isinstance(examples, (int, np.integer)):
+    if bucket_lengths:
+      raise ValueError("num_batches with bucket_lengths needs the token ids, not a count.")
+    return math.ceil(examples / batch_size)
+  buckets = _buckets(bucket_lengths, examples.shape[1])
+  counts = np.bincount(_assign(examples, buckets), minlength=len(buckets))
+  return int(sum(math.ceil(c / batch_size) for c in counts))
+
+
+def batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int, num_devices: int,
+            shuffle: bool, seed: int = 0, epoch: int = 0,
+            bucket_lengths: Optional[Sequence[int]] = None,
+            padding: str = "pre") -> Iterator[dict[str, np.ndarray]]:
+  """Yields one epoch of device-split batches.
+
+  Args:
+    token_ids: <int32>[N, T] padded token ids (0 = padding).
+    labels: <int32>[N] class ids.
+    batch_size: global batch size B, divisible by num_devices.
+    num_devices: D.
+    shuffle: shuffle the examples (and, with buckets, the batch order).
+    seed: with `epoch`, fixes the order.
+    epoch: the epoch number.
+    bucket_lengths: optional lengths to trim batches to; T is always one.
+    padding: the side the padding is on ('pre' or 'post'); trimming keeps
+      the other side.
+
+  Yields:
+    {'token_ids' <int32>[D, B/D, T_b], 'label' <int32>[D, B/D],
+     'weight' <float32>[D, B/D]} with T_b the batch's bucket length.
+  """
+  token_ids = np.asarray(token_ids)
+  labels = np.asarray(labels)
+  _check(token_ids, labels, batch_size, num_devices, padding)
+  buckets = _buckets(bucket_lengths, token_ids.shape[1])
+  per_device = batch_size // num_devices
+  for indices, length in _plan(token_ids, batch_size, shuffle, seed, epoch, buckets):
+    columns = slice(token_ids.shape[1] - length, None) if padding == "pre" else slice(length)
+    ids = np.zeros((batch_size, length), np.int32)
+    label = np.zeros(batch_size, np.int32)
+    weight = np.zeros(batch_size, np.float32)
+    n = len(indices)
+    ids[:n] = token_ids[indices, columns]
+    label[:n] = labels[indices]
+    weight[:n] = 1.0
+    yield {"token_ids": ids.reshape(num_devices, per_device, length),
+           "label": label.reshape(num_devices, per_device),
+           "weight": weight.reshape(num_devices, per_device)}
+
+
+def count_tokens(batch: dict[str, np.ndarray]) -> TokenCount:
+  """Real and padded token slots of a batch (filler rows count as padding)."""
+  real = int(np.count_nonzero(batch["token_ids"] * (batch["weight"][..., None] > 0)))
+  return TokenCount(real=real, padded=batch["token_ids"].size - real)
+
+
+def bucketing_savings(token_ids: np.ndarray, batch_size: int,
+                      bucket_lengths: Sequence[int]) -> dict[str, float]:
+  """Token slots per epoch with fixed-length batches and with bucketing.
+
+  Returns:
+    {'fixed_slots', 'bucketed_slots', 'real_tokens', 'saved_fraction'}: slots
+    are batch rows x length summed over an epoch's batches (filler rows
+    included), `saved_fraction` = 1 - bucketed / fixed.
+  """
+  buckets = _buckets(bucket_lengths, token_ids.shape[1])
+  counts = np.bincount(_assign(token_ids, buckets), minlength=len(buckets))
+  fixed = math.ceil(len(token_ids) / batch_size) * batch_size * token_ids.shape[1]
+  bucketed = sum(math.ceil(c / batch_size) * batch_size * b for c, b in zip(counts, buckets))
+  return {"fixed_slots": fixed, "bucketed_slots": bucketed,
+          "real_tokens": int(sequence_lengths(token_ids).sum()),
+          "saved_fraction": 1 - bucketed / fixed if fixed else 0.0}

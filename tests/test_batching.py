@@ -1,0 +1,146 @@
+"""Batches: every example once, padded tail, seeded order, device split, buckets."""
+
+import numpy as np
+import pytest
+
+from lstm_jax import batching
+from lstm_jax.tokenizer import pad_sequences
+
+
+def make_data(n=23, max_length=8, padding="pre", seed=0):
+  """Rows whose tokens encode their example index (id = 100 * (i + 1) + position)."""
+  rng = np.random.default_rng(seed)
+  lengths = rng.integers(1, max_length + 1, n)
+  sequences = [[100 * (i + 1) + j for j in range(k)] for i, k in enumerate(lengths)]
+  token_ids = pad_sequences(sequences, max_length, padding=padding)
+  return token_ids, np.arange(n, dtype=np.int32)
+
+
+def example_ids(batch):
+  """Example index of each real row, recovered from its first token."""
+  ids = batch["token_ids"].reshape(-1, batch["token_ids"].shape[-1])
+  real = batch["weight"].reshape(-1) > 0
+  return [int(row[row > 0][0]) // 100 - 1 for row in ids[real]]
+
+
+def run(token_ids, labels, **kwargs):
+  kwargs = {"batch_size": 8, "num_devices": 4, "shuffle": True, "seed": 1, "epoch": 0,
+            **kwargs}
+  return list(batching.batches(token_ids, labels, **kwargs))
+
+
+@pytest.mark.parametrize("buckets", [None, (2, 5)])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_every_example_appears_exactly_once(buckets, shuffle):
+  token_ids, labels = make_data()
+  epoch = run(token_ids, labels, shuffle=shuffle, bucket_lengths=buckets)
+  seen = [i for batch in epoch for i in example_ids(batch)]
+  assert sorted(seen) == list(range(23))
+  labels_seen = [int(l) for b in epoch for l in b["label"][b["weight"] > 0]]
+  assert labels_seen == seen
+  assert len(epoch) == batching.num_batches(token_ids, 8, bucket_lengths=buckets)
+
+
+def test_shapes_and_dtypes_have_a_device_axis():
+  token_ids, labels = make_data()
+  batch = run(token_ids, labels)[0]
+  assert batch["token_ids"].shape == (4, 2, 8) and batch["token_ids"].dtype == np.int32
+  assert batch["label"].shape == (4, 2) and batch["label"].dtype == np.int32
+  assert batch["weight"].shape == (4, 2) and batch["weight"].dtype == np.float32
+
+
+def test_last_batch_is_filled_with_weight_zero_rows():
+  token_ids, labels = make_data(n=19)
+  last = run(token_ids, labels, shuffle=False)[-1]
+  np.testing.assert_array_equal(last["weight"].reshape(-1), [1, 1, 1] + [0] * 5)
+  np.testing.assert_array_equal(last["token_ids"].reshape(8, -1)[3:], 0)
+
+
+def test_unshuffled_order_is_the_data_order():
+  token_ids, labels = make_data()
+  seen = [i for b in run(token_ids, labels, shuffle=False) for i in example_ids(b)]
+  assert seen == list(range(23))
+
+
+def test_order_depends_only_on_seed_and_epoch():
+  token_ids, labels = make_data()
+
+  def order(seed, epoch):
+    return [i for b in run(token_ids, labels, seed=seed, epoch=epoch) for i in example_ids(b)]
+
+  assert order(1, 3) == order(1, 3)
+  assert order(1, 3) != order(1, 4)
+  assert order(1, 3) != order(2, 3)
+
+
+def test_batch_size_not_divisible_by_devices_is_an_error():
+  token_ids, labels = make_data()
+  with pytest.raises(ValueError, match="batch_size 10 is not divisible by the 4 devices"):
+    run(token_ids, labels, batch_size=10)
+
+
+def test_mismatched_labels_are_an_error():
+  token_ids, labels = make_data()
+  with pytest.raises(ValueError, match="labels must be"):
+    run(token_ids, labels[:-1])
+
+
+def test_empty_split_gives_no_batches():
+  assert run(np.zeros((0, 8), np.int32), np.zeros(0, np.int32)) == []
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_buckets_trim_padding_and_keep_every_token(padding):
+  token_ids, labels = make_data(n=40, padding=padding)
+  epoch = run(token_ids, labels, bucket_lengths=(3, 5), padding=padding)
+  assert {b["token_ids"].shape[-1] for b in epoch} == {3, 5, 8}
+  for batch in epoch:
+    rows = batch["token_ids"].reshape(8, -1)
+    for row, i in zip(rows, example_ids(batch)):
+      expected = token_ids[i][token_ids[i] > 0]
+      np.testing.assert_array_equal(row[row > 0], expected)
+      # The padding stays on its side: tokens are contiguous at the far end.
+      tokens_at = np.flatnonzero(row)
+      if padding == "pre":
+        assert tokens_at[-1] == len(row) - 1
+      else:
+        assert tokens_at[0] == 0
+      assert np.all(np.diff(tokens_at) == 1)
+
+
+def test_bucket_is_the_smallest_length_that_holds_the_longest_row():
+  token_ids, labels = make_data(n=40)
+  lengths = batching.sequence_lengths(token_ids)
+  for batch in run(token_ids, labels, bucket_lengths=(3, 5)):
+    longest = max(lengths[i] for i in example_ids(batch))
+    assert batch["token_ids"].shape[-1] == min(b for b in (3, 5, 8) if b >= longest)
+
+
+def test_bad_bucket_length_is_an_error():
+  token_ids, labels = make_data()
+  with pytest.raises(ValueError, match=r"bucket lengths \[9\] are outside 1..8"):
+    run(token_ids, labels, bucket_lengths=(4, 9))
+
+
+def test_num_batches_counts_partial_batches():
+  assert batching.num_batches(17, 8) == 3
+  assert batching.num_batches(16, 8) == 2
+  assert batching.num_batches(0, 8) == 0
+  with pytest.raises(ValueError, match="needs the token ids"):
+    batching.num_batches(17, 8, bucket_lengths=(4,))
+
+
+def test_count_tokens_counts_filler_rows_as_padding():
+  batch = {"token_ids": np.array([[[0, 3, 4]], [[5, 6, 7]]], np.int32),
+           "weight": np.array([[1.0], [0.0]], np.float32)}
+  assert batching.count_tokens(batch) == batching.TokenCount(real=2, padded=4)
+
+
+def test_bucketing_savings_match_the_batches_produced():
+  token_ids, labels = make_data(n=40)
+  savings = batching.bucketing_savings(token_ids, 8, (3, 5))
+  epoch = run(token_ids, labels, bucket_lengths=(3, 5))
+  assert savings["bucketed_slots"] == sum(b["token_ids"].size for b in epoch)
+  assert savings["fixed_slots"] == 5 * 8 * 8
+  assert savings["real_tokens"] == sum(batching.count_tokens(b).real for b in epoch)
+  assert 0 < savings["saved_fraction"] < 1
