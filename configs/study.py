@@ -1,0 +1,57 @@
+"""The settings of the study's experiments, shared by their config files.
+
+The study trained Keras LSTMs with batch 64, dropout 0–0.2 and EarlyStopping on
+val_loss with patience 3, comparing a trainable embedding with GloVe 6B 300d.
+"""
+
+import ml_collections
+
+from configs import default
+
+GLOVE_300D = "glove/glove.6B.300d.txt"
+
+
+def experiment(name: str, *, dropout: float, glove: bool) -> ml_collections.ConfigDict:
+  """The defaults plus what every experiment of the study shares."""
+  config = default.get_config()
+  config.name = name
+  config.model.dropout = dropout
+  config.train.batch_size = 64
+  config.early_stopping.monitor = "val_loss"
+  config.early_stopping.patience = 3
+  if glove:
+    config.embedding.kind = "glove"
+    config.embedding.path = GLOVE_300D
+    config.embedding.dim = 300
+    config.embedding.trainable = False
+  return config
+
+
+def sentiment(name: str, *, glove: bool) -> ml_collections.ConfigDict:
+  """IMDB reviews (25k train / 25k test), positive vs negative."""
+  config = experiment(name, dropout=0.2, glove=glove)
+  config.data.source = "imdb"
+  config.data.max_length = 200
+  return config
+
+
+def huffpost(name: str, text_fields: tuple[str, ...], *, glove: bool,
+             max_length: int) -> ml_collections.ConfigDict:
+  """HuffPost News Category (Kaggle JSON lines, manual download), by category."""
+  config = experiment(name, dropout=0.2, glove=glove)
+  config.data.source = "huffpost"
+  config.data.text_fields = text_fields
+  config.data.label_field = "category"
+  config.data.max_length = max_length
+  return config
+
+
+def letters(name: str, label_field: str, *, dropout: float, glove: bool,
+            top_k_labels: int) -> ml_collections.ConfigDict:
+  """A letter collection (JSON lines / CSV / TSV) by author or by language."""
+  config = experiment(name, dropout=dropout, glove=glove)
+  config.data.source = "letters"
+  config.data.label_field = label_field
+  config.data.top_k_labels = top_k_labels
+  config.data.max_length = 300
+  return config

@@ -1,0 +1,175 @@
+"""Checks a config before anything is read or compiled.
+
+Every problem is reported at once, each naming the key, the bad value and
+what is accepted, so a run never fails minutes in on a typo.
+"""
+
+import pathlib
+from typing import Any
+
+import ml_collections
+
+from configs import default as default_config
+from lstm_jax import datasets
+
+CHOICES = {
+    "data.padding": ("pre", "post"),
+    "data.truncating": ("pre", "post"),
+    "embedding.kind": ("trainable", "glove"),
+    "embedding.oov": ("zeros", "random"),
+    "model.dtype": ("float32", "bfloat16"),
+    "model.implementation": ("fused", "scan"),
+    "train.optimizer": ("adam", "keras_adam"),
+    "train.clip_mode": ("global_norm", "per_variable_norm", "value", "none"),
+    "early_stopping.mode": ("auto", "min", "max"),
+    "early_stopping.monitor": ("val_loss", "val_accuracy", "loss", "accuracy"),
+}
+
+# key: (lowest, highest, lowest is allowed)
+RANGES = {
+    "data.vocab_size": (2, None, True),
+    "data.max_length": (1, None, True),
+    "embedding.dim": (1, None, True),
+    "model.units": (1, None, True),
+    "model.num_layers": (1, None, True),
+    "model.dropout": (0.0, 1.0, True),
+    "model.lstm_dropout": (0.0, 1.0, True),
+    "model.recurrent_dropout": (0.0, 1.0, True),
+    "train.batch_size": (1, None, True),
+    "train.max_epochs": (1, None, True),
+    "train.learning_rate": (0.0, None, False),
+    "train.clip_norm": (0.0, None, False),
+    "train.num_devices": (0, None, True),
+    "early_stopping.patience": (0, None, True),
+    "early_stopping.min_delta": (0.0, None, True),
+}
+
+LIST_KEYS = ("data.train_files", "data.test_files", "data.text_fields", "data.columns",
+             "data.file_labels", "data.bucket_lengths")
+
+
+class ConfigError(ValueError):
+  """A config that cannot run; the message says which key and what to do."""
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for k, v in d.items():
+    key = f"{prefix}{k}"
+    if isinstance(v, dict):
+      out.update(flatten(v, key + "."))
+    else:
+      out[key] = v
+  return out
+
+
+def to_plain(d: Any) -> Any:
+  """Tuples → lists, recursively, so a config compares equal to its JSON."""
+  if isinstance(d, dict):
+    return {k: to_plain(v) for k, v in d.items()}
+  if isinstance(d, (list, tuple)):
+    return [to_plain(v) for v in d]
+  return d
+
+
+def changed_keys(old: dict, new: dict) -> set[str]:
+  a, b = flatten(old), flatten(new)
+  return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+
+
+def split_list(value: Any) -> tuple:
+  """('a,b', 'c') or 'a,b,c' → ('a', 'b', 'c'); command lines pass one string."""
+  if isinstance(value, str):
+    value = (value,)
+  items = []
+  for item in value:
+    items.extend(p.strip() for p in item.split(",")) if isinstance(item, str) else items.append(item)
+  return tuple(i for i in items if i != "")
+
+
+def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Returns a copy with list-valued keys as tuples of items."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  for key in LIST_KEYS:
+    section, name = key.split(".")
+    value = split_list(config[section][name])
+    if name == "bucket_lengths":
+      value = tuple(int(v) for v in value)
+    config[section][name] = value
+  return config
+
+
+def _check_types(config: ml_collections.ConfigDict) -> list[str]:
+  expected = flatten(default_config.get_config().to_dict())
+  given = flatten(config.to_dict())
+  problems = []
+  for key in sorted(given.keys() - expected.keys()):
+    problems.append(f"{key}: unknown key (known keys of its section: "
+                    f"{', '.join(k for k in sorted(expected) if k.rsplit('.', 1)[0] == key.rsplit('.', 1)[0])})")
+  for key in sorted(given.keys() & expected.keys()):
+    want, got = type(expected[key]), given[key]
+    if want is float and isinstance(got, int) and not isinstance(got, bool):
+      continue
+    if want is tuple and isinstance(got, (list, tuple, str)):
+      continue
+    if not isinstance(got, want) or (want is int and isinstance(got, bool)):
+      problems.append(f"{key}={got!r}: expected {want.__name__}")
+  return problems
+
+
+def _check_values(config: ml_collections.ConfigDict) -> list[str]:
+  flat = flatten(config.to_dict())
+  problems = []
+  for key, choices in CHOICES.items():
+    if key in flat and flat[key] not in choices:
+      problems.append(f"{key}={flat[key]!r}: accepted values are {', '.join(choices)}")
+  for key, (low, high, low_ok) in RANGES.items():
+    value = flat.get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+      continue
+    too_low = value < low if low_ok else value <= low
+    too_high = high is not None and value >= high
+    if too_low or too_high:
+      interval = f"{'[' if low_ok else '('}{low}, {high if high is not None else '∞'})"
+      problems.append(f"{key}={value!r}: must be in {interval}")
+  return problems
+
+
+def _check_data(data: ml_collections.ConfigDict) -> list[str]:
+  """The input-file keys, checked by the datasets package itself."""
+  try:
+    datasets.DataOptions.from_config(data)
+  except datasets.DataError as e:
+    return [str(e)]
+  return []
+
+
+def _check_glove(embedding: ml_collections.ConfigDict) -> list[str]:
+  if not embedding.path:
+    return ["embedding.path is empty: embedding.kind='glove' needs a GloVe file "
+            "(glove.6B.300d.txt, .txt.gz or glove.6B.zip); download it with "
+            "`python -m lstm_jax.glove download --dest DIR`"]
+  if not pathlib.Path(embedding.path).exists():
+    return [f"embedding.path: {embedding.path} does not exist; download GloVe with "
+            "`python -m lstm_jax.glove download --dest DIR` and point embedding.path at it"]
+  return []
+
+
+def check_batch_divides(batch_size: int, num_devices: int) -> None:
+  if batch_size % num_devices:
+    raise ConfigError(
+        f"train.batch_size={batch_size} does not divide by the {num_devices} devices of "
+        f"this run; use a multiple of {num_devices} (e.g. "
+        f"{max(num_devices, batch_size // num_devices * num_devices)}) or set "
+        "train.num_devices")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError listing every problem of `config`."""
+  problems = _check_types(config)
+  if not problems:
+    problems = _check_values(config) + _check_data(config.data)
+    if config.embedding.kind == "glove":
+      problems += _check_glove(config.embedding)
+  if problems:
+    raise ConfigError("invalid config:\n  " + "\n  ".join(problems))

@@ -1,0 +1,92 @@
+"""Config checks run before anything is read or compiled."""
+
+import ml_collections
+import pytest
+
+from configs import default
+from lstm_jax import config_validation as cv
+
+
+def valid_config(tmp_path):
+  config = default.get_config()
+  train = tmp_path / "train.csv"
+  train.write_text("text,label\nhello,a\n")
+  config.data.train_files = (str(train),)
+  return config
+
+
+def test_default_with_a_train_file_is_valid(tmp_path):
+  cv.validate(valid_config(tmp_path))
+
+
+def test_unknown_key_is_named(tmp_path):
+  config = valid_config(tmp_path)
+  config.model.unitz = 3
+  with pytest.raises(cv.ConfigError, match=r"model.unitz: unknown key.*model.units"):
+    cv.validate(config)
+
+
+def test_wrong_type_is_named(tmp_path):
+  as_dict = valid_config(tmp_path).to_dict()
+  as_dict["train"]["batch_size"] = "64"
+  config = ml_collections.ConfigDict(as_dict)
+  with pytest.raises(cv.ConfigError, match=r"train.batch_size='64': expected int"):
+    cv.validate(config)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("model.dropout", -0.1, r"model.dropout=-0.1: must be in \[0.0, 1.0\)"),
+    ("early_stopping.patience", -1, r"early_stopping.patience=-1: must be in \[0"),
+    ("train.batch_size", 0, r"train.batch_size=0: must be in \[1"),
+    ("train.learning_rate", 0.0, r"train.learning_rate=0.0: must be in \(0.0"),
+    ("data.padding", "left", r"data.padding='left': accepted values are pre, post"),
+])
+def test_out_of_range_value_is_named(tmp_path, key, value, message):
+  config = valid_config(tmp_path)
+  section, name = key.split(".")
+  config[section][name] = value
+  with pytest.raises(cv.ConfigError, match=message):
+    cv.validate(config)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+  config = valid_config(tmp_path)
+  config.model.dropout = 2.0
+  config.train.max_epochs = 0
+  with pytest.raises(cv.ConfigError) as e:
+    cv.validate(config)
+  assert "model.dropout" in str(e.value) and "train.max_epochs" in str(e.value)
+
+
+def test_missing_data_file_is_named(tmp_path):
+  config = valid_config(tmp_path)
+  config.data.test_files = (str(tmp_path / "nope.csv"),)
+  with pytest.raises(cv.ConfigError, match=r"data.test_files: file not found: .*nope.csv"):
+    cv.validate(config)
+
+
+def test_glove_without_a_file_says_how_to_get_one(tmp_path):
+  config = valid_config(tmp_path)
+  config.embedding.kind = "glove"
+  config.embedding.path = str(tmp_path / "glove.6B.300d.txt")
+  with pytest.raises(cv.ConfigError, match=r"embedding.path: .* does not exist; download"):
+    cv.validate(config)
+
+
+def test_comma_separated_lists_are_split():
+  config = default.get_config()
+  config.data.text_fields = ("headline,short_description",)
+  config.data.bucket_lengths = ("32,64",)
+  config = cv.normalize(config)
+  assert config.data.text_fields == ("headline", "short_description")
+  assert config.data.bucket_lengths == (32, 64)
+
+
+def test_batch_not_dividing_devices_is_an_error():
+  with pytest.raises(cv.ConfigError, match=r"batch_size=6 does not divide by the 4 devices"):
+    cv.check_batch_divides(6, 4)
+  cv.check_batch_divides(8, 4)
+
+
+def test_changed_keys_lists_differences():
+  assert cv.changed_keys({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}}) == {"a.c"}
