@@ -13,6 +13,13 @@ are tuples; on the command line they accept a comma-separated string.
 """
 
 import ml_collections
+from ml_collections import config_dict
+
+
+def list_key(*items) -> config_dict.FieldReference:
+  """A list-valued key: a tuple in config files, a comma-separated string on
+  the command line (normalised to a tuple before the run)."""
+  return config_dict.FieldReference(tuple(items), field_type=object)
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -23,14 +30,14 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.data = data = ml_collections.ConfigDict()
   data.source = "files"  # imdb | huffpost | letters | files
-  data.train_files = ()
-  data.test_files = ()
-  data.text_fields = ("text",)
+  data.train_files = list_key()
+  data.test_files = list_key()
+  data.text_fields = list_key("text")
   data.label_field = "label"
   data.encoding = "utf-8"
   data.format = "auto"  # auto | jsonl | csv | tsv | lines_per_label
-  data.columns = ()  # column names of header-less CSV/TSV files
-  data.file_labels = ()  # lines_per_label: name=label items (default: file suffix)
+  data.columns = list_key()  # column names of header-less CSV/TSV files
+  data.file_labels = list_key()  # lines_per_label: name=label items (default: file suffix)
   data.label_names_file = ""  # JSON mapping label ids to names
   data.label_separator = ""  # splits a field holding several labels
   data.validation_split = 0.1
@@ -50,7 +57,7 @@ def get_config() -> ml_collections.ConfigDict:
   data.max_length = 200
   data.padding = "pre"
   data.truncating = "pre"
-  data.bucket_lengths = ()  # e.g. (32, 64, 128, 200): length bucketing
+  data.bucket_lengths = list_key()  # e.g. (32, 64, 128, 200): length bucketing
 
   config.embedding = embedding = ml_collections.ConfigDict()
   embedding.kind = "trainable"  # trainable | glove

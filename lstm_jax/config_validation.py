@@ -89,14 +89,14 @@ def split_list(value: Any) -> tuple:
 
 def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Returns a copy with list-valued keys as tuples of items."""
-  config = ml_collections.ConfigDict(config.to_dict())
+  plain = config.to_dict()
   for key in LIST_KEYS:
     section, name = key.split(".")
-    value = split_list(config[section][name])
+    value = split_list(plain[section][name])
     if name == "bucket_lengths":
       value = tuple(int(v) for v in value)
-    config[section][name] = value
-  return config
+    plain[section][name] = value
+  return ml_collections.ConfigDict(plain)
 
 
 def _check_types(config: ml_collections.ConfigDict) -> list[str]:

@@ -44,9 +44,21 @@ def initialize_distributed() -> None:
     jax.distributed.initialize()
 
 
+def quiet_libraries() -> None:
+  """Keeps the output to the run's own lines; library chatter goes to --verbosity."""
+  import logging as std_logging  # pylint: disable=g-import-not-at-top
+  for name in ("tensorflow_datasets", "jax._src.xla_bridge", "absl"):
+    std_logging.getLogger(name).setLevel(std_logging.ERROR)
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  if not sys.stderr.isatty():
+    tfds.disable_progress_bar()
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if logging.get_verbosity() <= logging.INFO:
+    quiet_libraries()
   from lstm_jax import train  # pylint: disable=g-import-not-at-top
   try:
     initialize_distributed()

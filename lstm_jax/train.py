@@ -1,0 +1,388 @@
+"""Training and evaluation: the pmapped steps, the epoch loop with early
+stopping and orbax checkpoints, and `train_and_evaluate(config, workdir)`.
+
+The steps are plain functions of one device's shard; `jax.pmap` is only the
+wrapper, so the same code runs on 1 device and on N, and across processes.
+Loss and metrics are exact sums over real examples (filler rows of the last
+batch have weight 0), reduced with `psum`: the gradient is the mean over the
+real examples of the global batch, whatever the device count.
+"""
+
+import dataclasses
+import functools
+import logging
+import math
+import os
+import pathlib
+import time
+from typing import Any, Callable, Iterator, Optional
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax.training import train_state as train_state_lib
+
+from lstm_jax import batching
+from lstm_jax import checkpoints
+from lstm_jax import config_validation
+from lstm_jax import early_stopping
+from lstm_jax import input_pipeline
+from lstm_jax import metrics as metrics_lib
+from lstm_jax import model as model_lib
+from lstm_jax import optim
+from lstm_jax import reporting
+from lstm_jax import workdir_lock
+
+AXIS = "batch"
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+
+
+class TrainState(train_state_lib.TrainState):
+  """Parameters and optimizer state; `step` counts optimizer updates."""
+
+
+class NonFiniteLossError(RuntimeError):
+  """The training loss became NaN or infinite."""
+
+
+# Errors whose message tells the user what to do; the command line prints them
+# without a traceback.
+USER_ERRORS = (config_validation.ConfigError, NonFiniteLossError,
+               workdir_lock.WorkdirLockedError, checkpoints.CheckpointError,
+               FileNotFoundError, ValueError, OSError)
+
+
+def results_line(results: dict[str, Any]) -> str:
+  return (f"test_accuracy: {results['test_accuracy']:.4f} - test_macro_f1: "
+          f"{results['test_macro_f1']:.4f} - test_loss: {results['test_loss']:.4f} - "
+          f"best_epoch: {results['best_epoch']}/{results['epochs_run']}")
+
+
+def create_model(config: ml_collections.ConfigDict, vocab_size: int,
+                 num_classes: int) -> model_lib.LSTMClassifier:
+  embedding_dim = config.embedding.dim
+  return model_lib.LSTMClassifier(
+      vocab_size=vocab_size,
+      embed_dim=embedding_dim,
+      num_classes=num_classes,
+      units=config.model.units,
+      num_layers=config.model.num_layers,
+      bidirectional=config.model.bidirectional,
+      dropout=config.model.dropout,
+      lstm_dropout=config.model.lstm_dropout,
+      recurrent_dropout=config.model.recurrent_dropout,
+      mask_zero=config.model.mask_zero,
+      embedding_trainable=config.embedding.trainable,
+      dtype=jnp.dtype(config.model.dtype),
+      implementation=config.model.implementation,
+  )
+
+
+def frozen_mask(params: Any, embedding_trainable: bool) -> Any:
+  """True for the parameters the optimizer must leave alone."""
+  return flax.traverse_util.path_aware_map(
+      lambda path, _: (not embedding_trainable) and path[0] == "embedding", params)
+
+
+def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMClassifier,
+                       seq_length: int,
+                       embedding_matrix: Optional[np.ndarray] = None) -> TrainState:
+  """Initialises the parameters from `config.seed` and the optimizer."""
+  init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0)
+  params = jax.jit(model.init)(init_rng, jnp.zeros((1, seq_length), jnp.int32))["params"]
+  if embedding_matrix is not None:
+    params = model_lib.with_embedding(params, embedding_matrix)
+  tx = optim.make_optimizer(
+      learning_rate=config.train.learning_rate,
+      clip_mode=config.train.clip_mode,
+      clip_norm=config.train.clip_norm,
+      adam="keras" if config.train.optimizer == "keras_adam" else "optax",
+      frozen=frozen_mask(params, config.embedding.trainable),
+  )
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+
+
+def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.Array,
+               *, num_classes: int) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One optimizer update on one device's shard of the global batch.
+
+  Args:
+    state: replicated parameters and optimizer state.
+    batch: `token_ids <int32>[b, T]`, `label <int32>[b]`, `weight <float32>[b]`.
+    dropout_rng: the run's dropout key; folded with the step and the device.
+    num_classes: C.
+
+  Returns:
+    The new state and the batch's metric sums (over all devices).
+  """
+  rng = jax.random.fold_in(jax.random.fold_in(dropout_rng, state.step),
+                           jax.lax.axis_index(AXIS))
+
+  def loss_fn(params):
+    logits = state.apply_fn({"params": params}, batch["token_ids"], train=True,
+                            rngs={"dropout": rng})
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+    return jnp.sum(losses * batch["weight"]), logits
+
+  grads, logits = jax.grad(loss_fn, has_aux=True)(state.params)
+  count = jax.lax.psum(jnp.sum(batch["weight"]), AXIS)
+  grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / jnp.maximum(count, 1.0), grads)
+  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes)
+  return state.apply_gradients(grads=grads), jax.lax.psum(sums, AXIS)
+
+
+def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
+              num_classes: int) -> dict[str, jax.Array]:
+  """Metric sums of one batch (all devices), without dropout."""
+  logits = apply_fn({"params": params}, batch["token_ids"], train=False)
+  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes)
+  return jax.lax.psum(sums, AXIS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+  """Where this process sits among all devices of the run."""
+  devices: tuple  # the local devices this process drives
+  num_global_devices: int
+  process_index: int
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Topology":
+    local = jax.local_devices()
+    wanted = config.train.num_devices or len(local)
+    if wanted > len(local):
+      raise ValueError(f"train.num_devices={wanted} but only {len(local)} local devices exist")
+    return cls(tuple(local[:wanted]), wanted * jax.process_count(), jax.process_index())
+
+  def shard(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """This process's rows of a batch laid out for all devices of the run."""
+    n = len(self.devices)
+    start = self.process_index * n
+    return {k: v[start:start + n] for k, v in batch.items()}
+
+
+def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.ConfigDict,
+                 topology: Topology, *, epoch: int, shuffle: bool) -> Iterator[dict]:
+  for batch in batching.batches(
+      split.token_ids, split.labels, batch_size=config.train.batch_size,
+      num_devices=topology.num_global_devices, shuffle=shuffle, seed=config.seed,
+      epoch=epoch, bucket_lengths=tuple(config.data.bucket_lengths) or None,
+      padding=config.data.padding):
+    yield topology.shard(batch)
+
+
+def sum_metrics(per_step: list[dict[str, jax.Array]]) -> dict[str, np.ndarray]:
+  """Adds per-step metric sums; one device→host transfer per epoch."""
+  fetched = jax.device_get(per_step)
+  return {k: np.sum([m[k] for m in fetched], axis=0) for k in fetched[0]}
+
+
+def evaluate(p_eval_step: Callable, params: Any, split: input_pipeline.EncodedSplit,
+             config: ml_collections.ConfigDict, topology: Topology,
+             label_names: list[str]) -> dict[str, Any]:
+  """Loss, accuracy, macro-F1, per-class scores and confusion over a split."""
+  per_step = [p_eval_step(params, batch)
+              for batch in make_batches(split, config, topology, epoch=0, shuffle=False)]
+  return metrics_lib.summarize(sum_metrics(per_step), label_names)
+
+
+def first_nonfinite_step(per_step: list[dict[str, np.ndarray]]) -> Optional[int]:
+  for i, sums in enumerate(per_step):
+    if not np.isfinite(sums["loss_sum"]):
+      return i
+  return None
+
+
+def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
+  """Refuses to continue a workdir that was started with another config."""
+  path = workdir / CONFIG_FILE
+  new = json_config(config)
+  if path.exists():
+    old = reporting.read_json(path)
+    if old != new:
+      changed = sorted(config_validation.changed_keys(old, new))
+      raise config_validation.ConfigError(
+          f"{path} was written by a run with another config (differs in: "
+          f"{', '.join(changed)}). Use another --workdir, or pass --restart to delete "
+          "this run and start over.")
+  else:
+    reporting.write_json_atomic(path, new)
+
+
+def json_config(config: ml_collections.ConfigDict) -> dict:
+  return config_validation.to_plain(config.to_dict())
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) -> dict:
+  """Trains with early stopping, evaluates the test split, writes the workdir.
+
+  Rerunning the same command resumes from the last checkpoint; rerunning a
+  finished run prints and returns its results.
+
+  Returns:
+    The contents of `results.json`.
+  """
+  config = config_validation.normalize(config)
+  config_validation.validate(config)
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  is_chief = jax.process_index() == 0
+  with workdir_lock.WorkdirLock(workdir) if is_chief else _nullcontext():
+    if is_chief:
+      check_workdir_config(workdir, config)
+    results_path = workdir / RESULTS_FILE
+    if results_path.exists():
+      results = reporting.read_json(results_path)
+      print(f"{workdir} is finished (delete it or pass --restart to train again).", flush=True)
+      return results
+    return _run(config, workdir, is_chief)
+
+
+class _nullcontext:
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+
+def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
+  topology = Topology.from_config(config)
+  config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
+  data = input_pipeline.load_dataset(config, workdir)
+  num_classes = len(data.label_names)
+  model = create_model(config, data.vocab_size, num_classes)
+  state = create_train_state(config, model, config.data.max_length, data.embedding_matrix)
+  dropout_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
+
+  p_train_step = jax.pmap(
+      functools.partial(train_step, num_classes=num_classes), axis_name=AXIS,
+      in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
+      devices=topology.devices)
+  p_eval_step = jax.pmap(
+      functools.partial(eval_step, apply_fn=model.apply, num_classes=num_classes),
+      axis_name=AXIS, in_axes=(None, 0), out_axes=None, devices=topology.devices)
+
+  monitor = config.early_stopping.monitor
+  mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
+  ckpt = checkpoints.Checkpointer(workdir / "checkpoints", monitor_mode=mode)
+  stopper = early_stopping.EarlyStoppingState()
+  history: list[dict[str, Any]] = []
+  first_epoch = 1
+  restored = ckpt.restore_latest_intact(state)
+  if restored is not None:
+    epoch, state, meta = restored
+    stopper = early_stopping.EarlyStoppingState.from_dict(meta["early_stopping"])
+    history = meta["history"]
+    first_epoch = epoch + 1
+    logging.info("Resuming %s after epoch %d", workdir, epoch)
+
+  tb = reporting.TensorBoard(workdir) if is_chief else None
+  num_steps = batching.num_batches(data.train.token_ids, config.train.batch_size,
+                                  bucket_lengths=tuple(config.data.bucket_lengths) or None)
+  compiled_shapes: set[tuple] = set()
+  try:
+    for epoch in range(first_epoch, config.train.max_epochs + 1):
+      if early_stopping.should_stop(stopper):
+        break
+      start = time.monotonic()
+      bar = reporting.ProgressBar(num_steps) if is_chief else None
+      per_step, compile_seconds, epoch_tokens = [], 0.0, 0
+      for i, batch in enumerate(make_batches(data.train, config, topology, epoch=epoch,
+                                             shuffle=True)):
+        shape = batch["token_ids"].shape
+        if shape in compiled_shapes:
+          state, sums = p_train_step(state, batch, dropout_rng)
+          epoch_tokens += batch["token_ids"].size
+        else:
+          # The first step of a shape compiles: wait for it and leave it out of
+          # the throughput figure.
+          step_start = time.monotonic()
+          state, sums = jax.block_until_ready(p_train_step(state, batch, dropout_rng))
+          compile_seconds += time.monotonic() - step_start
+          compiled_shapes.add(shape)
+        per_step.append(sums)
+        if bar:
+          bar.update(i + 1)
+      per_step = jax.device_get(per_step)
+      timed_seconds = time.monotonic() - start - compile_seconds
+      if bar:
+        bar.close()
+      bad_step = first_nonfinite_step(per_step)
+      if bad_step is not None:
+        raise NonFiniteLossError(
+            f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
+            f"{num_steps}; the checkpoint of epoch {epoch - 1} is kept. Lower "
+            f"train.learning_rate (now {config.train.learning_rate}) or check clipping "
+            f"(train.clip_mode={config.train.clip_mode}, train.clip_norm={config.train.clip_norm}).")
+      train_metrics = metrics_lib.summarize(
+          {k: np.sum([m[k] for m in per_step], axis=0) for k in per_step[0]}, data.label_names)
+      val_metrics = evaluate(p_eval_step, state.params, data.validation, config, topology,
+                             data.label_names)
+      seconds = time.monotonic() - start
+      record = {"epoch": epoch, "loss": train_metrics["loss"],
+                "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
+                "val_accuracy": val_metrics["accuracy"], "seconds": seconds,
+                "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}
+      history.append(record)
+      stopper = early_stopping.update(
+          stopper, record[monitor], epoch, mode=mode,
+          min_delta=config.early_stopping.min_delta, patience=config.early_stopping.patience)
+      ckpt.save(epoch, state, {"early_stopping": stopper.to_dict(), "history": history},
+                metric_value=record[monitor])
+      ckpt.wait_until_finished()
+      if is_chief:
+        reporting.write_history(workdir, history)
+        tb.write_epoch(record)
+        print(reporting.epoch_line(record, config.train.max_epochs), flush=True)
+  finally:
+    ckpt.wait_until_finished()
+    if tb:
+      tb.close()
+
+  results = _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
+                           topology)
+  if is_chief:
+    reporting.write_json_atomic(workdir / RESULTS_FILE, results)
+  ckpt.close()
+  return results
+
+
+def _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
+                   topology) -> dict[str, Any]:
+  """Test metrics with the chosen weights, and the run's summary."""
+  # With a monitored metric that never became finite there is no best epoch.
+  best_epoch = stopper.best_epoch or history[-1]["epoch"]
+  params = state.params
+  if config.early_stopping.restore_best and best_epoch != history[-1]["epoch"]:
+    params = ckpt.restore(best_epoch, state)[0].params
+  test = evaluate(p_eval_step, params, data.test, config, topology, data.label_names)
+  best = history[best_epoch - 1]
+  timed_tokens = sum(r["timed_tokens"] for r in history)
+  timed_seconds = sum(r["timed_seconds"] for r in history)
+  return {
+      "best_epoch": best_epoch,
+      "epochs_run": history[-1]["epoch"],
+      "stopped_early": early_stopping.should_stop(stopper),
+      "best_val_loss": best["val_loss"],
+      "val_accuracy": best["val_accuracy"],
+      "train_accuracy": best["accuracy"],
+      "test_loss": test["loss"],
+      "test_accuracy": test["accuracy"],
+      "test_macro_f1": test["macro_f1"],
+      "per_class": test["per_class"],
+      "confusion_matrix": test["confusion_matrix"],
+      "label_names": data.label_names,
+      "num_train": len(data.train),
+      "num_val": len(data.validation),
+      "num_test": len(data.test),
+      "num_dropped": data.num_dropped,
+      "train_seconds": sum(r["seconds"] for r in history),
+      "train_tokens_per_second": timed_tokens / timed_seconds if timed_seconds else math.nan,
+      "restored_weights": "best" if config.early_stopping.restore_best else "last",
+  }
