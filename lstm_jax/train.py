@@ -333,8 +333,10 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       stopper = early_stopping.update(
           stopper, record[monitor], epoch, mode=mode,
           min_delta=config.early_stopping.min_delta, patience=config.early_stopping.patience)
+      # Only early stopping's improvements compete for "best", so the kept best
+      # checkpoint is the epoch Keras would restore, also with min_delta > 0.
       ckpt.save(epoch, state, {"early_stopping": stopper.to_dict(), "history": history},
-                metric_value=record[monitor])
+                metric_value=record[monitor] if stopper.best_epoch == epoch else math.nan)
       ckpt.wait_until_finished()
       if is_chief:
         reporting.write_history(workdir, history)

@@ -1,0 +1,343 @@
+"""Per-epoch checkpoints with orbax: keep the latest (resume) and the best.
+
+Each epoch is one orbax step holding three items:
+
+  state  the training pytree (params, optimizer state, ...): arrays only;
+  meta   a JSON dict of everything else needed to resume exactly (epoch,
+         early-stopping state, RNG key data, data-order seed, metrics);
+  tree   the key paths, shapes and dtypes of `state`, to tell a checkpoint of
+         another model apart from a damaged one.
+
+Kept: the `keep_latest` newest epochs (2 by default, so a damaged newest has
+an intact fallback) and the best by the monitored metric. The best is found
+with orbax's `best_fn`; a non-finite metric ranks last and ties go to the
+earlier epoch, which is the epoch Keras's EarlyStopping calls best when
+`min_delta` is 0. (With `min_delta` > 0 early stopping may name an earlier,
+slightly worse epoch than `best_epoch()`; restore by `best_epoch()`.)
+
+Saves are synchronous: an error (disk full, ...) surfaces in `save` as a
+`CheckpointWriteError` while the previous checkpoints stay intact, since orbax
+writes into a temporary directory renamed only when complete. A run killed
+mid-write leaves only that temporary directory, which orbax ignores and
+removes.
+
+`restore_latest_intact` walks back from the newest epoch; a damaged one
+(a file missing or truncated) is logged, moved to `damaged/` (so that the
+resumed run can write that epoch again) and skipped. When checkpoints exist
+but none is intact it raises, and moves nothing: never a silent fresh start
+over earlier work.
+
+With several processes (multi-host), every process must call `save` and the
+restore methods, as orbax requires.
+"""
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from typing import Any, Callable, Mapping, Optional
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers
+
+PyTree = Any
+DAMAGED_DIR = "damaged"
+_MODES = ("min", "max")
+
+_log = logging.getLogger(__name__)
+
+
+class CheckpointError(Exception):
+  """Base class of checkpoint errors."""
+
+
+class CheckpointWriteError(CheckpointError):
+  """A checkpoint could not be written (the previous ones are intact)."""
+
+
+class DamagedCheckpointError(CheckpointError):
+  """A checkpoint cannot be read, or no intact checkpoint is left."""
+
+
+class IncompatibleCheckpointError(CheckpointError):
+  """A checkpoint holds a different state structure (another config)."""
+
+
+def tree_layout(state: PyTree) -> dict[str, dict[str, Any]]:
+  """Key path → {shape, dtype} of every leaf (an array) of `state`."""
+  return {
+      jax.tree_util.keystr(path): {
+          "shape": list(np.shape(leaf)),
+          "dtype": np.dtype(leaf.dtype).name,
+      } for path, leaf in jax.tree_util.tree_leaves_with_path(state)
+  }
+
+
+def _layout_differences(saved: Mapping[str, Any],
+                        wanted: Mapping[str, Any]) -> list[str]:
+  """Human-readable differences between two `tree_layout`s."""
+  differences = [f"{key}: missing in the checkpoint"
+                 for key in sorted(set(wanted) - set(saved))]
+  differences += [f"{key}: only in the checkpoint"
+                  for key in sorted(set(saved) - set(wanted))]
+  differences += [
+      f"{key}: checkpoint has {saved[key]['dtype']}{saved[key]['shape']}, "
+      f"expected {wanted[key]['dtype']}{wanted[key]['shape']}"
+      for key in sorted(set(saved) & set(wanted)) if saved[key] != wanted[key]
+  ]
+  return differences
+
+
+def _ranking_fn(mode: str) -> Callable[[Mapping[str, Any]], tuple[float, int]]:
+  """orbax `best_fn`: sorts checkpoints so that the best one comes last.
+
+  orbax sorts by this key, descending in "min" mode and ascending in "max"
+  mode, and takes the last. Non-finite values become the worst value; the
+  epoch breaks ties in favour of the earlier epoch.
+  """
+  worst = math.inf if mode == "min" else -math.inf
+
+  def rank(metrics: Mapping[str, Any]) -> tuple[float, int]:
+    value = float(metrics["value"])
+    value = value if math.isfinite(value) else worst
+    epoch = int(metrics["epoch"])
+    return (value, epoch) if mode == "min" else (value, -epoch)
+
+  return rank
+
+
+class Checkpointer:
+  """Saves one checkpoint per epoch; keeps the latest ones and the best.
+
+  Args:
+    directory: where the checkpoints live (created if missing).
+    monitor_mode: "min" or "max": whether a lower or a higher monitored
+      value is better.
+    keep_latest: how many of the newest epochs to keep (>= 1).
+  """
+
+  def __init__(self, directory: str, *, monitor_mode: str = "min",
+               keep_latest: int = 2):
+    if monitor_mode not in _MODES:
+      raise ValueError(
+          f"monitor_mode must be 'min' or 'max', not {monitor_mode!r}")
+    if keep_latest < 1:
+      raise ValueError(f"keep_latest must be >= 1, not {keep_latest}")
+    self.directory = os.path.abspath(directory)
+    rank = _ranking_fn(monitor_mode)
+    policy = checkpoint_managers.AnyPreservationPolicy([
+        checkpoint_managers.LatestN(n=keep_latest),
+        # reverse=True sorts descending, so the lowest value is kept in
+        # "min" mode; it must agree with best_mode below.
+        checkpoint_managers.BestN(get_metric_fn=rank,
+                                  reverse=monitor_mode == "min", n=1,
+                                  keep_checkpoints_without_metrics=False),
+    ])
+    self._options = ocp.CheckpointManagerOptions(
+        preservation_policy=policy, best_fn=rank, best_mode=monitor_mode,
+        enable_async_checkpointing=False, create=True)
+    self._manager = self._open()
+
+  def _open(self) -> ocp.CheckpointManager:
+    """Opens the manager; moves aside epochs whose metrics file is damaged.
+
+    orbax reads every step's metrics when it opens a directory and fails as a
+    whole on one unreadable file, so that file's epoch is set aside first,
+    unless no epoch would be left.
+    """
+    try:
+      return ocp.CheckpointManager(self.directory, options=self._options)
+    except (OSError, ValueError) as error:
+      on_disk = self._epochs_on_disk()
+      damaged = [epoch for epoch in on_disk
+                 if not self._metrics_readable(epoch)]
+      if not damaged:
+        raise CheckpointError(
+            f"cannot open the checkpoints in {self.directory}: {error}"
+        ) from error
+      if damaged == on_disk:
+        raise DamagedCheckpointError(
+            f"no intact checkpoint in {self.directory}: the metrics files of "
+            f"epochs {damaged} are unreadable ({error}). Nothing was changed; "
+            "repair or remove the directory to start over.") from error
+    for epoch in damaged:
+      self._set_aside(epoch, "its metrics file is unreadable")
+    return ocp.CheckpointManager(self.directory, options=self._options)
+
+  def _epochs_on_disk(self) -> list[int]:
+    return sorted(int(name) for name in os.listdir(self.directory)
+                  if name.isdigit())
+
+  def _metrics_readable(self, epoch: int) -> bool:
+    path = os.path.join(self.directory, str(epoch), "metrics", "metrics")
+    try:
+      with open(path) as f:
+        json.load(f)
+    except FileNotFoundError:
+      return True  # orbax treats it as a checkpoint without metrics
+    except (OSError, ValueError):
+      return False
+    return True
+
+  def _set_aside(self, epoch: int, reason: str) -> None:
+    """Moves a damaged epoch into `damaged/`, keeping it for inspection."""
+    target = os.path.join(self.directory, DAMAGED_DIR,
+                          f"{epoch}.{time.strftime('%Y%m%dT%H%M%S')}")
+    if jax.process_index() == 0:
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      shutil.move(os.path.join(self.directory, str(epoch)), target)
+    ocp.multihost.sync_global_processes(f"lstm_jax_set_aside_{epoch}")
+    _log.warning("checkpoint of epoch %d in %s is damaged (%s); moved to %s",
+                 epoch, self.directory, reason, target)
+
+  def save(self, epoch: int, state: PyTree, meta: Mapping[str, Any],
+           metric_value: float) -> None:
+    """Writes the checkpoint of `epoch` and drops the ones no longer kept.
+
+    Args:
+      epoch: the epoch just finished (>= 1), larger than any saved before.
+      state: pytree of arrays: jax.Arrays (from jit or pmap) or numpy arrays;
+        PRNG keys as `jax.random.key_data`.
+      meta: JSON-serializable dict saved alongside.
+      metric_value: the monitored metric; NaN / inf are saved but rank last.
+
+    Raises:
+      ValueError: `meta` is not JSON-serializable or the epoch already exists.
+      CheckpointWriteError: writing failed (e.g. disk full); the earlier
+        checkpoints are intact. Stop the run; rerunning resumes from them.
+    """
+    try:
+      json.dumps(meta, allow_nan=True)
+    except (TypeError, ValueError) as error:
+      raise ValueError(
+          f"checkpoint meta of epoch {epoch} is not JSON-serializable: "
+          f"{error}; convert arrays with .tolist() and numbers with float()"
+      ) from error
+    if epoch in self._manager.all_steps():
+      raise ValueError(f"a checkpoint of epoch {epoch} already exists in "
+                       f"{self.directory}")
+    args = ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        meta=ocp.args.JsonSave(dict(meta)),
+        tree=ocp.args.JsonSave(tree_layout(state)))
+    metrics = {"value": float(metric_value), "epoch": epoch}
+    try:
+      self._manager.save(epoch, args=args, metrics=metrics)
+    except (OSError, ValueError) as error:
+      previous = self._manager.latest_step()
+      kept = (f"the checkpoint of epoch {previous} is intact"
+              if previous is not None else "no earlier checkpoint exists")
+      raise CheckpointWriteError(
+          f"could not write the checkpoint of epoch {epoch} in "
+          f"{self.directory}: {error}. {kept}; free disk space and rerun the "
+          "same command to resume.") from error
+
+  def epochs(self) -> list[int]:
+    """The saved epochs, oldest first."""
+    return sorted(self._manager.all_steps())
+
+  def latest_epoch(self) -> Optional[int]:
+    """The newest saved epoch, None if there is none."""
+    return self._manager.latest_step()
+
+  def best_epoch(self) -> Optional[int]:
+    """The epoch with the best finite metric (earliest on ties), else None."""
+    best = self._manager.best_step()
+    if best is None:
+      return None
+    value = float(self._manager.metrics(best)["value"])
+    return best if math.isfinite(value) else None
+
+  def restore(self, epoch: int,
+              target: PyTree) -> tuple[PyTree, dict[str, Any]]:
+    """Reads the checkpoint of `epoch` onto the structure of `target`.
+
+    Args:
+      epoch: a saved epoch.
+      target: a pytree like the saved state; leaves are arrays or
+        `jax.ShapeDtypeStruct`s whose shardings place the restored arrays.
+
+    Returns:
+      (state, meta).
+
+    Raises:
+      IncompatibleCheckpointError: the checkpoint has another structure,
+        shapes or dtypes (a checkpoint of another config).
+      DamagedCheckpointError: a file of the checkpoint is missing or damaged.
+    """
+    if epoch not in self._manager.all_steps():
+      raise DamagedCheckpointError(
+          f"no checkpoint of epoch {epoch} in {self.directory}; saved epochs: "
+          f"{self.epochs()}")
+    try:
+      items = self._manager.restore(epoch, args=ocp.args.Composite(
+          meta=ocp.args.JsonRestore(), tree=ocp.args.JsonRestore()))
+    except (OSError, ValueError) as error:
+      raise DamagedCheckpointError(
+          f"checkpoint of epoch {epoch} in {self.directory} is damaged: "
+          f"{error}") from error
+    differences = _layout_differences(items["tree"], tree_layout(target))
+    if differences:
+      raise IncompatibleCheckpointError(
+          f"checkpoint of epoch {epoch} in {self.directory} does not fit the "
+          f"current model ({len(differences)} differences, e.g. "
+          f"{'; '.join(differences[:5])}). It was written with another "
+          "config: rerun with that config or use a new workdir.")
+    try:
+      restored = self._manager.restore(epoch, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(target)))
+    except (OSError, ValueError) as error:
+      raise DamagedCheckpointError(
+          f"checkpoint of epoch {epoch} in {self.directory} is damaged: "
+          f"{error}") from error
+    return restored["state"], items["meta"]
+
+  def restore_latest_intact(
+      self, target: PyTree) -> Optional[tuple[int, PyTree, dict[str, Any]]]:
+    """Restores the newest intact checkpoint, setting damaged newer ones aside.
+
+    Returns:
+      (epoch, state, meta), or None when there is no checkpoint at all.
+
+    Raises:
+      DamagedCheckpointError: checkpoints exist but none is intact; nothing
+        is moved, so no earlier work is lost.
+      IncompatibleCheckpointError: see `restore`.
+    """
+    damaged = []
+    for epoch in reversed(self.epochs()):
+      try:
+        state, meta = self.restore(epoch, target)
+      except DamagedCheckpointError as error:
+        _log.warning("%s; trying the previous checkpoint", error)
+        damaged.append((epoch, str(error)))
+        continue
+      for damaged_epoch, reason in damaged:
+        self._set_aside(damaged_epoch, reason)
+      if damaged:
+        self._manager.reload()
+      return epoch, state, meta
+    if damaged:
+      raise DamagedCheckpointError(
+          f"no intact checkpoint in {self.directory}: "
+          + "; ".join(reason for _, reason in damaged)
+          + ". Nothing was changed; repair or remove the directory to start "
+          "over.")
+    return None
+
+  def wait_until_finished(self) -> None:
+    """Waits for orbax's pending work (saves here are synchronous)."""
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    self._manager.close()
+
+  def __enter__(self) -> "Checkpointer":
+    return self
+
+  def __exit__(self, *exc_info: Any) -> None:
+    self.close()

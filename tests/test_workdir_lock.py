@@ -1,0 +1,88 @@
+"""Tests for lstm_jax.workdir_lock: one run per workdir, stale locks free."""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from lstm_jax import workdir_lock
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+_HOLD = """
+import sys, time
+from lstm_jax import workdir_lock
+lock = workdir_lock.WorkdirLock(sys.argv[1])
+lock.acquire()
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def holder(tmp_path):
+  """A separate process that holds the lock on tmp_path until killed."""
+  process = subprocess.Popen(
+      [sys.executable, "-c", _HOLD, str(tmp_path)], stdout=subprocess.PIPE,
+      env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, text=True)
+  try:
+    assert process.stdout.readline() == "holding\n"
+    yield process
+  finally:
+    process.kill()
+    process.wait()
+
+
+def test_lock_file_names_the_holder(tmp_path):
+  with workdir_lock.WorkdirLock(str(tmp_path)):
+    holder_info = json.loads((tmp_path / ".lock").read_text())
+  assert holder_info["pid"] == os.getpid()
+  assert holder_info["host"] == socket.gethostname()
+  assert holder_info["started"]
+
+
+def test_creates_a_missing_workdir(tmp_path):
+  workdir = tmp_path / "new" / "run"
+  with workdir_lock.WorkdirLock(str(workdir)):
+    assert (workdir / ".lock").exists()
+
+
+def test_second_run_is_refused_naming_the_holder(tmp_path, holder):
+  with pytest.raises(workdir_lock.WorkdirLockedError,
+                     match=rf"process {holder.pid} on host .*--workdir"):
+    workdir_lock.WorkdirLock(str(tmp_path)).acquire()
+
+
+def test_lock_of_a_killed_process_does_not_block(tmp_path, holder):
+  holder.send_signal(signal.SIGKILL)
+  holder.wait()
+  with workdir_lock.WorkdirLock(str(tmp_path)):
+    holder_info = json.loads((tmp_path / ".lock").read_text())
+  assert holder_info["pid"] == os.getpid()
+
+
+def test_two_locks_in_one_process_also_exclude_each_other(tmp_path):
+  with workdir_lock.WorkdirLock(str(tmp_path)):
+    with pytest.raises(workdir_lock.WorkdirLockedError,
+                       match=rf"process {os.getpid()}"):
+      workdir_lock.WorkdirLock(str(tmp_path)).acquire()
+
+
+def test_released_on_exception(tmp_path):
+  with pytest.raises(KeyError):
+    with workdir_lock.WorkdirLock(str(tmp_path)):
+      raise KeyError("training failed")
+  with workdir_lock.WorkdirLock(str(tmp_path)):
+    pass
+
+
+def test_acquiring_twice_is_an_error(tmp_path):
+  lock = workdir_lock.WorkdirLock(str(tmp_path))
+  with lock:
+    with pytest.raises(RuntimeError, match="already held"):
+      lock.acquire()
