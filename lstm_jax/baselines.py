@@ -17,11 +17,12 @@ Needs scikit-learn (requirements-test.txt).
 import argparse
 import collections
 import json
-import os
 import pathlib
 import sys
 import time
 from typing import Any, Sequence
+
+from lstm_jax import reporting
 
 BASELINES_FILE = "baselines.json"
 # Fixed, untuned settings: a reference point, not a competitor tuned on test.
@@ -146,9 +147,7 @@ def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
   path = pathlib.Path(workdir) / BASELINES_FILE
   merged = _read_json(path) if path.is_file() else {}
   merged.update(baselines)
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
-  os.replace(tmp, path)  # readers never see a half-written file
+  reporting.write_json_atomic(path, merged)
   return path
 
 

@@ -9,6 +9,7 @@ Multi-process runs call `jax.distributed.initialize` (see README "Scaling out").
 """
 
 import os
+import shlex
 import shutil
 import sys
 
@@ -54,6 +55,15 @@ def quiet_libraries() -> None:
     tfds.disable_progress_bar()
 
 
+def record_command(workdir: str) -> None:
+  """Keeps the command line in the workdir, so reports can show how to rerun."""
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "command.txt"), "w", encoding="utf-8") as f:
+      f.write(" ".join(["python -m lstm_jax.main", *map(shlex.quote, sys.argv[1:])]) + "\n")
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -65,6 +75,7 @@ def main(argv):
     if _RESTART.value and os.path.isdir(_WORKDIR.value):
       logging.warning("--restart: deleting %s", _WORKDIR.value)
       shutil.rmtree(_WORKDIR.value)
+    record_command(_WORKDIR.value)
     results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except train.USER_ERRORS as e:
     if _TRACEBACK.value:

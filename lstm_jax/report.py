@@ -61,12 +61,14 @@ class Run:
       an epoch replaces the earlier line.
     results: results.json.
     baselines: baselines.json, or {} when the run has none.
+    command: command.txt (the command line that ran it), or None.
   """
   run_dir: pathlib.Path
   config: dict[str, Any]
   epochs: list[dict[str, Any]]
   results: dict[str, Any]
   baselines: dict[str, Any]
+  command: Optional[str] = None
 
   @property
   def name(self) -> str:
@@ -190,9 +192,12 @@ def load_run(run_dir: pathlib.Path) -> Run:
                    f"from {num_classes} label_names")
   baselines_path = run_dir / "baselines.json"
   baselines = _read_json(baselines_path) if baselines_path.is_file() else {}
+  command_file = run_dir / "command.txt"
+  command = (command_file.read_text(encoding="utf-8").strip()
+             if command_file.is_file() else None)
   return Run(run_dir=run_dir, config=config,
              epochs=_read_epochs(run_dir / "metrics.jsonl"),
-             results=results, baselines=baselines)
+             results=results, baselines=baselines, command=command)
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -344,7 +349,8 @@ def table_row(run: Run, command_template: str = DEFAULT_COMMAND,
   Args:
     run: the run.
     command_template: the command that reproduces the run, with `{name}` and
-      `{workdir}` placeholders.
+      `{workdir}` placeholders; by default the run's own command.txt is shown
+      when it has one.
     figures_dir: where the figures are, relative to the table; no links when
       None.
   """
@@ -358,7 +364,8 @@ def table_row(run: Run, command_template: str = DEFAULT_COMMAND,
   figures = MISSING if figures_dir is None else (
       f"[curves]({figures_dir}/{run.name}_curves.png), "
       f"[confusion]({figures_dir}/{run.name}_confusion.png)")
-  command = command_template.format(name=run.name, workdir=run.run_dir)
+  command = (run.command if run.command and command_template == DEFAULT_COMMAND
+             else command_template.format(name=run.name, workdir=run.run_dir))
   return [
       run.name,
       run.data_label,

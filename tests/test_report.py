@@ -238,3 +238,12 @@ def test_study_pairs_trainable_and_glove_by_task(tmp_path):
                                            (None, "—")])
 def test_format_duration(seconds, text):
   assert report.format_duration(seconds) == text
+
+
+def test_table_shows_the_runs_own_command(tmp_path):
+  run_dir = make_run(tmp_path, "sentiment_keras")
+  (run_dir / "command.txt").write_text(
+      "python -m lstm_jax.main --config=configs/sentiment_keras.py --workdir=w "
+      "--config.data.source=files\n")
+  row = report.table_row(report.load_run(run_dir))
+  assert row[report.TABLE_HEADER.index("command")].endswith("--config.data.source=files`")

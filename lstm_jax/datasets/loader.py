@@ -1,6 +1,7 @@
 """`load_splits`: the `data.*` config → prepared TFDS data → three splits."""
 
-import os
+import contextlib
+import logging
 import pathlib
 from typing import Any, Mapping
 
@@ -30,8 +31,26 @@ def read_options(options: DataOptions) -> readers.ReadOptions:
       file_labels=options.file_labels)
 
 
+@contextlib.contextmanager
+def _tfds_warnings_silenced():
+  """TFDS logs a warning for every custom builder config; the dataset report
+  says what was read, so the warning is only noise here."""
+  logger = logging.getLogger("absl")
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+
+
 def make_builder(options: DataOptions) -> tfds.core.DatasetBuilder:
   """The TFDS builder for `options.source`, rooted at `options.tfds_data_dir`."""
+  with _tfds_warnings_silenced():
+    return _make_builder(options)
+
+
+def _make_builder(options: DataOptions) -> tfds.core.DatasetBuilder:
   data_dir = options.tfds_data_dir
   if options.source == "imdb":
     return builders.Imdb(data_dir=data_dir)

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every experiment of the study, in sequence, on the public corpora of
+# $LSTM_JAX_DATA_DIR (see README "Results"), then the reference points
+# (majority class, TF-IDF + logistic regression, the same model in Keras) and
+# the report. Resumable: a finished run prints its results and is skipped, an
+# interrupted one resumes from its last checkpoint.
+#
+#   bash launch/study.sh                 # all experiments into runs/
+#   RUNS=/scratch/runs bash launch/study.sh sentiment_keras huffpost_headline_glove
+#
+# GloVe: only the 50d vectors are available here, so the _glove runs override
+# embedding.path / embedding.dim; with glove.6B.300d.txt set GLOVE and GLOVE_DIM.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${LSTM_JAX_DATA_DIR:-../shared/data}"
+RUNS="${RUNS:-runs}"
+PYTHON="${PYTHON:-python}"
+GLOVE="${GLOVE:-$DATA/glove_6b_50d/glove.6B.50d.top100k.txt.gz}"
+GLOVE_DIM="${GLOVE_DIM:-50}"
+KERAS_REFERENCE="${KERAS_REFERENCE:-sentiment_keras sentiment_glove huffpost_headline_keras huffpost_headline_glove huffpost_both_keras huffpost_both_glove}"
+
+imdb=(--config.data.source=files
+      --config.data.train_files="$DATA/sentiment_imdb/imdb_train.jsonl.gz"
+      --config.data.test_files="$DATA/sentiment_imdb/imdb_test.jsonl.gz")
+# 36,900 headlines, 41 balanced categories (News Category v2); no test split:
+# 10% of the rows are held out, stratified.
+headlines=(--config.data.source=files
+           --config.data.train_files="$DATA/news_huffpost_headlines/huffpost.json"
+           --config.data.text_fields=raw --config.data.label_field=label
+           --config.data.label_names_file="$DATA/news_huffpost_headlines/huffpost_label_names.json")
+# 19,999 rows of headline and description joined (27 categories).
+both=(--config.data.source=files --config.data.format=tsv
+      --config.data.train_files="$DATA/news_huffpost_headlines/news_category_v2_first20k_concat.tsv"
+      --config.data.columns=text,category --config.data.text_fields=text
+      --config.data.label_field=category)
+letters=(--config.data.train_files="$DATA/letters_bullinger/bullinger_letters.jsonl.gz"
+         --config.data.text_fields=text)
+
+overrides() {
+  case "$1" in
+    sentiment_*) echo "${imdb[@]}" ;;
+    huffpost_headline_*) echo "${headlines[@]}" ;;
+    huffpost_both_*) echo "${both[@]}" ;;
+    letters_authors_*) echo "${letters[@]}" --config.data.label_field=sender_names ;;
+    letters_languages_*) echo "${letters[@]}" --config.data.label_field=text_lang \
+                              --config.data.min_examples_per_label=20 ;;
+  esac
+  case "$1" in
+    *_glove) echo --config.embedding.path="$GLOVE" --config.embedding.dim="$GLOVE_DIM" ;;
+  esac
+}
+
+# huffpost_description_* need the Kaggle JSON (short_description is not in the
+# public files here); they run with --config.data.manual_dir on a machine that has it.
+EXPERIMENTS=(letters_authors_keras letters_authors_glove
+             letters_languages_keras letters_languages_glove
+             huffpost_headline_keras huffpost_headline_glove
+             huffpost_both_keras huffpost_both_glove
+             sentiment_keras sentiment_glove)
+[ "$#" -gt 0 ] && EXPERIMENTS=("$@")
+
+for name in "${EXPERIMENTS[@]}"; do
+  echo "=== $name"
+  # Word splitting of the overrides is intended: paths under $DATA have no spaces.
+  # shellcheck disable=SC2046
+  "$PYTHON" -m lstm_jax.main --config="configs/$name.py" --workdir="$RUNS/$name" \
+    $(overrides "$name")
+  [ -f "$RUNS/$name/baselines.json" ] || "$PYTHON" -m lstm_jax.baselines --workdir="$RUNS/$name"
+  if [[ " $KERAS_REFERENCE " == *" $name "* ]]; then
+    "$PYTHON" -m lstm_jax.keras_reference --workdir="$RUNS/$name"
+  fi
+done
+"$PYTHON" -m lstm_jax.report "$RUNS"/*/ --out docs
