@@ -1,16 +1,22 @@
 """Shared test setup.
 
 Several CPU devices are made visible before JAX is imported, so pmap tests can
-compare 1, 4 and 8 devices in one process. Real data is found through
+compare 1, 4 and 8 devices in one process; prepared datasets and caches go to a
+temporary directory, not the user's. Real data is found through
 LSTM_JAX_DATA_DIR (default: ../shared/data next to the repository); tests that
 need it skip with the missing path as the reason.
 """
 
 import os
 import pathlib
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# Prepared datasets and GloVe caches of a test session stay in its own temp dir.
+_SESSION_DIR = tempfile.mkdtemp(prefix="lstm_jax_tests_")
+os.environ.setdefault("LSTM_JAX_TFDS_DIR", os.path.join(_SESSION_DIR, "tfds"))
+os.environ.setdefault("LSTM_JAX_CACHE_DIR", os.path.join(_SESSION_DIR, "cache"))
 
 import pytest  # noqa: E402
 

@@ -1,0 +1,160 @@
+"""The training program end to end on small generated data."""
+
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+
+from configs import default
+from lstm_jax import train
+
+WORDS = {"good": ["great", "fine", "lovely", "superb", "nice"],
+         "bad": ["awful", "poor", "dreadful", "nasty", "grim"]}
+FILLER = ["the", "a", "film", "plot", "actor", "scene", "music", "ending"]
+
+
+def write_reviews(path, n, seed):
+  """A CSV whose label is decided by which word family a text uses."""
+  rng = random.Random(seed)
+  with open(path, "w", newline="", encoding="utf-8") as f:
+    writer = csv.writer(f)
+    writer.writerow(["text", "label"])
+    for _ in range(n):
+      label = rng.choice(["good", "bad"])
+      words = rng.choices(FILLER, k=rng.randint(3, 8)) + [rng.choice(WORDS[label])]
+      rng.shuffle(words)
+      writer.writerow([" ".join(words), label])
+
+
+def tiny_config(tmp_path, **overrides):
+  config = default.get_config()
+  train_file = tmp_path / "train.csv"
+  write_reviews(train_file, 400, seed=1)
+  config.data.train_files = (str(train_file),)
+  config.data.max_length = 12
+  config.embedding.dim = 8
+  config.model.units = 8
+  config.train.batch_size = 32
+  config.train.num_devices = 1
+  config.train.max_epochs = 6
+  config.train.learning_rate = 0.02
+  config.model.implementation = "scan"
+  for key, value in overrides.items():
+    section, name = key.split(".")
+    config[section][name] = value
+  return config
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+  tmp_path = tmp_path_factory.mktemp("run")
+  config = tiny_config(tmp_path)
+  results = train.train_and_evaluate(config, tmp_path / "workdir")
+  return tmp_path / "workdir", results
+
+
+def test_learns_the_signal_well_above_the_majority_class(finished_run):
+  _, results = finished_run
+  majority = max(np.bincount(np.argmax(results["confusion_matrix"], axis=0))) / results["num_test"]
+  assert results["test_accuracy"] >= 0.9
+  assert results["test_accuracy"] > majority + 0.3
+
+
+def test_workdir_holds_the_contract_files(finished_run):
+  workdir, results = finished_run
+  for name in ("config.json", "tokenizer.json", "labels.json", "dataset_report.json",
+               "metrics.jsonl", "results.json"):
+    assert (workdir / name).is_file(), name
+  assert list((workdir / "tensorboard").iterdir())
+  for key in ("best_epoch", "epochs_run", "stopped_early", "best_val_loss", "val_accuracy",
+              "test_loss", "test_accuracy", "test_macro_f1", "num_train", "num_val",
+              "num_test", "num_dropped", "train_seconds", "train_tokens_per_second"):
+    assert key in results, key
+  epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert [e["epoch"] for e in epochs] == list(range(1, results["epochs_run"] + 1))
+  for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
+    assert all(key in e for e in epochs), key
+
+
+def test_every_example_is_counted(finished_run):
+  _, results = finished_run
+  assert results["num_train"] + results["num_val"] + results["num_test"] + \
+      results["num_dropped"] == 400
+  assert sum(map(sum, results["confusion_matrix"])) == results["num_test"]
+
+
+def test_rerunning_a_finished_run_returns_its_results(finished_run, capsys):
+  workdir, results = finished_run
+  config = tiny_config(workdir.parent)
+  assert train.train_and_evaluate(config, workdir) == results
+  assert "is finished" in capsys.readouterr().out
+
+
+def test_a_changed_config_is_refused(finished_run):
+  workdir, _ = finished_run
+  config = tiny_config(workdir.parent, **{"model.units": 16})
+  with pytest.raises(train.config_validation.ConfigError, match=r"differs in: model.units"):
+    train.train_and_evaluate(config, workdir)
+
+
+REAL_EVALUATE = train.evaluate
+REAL_LOAD_DATASET = train.input_pipeline.load_dataset
+
+
+def scripted_validation(monkeypatch, val_losses):
+  """Replaces the validation loss with a scripted curve (test metrics unchanged)."""
+  calls = iter(val_losses)
+
+  def evaluate(p_eval_step, params, split, config, topology, label_names):
+    metrics = REAL_EVALUATE(p_eval_step, params, split, config, topology, label_names)
+    if split is evaluate.validation:
+      metrics["loss"] = next(calls)
+    return metrics
+
+  def load_dataset(config, workdir):
+    data = REAL_LOAD_DATASET(config, workdir)
+    evaluate.validation = data.validation
+    return data
+
+  monkeypatch.setattr(train, "evaluate", evaluate)
+  monkeypatch.setattr(train.input_pipeline, "load_dataset", load_dataset)
+
+
+def test_early_stopping_stops_at_best_plus_patience(tmp_path, monkeypatch):
+  scripted_validation(monkeypatch, [0.9, 0.7, 0.6, 0.65, 0.61, 0.62, 0.5, 0.4])
+  config = tiny_config(tmp_path, **{"train.max_epochs": 8})
+  results = train.train_and_evaluate(config, tmp_path / "workdir")
+  assert results["best_epoch"] == 3
+  assert results["epochs_run"] == 6
+  assert results["stopped_early"]
+  assert results["best_val_loss"] == 0.6
+
+
+def test_restore_best_tests_the_best_epochs_weights(tmp_path, monkeypatch):
+  curve = [0.9, 0.5, 0.7, 0.8]
+  scripted_validation(monkeypatch, curve)
+  best = train.train_and_evaluate(tiny_config(tmp_path, **{"early_stopping.patience": 2}),
+                                  tmp_path / "best")
+  scripted_validation(monkeypatch, curve)
+  last = train.train_and_evaluate(
+      tiny_config(tmp_path, **{"early_stopping.patience": 2,
+                               "early_stopping.restore_best": False}), tmp_path / "last")
+  assert best["restored_weights"] == "best" and last["restored_weights"] == "last"
+  assert best["epochs_run"] == last["epochs_run"] == 4
+  assert best["test_loss"] != last["test_loss"]
+  # The best epoch's weights are those of epoch 2's checkpoint: evaluating them
+  # again with restore_best=False after 2 epochs gives the same test loss.
+  scripted_validation(monkeypatch, curve[:2])
+  two_epochs = train.train_and_evaluate(
+      tiny_config(tmp_path, **{"early_stopping.patience": 2, "train.max_epochs": 2,
+                               "early_stopping.restore_best": False}), tmp_path / "two")
+  assert two_epochs["test_loss"] == best["test_loss"]
+
+
+def test_batch_not_dividing_the_devices_fails_before_training(tmp_path):
+  config = tiny_config(tmp_path, **{"train.batch_size": 30, "train.num_devices": 4})
+  with pytest.raises(train.config_validation.ConfigError, match=r"batch_size=30"):
+    train.train_and_evaluate(config, tmp_path / "workdir")
+  assert not (tmp_path / "workdir" / "checkpoints").exists()
