@@ -23,12 +23,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from lstm_jax import fused_lstm
 from lstm_jax import recurrence
 
 Recurrence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
 
 RECURRENCES: dict[str, Recurrence] = {
     "scan": recurrence.scan_recurrence,
+    "fused": fused_lstm.fused_recurrence,
 }
 
 

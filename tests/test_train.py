@@ -40,7 +40,6 @@ def tiny_config(tmp_path, **overrides):
   config.train.num_devices = 1
   config.train.max_epochs = 6
   config.train.learning_rate = 0.02
-  config.model.implementation = "scan"
   for key, value in overrides.items():
     section, name = key.split(".")
     config[section][name] = value

@@ -1,0 +1,43 @@
+"""The Keras twin used for side-by-side results is the same model."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import default
+from lstm_jax import keras_compat
+from lstm_jax import keras_reference
+from lstm_jax import train
+
+
+def small_config(**model):
+  config = default.get_config()
+  config.data.max_length = 7
+  config.embedding.dim = 6
+  config.model.units = 5
+  for key, value in model.items():
+    config.model[key] = value
+  return config
+
+
+def shapes(tree):
+  return jax.tree.map(jnp.shape, tree)
+
+
+def test_keras_twin_has_the_parameters_of_the_trained_model():
+  config = small_config(num_layers=2, bidirectional=True, dropout=0.2)
+  keras_model = keras_reference.build_keras_model(config, 40, 3, None)
+  _, variables = keras_compat.from_keras(keras_model)
+  ours = train.create_model(config, 40, 3)
+  params = ours.init(jax.random.PRNGKey(0), jnp.zeros((1, 7), jnp.int32))["params"]
+  assert shapes(variables["params"]) == shapes(params)
+
+
+def test_keras_twin_starts_from_the_glove_matrix_frozen():
+  config = small_config()
+  config.embedding.trainable = False
+  matrix = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+  keras_model = keras_reference.build_keras_model(config, 40, 3, matrix)
+  model, variables = keras_compat.from_keras(keras_model)
+  np.testing.assert_array_equal(variables["params"]["embedding"]["embedding"], matrix)
+  assert not model.embedding_trainable
