@@ -1,0 +1,182 @@
+"""The fast LSTM recurrence: a `jax.custom_vjp` with a cuDNN-style backward.
+
+`fused_recurrence` has the signature and results of
+`recurrence.scan_recurrence` (the definition). Autodiff of the reference scan
+stacks every intermediate of every step and runs the gate derivatives inside
+the reverse loop, where elementwise math is several times slower than over all
+rows at once. Here:
+
+* the forward scan stores only the pre-activations `z` and the cell states;
+* everything of the backward that does not depend on the incoming gradient
+  (gates, their derivatives, tanh(c), the mask) is computed once over all
+  `T * B` rows before the reverse loop, as per-step coefficients;
+* the reverse loop carries only `(dh, dc)`: a few multiply-adds and the
+  `dz @ recurrent_kernel.T` matmul per step, emitting `dz`;
+* the recurrent-kernel gradient is one `[H, T*B] @ [T*B, 4H]` matmul afterwards.
+
+The gate nonlinearities and their derivatives come from
+`recurrence.gates_from_preactivations` (the derivatives by forward-mode
+autodiff), so the two implementations cannot drift apart silently.
+"""
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+from lstm_jax import recurrence
+
+
+def fused_recurrence(
+    x_proj: jax.Array,
+    recurrent_kernel: jax.Array,
+    mask: Optional[jax.Array],
+    h0: jax.Array,
+    c0: jax.Array,
+    recurrent_mask: Optional[jax.Array] = None,
+) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+  """Runs the LSTM over time; same contract as `recurrence.scan_recurrence`.
+
+  Args:
+    x_proj: <float32|bfloat16>[T, B, 4H] time-major `x_t @ kernel + bias`.
+    recurrent_kernel: <float32|bfloat16>[H, 4H].
+    mask: <bool>[T, B], or None when every step is valid. On a masked step the
+      state is carried unchanged and the output is the previous h (Keras).
+    h0: <float32>[B, H] initial hidden state.
+    c0: <float32>[B, H] initial cell state.
+    recurrent_mask: <float32>[B, H] recurrent-dropout mask, already scaled,
+      applied to h_{t-1} before the recurrent matmul at every step; or None.
+
+  Returns:
+    hs <float32>[T, B, H] and the final state (h_T, c_T), each <float32>[B, H].
+  """
+  return _fused(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask)
+
+
+def _forward_scan(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask,
+                  keep_residuals):
+  """The reference step; with `keep_residuals` also stacks z and c per step."""
+
+  def step(carry, inputs):
+    h_prev, c_prev = carry
+    z_x, step_mask = inputs
+    h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
+    z = z_x.astype(jnp.float32) + recurrence.recurrent_projection(
+        h_in, recurrent_kernel)
+    h, c = recurrence.lstm_cell(z, c_prev)
+    if step_mask is not None:
+      keep = step_mask[:, None]
+      h = jnp.where(keep, h, h_prev)
+      c = jnp.where(keep, c, c_prev)
+    return (h, c), ((h, c, z) if keep_residuals else h)
+
+  return jax.lax.scan(step, (h0, c0), (x_proj, mask))
+
+
+@jax.custom_vjp
+def _fused(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask):
+  (h_last, c_last), hs = _forward_scan(
+      x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask,
+      keep_residuals=False)
+  return hs, (h_last, c_last)
+
+
+def _fused_fwd(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask):
+  """The forward pass; keeps z <[T, B, 4H]> and c <[T, B, H]> for the backward."""
+  (h_last, c_last), (hs, cs, z) = _forward_scan(
+      x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask,
+      keep_residuals=True)
+  # A zero-size array records x_proj's dtype for its cotangent.
+  residuals = (jnp.zeros((0,), x_proj.dtype), recurrent_kernel, mask, h0, c0, recurrent_mask,
+               hs, cs, z)
+  return (hs, (h_last, c_last)), residuals
+
+
+def _backward_coefficients(z, c, c_prev, mask):
+  """Per-step factors of the cell's vector-Jacobian product, over all rows.
+
+  With dh, dc the gradients reaching h_t and c_t of a step:
+    dc_total = dc + dh * dc_from_dh
+    dz       = concat(dc_total * dz_ifc_from_dc, dh * dz_o_from_dh)
+    dc_prev  = dc_total * forget_gate
+  A masked step passes (dh, dc) through unchanged: its factors are zero and
+  its forget factor is one.
+
+  Args:
+    z: <float32>[T, B, 4H] pre-activations.
+    c: <float32>[T, B, H] cell state after each step.
+    c_prev: <float32>[T, B, H] cell state before each step.
+    mask: <bool>[T, B] or None.
+
+  Returns:
+    dc_from_dh <[T, B, H]>, dz_ifc_from_dc <[T, B, 3H]>, dz_o_from_dh
+    <[T, B, H]>, forget <[T, B, H]>, all float32.
+  """
+  gates, gate_slopes = jax.jvp(recurrence.gates_from_preactivations, (z,),
+                               (jnp.ones_like(z),))
+  tanh_c = jnp.tanh(c)
+  dc_from_dh = gates.output_gate * (1.0 - tanh_c * tanh_c)
+  dz_ifc_from_dc = jnp.concatenate([
+      gates.cell_update * gate_slopes.input_gate,
+      c_prev * gate_slopes.forget_gate,
+      gates.input_gate * gate_slopes.cell_update,
+  ], axis=-1)
+  dz_o_from_dh = tanh_c * gate_slopes.output_gate
+  forget = gates.forget_gate
+  if mask is not None:
+    keep = mask[..., None]
+    dc_from_dh = jnp.where(keep, dc_from_dh, 0.0)
+    dz_ifc_from_dc = jnp.where(keep, dz_ifc_from_dc, 0.0)
+    dz_o_from_dh = jnp.where(keep, dz_o_from_dh, 0.0)
+    forget = jnp.where(keep, forget, 1.0)
+  return dc_from_dh, dz_ifc_from_dc, dz_o_from_dh, forget
+
+
+def _shift_in(first, xs):
+  """<[B, ...]>, <[T, B, ...]> -> <[T, B, ...]>: value before each step."""
+  return jnp.concatenate([first[None], xs[:-1]], axis=0)
+
+
+def _fused_bwd(residuals, cotangents):
+  """One reverse scan over (dh, dc) emitting dz; then the kernel gradient in one matmul."""
+  (x_dtype_tag, recurrent_kernel, mask, h0, c0, recurrent_mask, hs, cs,
+   z) = residuals
+  d_hs, (d_h_last, d_c_last) = cotangents
+  h_prev = _shift_in(h0, hs)
+  coefficients = _backward_coefficients(z, cs, _shift_in(c0, cs), mask)
+  kernel_t = recurrent_kernel.T
+  pass_through = None if mask is None else (~mask)[..., None].astype(jnp.float32)
+
+  def step(carry, inputs):
+    dh_next, dc_next = carry
+    d_h, (dc_from_dh, dz_ifc_from_dc, dz_o_from_dh, forget), passed = inputs
+    dh = d_h + dh_next
+    dc = dc_next + dh * dc_from_dh
+    dz = jnp.concatenate([jnp.tile(dc, 3) * dz_ifc_from_dc,
+                          dh * dz_o_from_dh], axis=-1)
+    dh_in = jnp.dot(dz.astype(kernel_t.dtype), kernel_t,
+                    preferred_element_type=jnp.float32)
+    dh_prev = dh_in if recurrent_mask is None else dh_in * recurrent_mask
+    if passed is not None:
+      dh_prev = dh_prev + passed * dh
+    return (dh_prev, dc * forget), (dz, dh_in if recurrent_mask is not None
+                                    else None)
+
+  (dh0, dc0), (dz, dh_in) = jax.lax.scan(
+      step, (d_h_last, d_c_last), (d_hs, coefficients, pass_through),
+      reverse=True)
+
+  h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
+  # Rows flattened to [T*B, .] first: einsum over (t, b) would transpose dz.
+  hidden = h_in.shape[-1]
+  d_kernel = jnp.dot(
+      h_in.reshape(-1, hidden).astype(recurrent_kernel.dtype).T,
+      dz.reshape(-1, 4 * hidden).astype(recurrent_kernel.dtype),
+      preferred_element_type=jnp.float32)
+  d_recurrent_mask = (None if recurrent_mask is None
+                      else jnp.sum(dh_in * h_prev, axis=0))
+  return (dz.astype(x_dtype_tag.dtype), d_kernel.astype(recurrent_kernel.dtype), None,
+          dh0, dc0, d_recurrent_mask)
+
+
+_fused.defvjp(_fused_fwd, _fused_bwd)
