@@ -1,0 +1,195 @@
+r"""Evaluates a trained model on a split of its data or on other files.
+
+  python -m lstm_jax.evaluate --workdir=runs/sentiment_keras
+  python -m lstm_jax.evaluate --workdir=runs/my_run \
+    --config.data.test_files=other.csv --output=other_eval.json
+
+The data config is the run's `config.json`; `--config.data.*` keys override
+it (and `--config.train.batch_size`, `--config.train.num_devices`). The saved
+tokenizer and class names are used, never refitted: rows whose label the model
+was not trained on are dropped and counted, with a warning. The metrics are
+training's: loss, accuracy, macro-F1, per-class precision / recall / F1 and
+the confusion matrix. Without overrides, `--split=test` with `--weights=results`
+reproduces the test metrics of `results.json`.
+"""
+
+import collections
+import functools
+import sys
+from typing import Any, Mapping, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import ml_collections
+from ml_collections import config_flags
+
+from configs import default as default_config
+from lstm_jax import config_validation
+from lstm_jax import datasets
+from lstm_jax import input_pipeline
+from lstm_jax import reporting
+from lstm_jax import serving
+from lstm_jax import train
+
+SPLITS = ("test", "validation", "train")
+# Keys that change what is read, not the trained model or its vocabulary.
+OVERRIDABLE = ("data.", "train.batch_size", "train.num_devices")
+TOKENIZER_KEYS = ("data.vocab_size", "data.lowercase", "data.oov_token")
+LABEL_NOT_TRAINED = "label not in the trained labels"
+MAX_CONFUSION_PRINTED = 12
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command line's flags; defined only when run as a program, so that the
+  module's functions import anywhere."""
+  flags.DEFINE_string("workdir", None, "Workdir of a training run.", required=True)
+  config_flags.DEFINE_config_dict(
+      "config", default_config.get_config(),
+      "Overrides of the run's config.json, e.g. --config.data.test_files=other.csv.",
+      lock_config=True)
+  flags.DEFINE_enum("split", "test", SPLITS, "The split to evaluate.")
+  flags.DEFINE_enum(
+      "weights", "results", serving.WEIGHTS,
+      "results: the weights results.json reports test metrics for; best: the best epoch by "
+      "the monitored metric; last: the newest checkpoint.")
+  flags.DEFINE_string("output", None, "Write the metrics to this JSON file.")
+
+
+def eval_config(run_config: ml_collections.ConfigDict,
+                overrides: Mapping[str, Any]) -> ml_collections.ConfigDict:
+  """The run's config with the overrides (`section.key` → value) applied.
+
+  Raises:
+    ValueError: an override would change the model or the vocabulary.
+  """
+  plain = run_config.to_dict()
+  for key, value in overrides.items():
+    if not key.startswith(OVERRIDABLE) or key in TOKENIZER_KEYS:
+      raise ValueError(
+          f"--config.{key} cannot be overridden: evaluation uses the trained model and its "
+          "saved vocabulary; only data.* keys (except data.vocab_size, data.lowercase, "
+          "data.oov_token), train.batch_size and train.num_devices can")
+    section, name = key.split(".", 1)
+    plain[section][name] = value
+  return config_validation.normalize(ml_collections.ConfigDict(plain))
+
+
+def trained_rows(split: datasets.SplitData, label_names: Sequence[str]
+                 ) -> tuple[list[str], list[str], int]:
+  """Texts and labels of the rows with a trained label, and how many others."""
+  known = set(label_names)
+  rows = [(t, l) for t, l in zip(split.texts, split.labels) if l in known]
+  return [t for t, _ in rows], [l for _, l in rows], len(split) - len(rows)
+
+
+def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str = "test",
+                     weights: str = "results") -> dict[str, Any]:
+  """Evaluates a trained model on one split of the (overridden) data config.
+
+  Args:
+    workdir: the run's directory.
+    overrides: `section.key` → value, applied to the run's config.json.
+    split: "test", "validation" or "train".
+    weights: which checkpoint to evaluate (`serving.WEIGHTS`).
+
+  Returns:
+    The metrics of `metrics.summarize`, plus `split`, `weights`, `epoch`,
+    `num_examples`, `dropped` (reason → rows), `num_dropped`, `label_names`
+    and `data` (the data config used).
+
+  Raises:
+    serving.WorkdirError, datasets.DataError, config_validation.ConfigError,
+    ValueError: with a message naming the file or key.
+  """
+  if split not in SPLITS:
+    raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+  config = eval_config(serving.read_config(workdir), overrides)
+  classifier = serving.load_classifier(workdir, weights=weights)
+  label_names = classifier.label_names
+  splits = datasets.load_splits(config.data)
+  texts, labels, untrained = trained_rows(getattr(splits, split), label_names)
+  dropped = collections.Counter(splits.report["splits"][split]["dropped"])
+  if untrained:
+    dropped[LABEL_NOT_TRAINED] += untrained
+  if not texts:
+    raise ValueError(f"the {split} split has no row with a trained label "
+                     f"(dropped: {dict(dropped)}); the model knows {label_names}")
+  encoded = input_pipeline.encode(texts, labels, label_names, classifier.tokenizer,
+                                  config.data)
+  topology = train.Topology.from_config(config)
+  config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
+  p_eval_step = jax.pmap(
+      functools.partial(train.eval_step, apply_fn=classifier.model.apply,
+                        num_classes=len(label_names)),
+      axis_name=train.AXIS, in_axes=(None, 0), out_axes=None, devices=topology.devices)
+  metrics = train.evaluate(p_eval_step, classifier.params, encoded, config, topology,
+                           label_names)
+  return {
+      "split": split,
+      "weights": weights,
+      "epoch": classifier.epoch,
+      "num_examples": len(encoded),
+      "num_dropped": sum(dropped.values()),
+      "dropped": dict(dropped),
+      **metrics,
+      "label_names": label_names,
+      "data": config_validation.to_plain(config.data.to_dict()),
+  }
+
+
+def summary(result: Mapping[str, Any]) -> str:
+  """A readable account of `evaluate_workdir`'s result."""
+  names = result["label_names"]
+  width = max(len("class"), *map(len, names))
+  lines = [
+      f"{result['split']} split: {result['num_examples']} examples, "
+      f"{result['num_dropped']} dropped; weights of epoch {result['epoch']} "
+      f"({result['weights']})",
+      f"loss: {result['loss']:.4f} - accuracy: {result['accuracy']:.4f} - "
+      f"macro_f1: {result['macro_f1']:.4f}",
+      "",
+      f"{'class':<{width}}  precision  recall      f1  support",
+  ]
+  for name in names:
+    c = result["per_class"][name]
+    lines.append(f"{name:<{width}}  {c['precision']:9.4f}  {c['recall']:6.4f}  "
+                 f"{c['f1']:6.4f}  {c['support']:7d}")
+  if len(names) <= MAX_CONFUSION_PRINTED:
+    lines += ["", "confusion matrix (rows: true, columns: predicted, in class order):"]
+    lines += ["  " + " ".join(f"{n:6d}" for n in row) for row in result["confusion_matrix"]]
+  return "\n".join(lines)
+
+
+def dropped_warning(result: Mapping[str, Any]) -> str:
+  reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(result["dropped"].items()))
+  return f"warning: {result['num_dropped']} rows of the {result['split']} split dropped ({reasons})"
+
+
+def main(argv: Sequence[str]) -> None:
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  overrides = {name[len("config."):]: FLAGS[name].value for name in FLAGS
+               if name.startswith("config.") and FLAGS[name].present}
+  try:
+    result = evaluate_workdir(FLAGS.workdir, overrides, split=FLAGS.split,
+                              weights=FLAGS.weights)
+  except (serving.WorkdirError, datasets.DataError, config_validation.ConfigError,
+          OSError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  if result["num_dropped"]:
+    print(dropped_warning(result), file=sys.stderr)
+  if FLAGS.output:
+    reporting.write_json_atomic(FLAGS.output, result)
+  print(summary(result))
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
