@@ -86,9 +86,13 @@ def length_percentiles(token_ids: np.ndarray) -> dict[str, float]:
   return {f"p{q}": float(np.percentile(lengths, q)) for q in (5, 25, 50, 75, 95, 100)}
 
 
-def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike) -> Dataset:
+def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
+                 write: bool = True) -> Dataset:
   """Reads, tokenizes and encodes the data of `config`; writes the vocabulary,
-  the class names and the dataset report into `workdir` (or reuses them)."""
+  the class names and the dataset report into `workdir` (or reuses them).
+
+  `write=False` (processes other than 0 of a multi-process run) only reads
+  what process 0 wrote."""
   workdir = pathlib.Path(workdir)
   splits = datasets.load_splits(config.data)
   tokenizer_path = workdir / TOKENIZER_FILE
@@ -100,8 +104,9 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike) -> Dat
     tokenizer = make_tokenizer(config.data)
     tokenizer.fit_on_texts(splits.train.texts)
     label_names = sorted_labels(splits.train.labels)
-    tokenizer.save(tokenizer_path)
-    reporting.write_json_atomic(labels_path, label_names)
+    if write:
+      tokenizer.save(tokenizer_path)
+      reporting.write_json_atomic(labels_path, label_names)
 
   encoded = {
       name: encode(split.texts, split.labels, label_names, tokenizer, config.data)
@@ -123,6 +128,7 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike) -> Dat
         seed=config.seed, token_counts=tokenizer.word_counts)
     report["glove_coverage"] = coverage
     logging.info("GloVe coverage: %s", coverage)
-  reporting.write_json_atomic(workdir / REPORT_FILE, report)
+  if write:
+    reporting.write_json_atomic(workdir / REPORT_FILE, report)
   return Dataset(encoded["train"], encoded["validation"], encoded["test"], tokenizer,
                  label_names, report, matrix)

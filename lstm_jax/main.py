@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import sys
+import traceback
 
 from absl import app
 from absl import flags
@@ -27,6 +28,14 @@ _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None, "host:port of process 0, for multi-process runs.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the run.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed", False,
+    "Join a multi-process run that jax.distributed detects itself (Cloud TPU VM pods, "
+    "Open MPI); implied by --coordinator_address / --num_processes and by SLURM.")
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+    "heartbeat_timeout_seconds", 100,
+    "Multi-process runs: seconds without news from a process after which it counts as "
+    "dead and the other processes stop with an error.")
 _TRACEBACK = flags.DEFINE_bool("traceback", False, "Show the traceback of an error.")
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -40,15 +49,28 @@ def initialize_distributed() -> None:
   if explicit:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value,
-                               process_id=_PROCESS_ID.value)
-  elif cluster and int(os.environ.get("SLURM_NTASKS", "2")) > 1:
-    jax.distributed.initialize()
+                               process_id=_PROCESS_ID.value,
+                               heartbeat_timeout_seconds=_HEARTBEAT_TIMEOUT.value)
+  elif _DISTRIBUTED.value or (cluster and int(os.environ.get("SLURM_NTASKS", "2")) > 1):
+    jax.distributed.initialize(heartbeat_timeout_seconds=_HEARTBEAT_TIMEOUT.value)
+
+
+def leave(code: int) -> None:
+  """Exits with `code`. A failed process of a multi-process run exits at once,
+  skipping JAX's shutdown barrier (which would wait minutes for the others): they
+  then see it gone and stop within the heartbeat timeout."""
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.distributed.is_initialized():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # pylint: disable=protected-access
+  sys.exit(code)
 
 
 def quiet_libraries() -> None:
   """Keeps the output to the run's own lines; library chatter goes to --verbosity."""
   import logging as std_logging  # pylint: disable=g-import-not-at-top
-  for name in ("tensorflow_datasets", "jax._src.xla_bridge", "absl"):
+  for name in ("tensorflow_datasets", "jax._src.xla_bridge", "jax._src.distributed", "absl"):
     std_logging.getLogger(name).setLevel(std_logging.ERROR)
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   if not sys.stderr.isatty():
@@ -64,26 +86,54 @@ def record_command(workdir: str) -> None:
       f.write(" ".join(["python -m lstm_jax.main", *map(shlex.quote, sys.argv[1:])]) + "\n")
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing; a bad flag (an unknown config key, a value of the
+  wrong type, a missing --workdir) is an `error: ...` line and exit code 2."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+  except (AttributeError, KeyError) as e:  # config_flags: an unknown key
+    detail = str(e).strip("'").replace("\\'", "'").replace("\\n", "; ")
+    print(f"error: unknown config key in a --config.* flag: {detail}", file=sys.stderr)
+  sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if logging.get_verbosity() <= logging.INFO:
     quiet_libraries()
+  import jax  # pylint: disable=g-import-not-at-top
   from lstm_jax import train  # pylint: disable=g-import-not-at-top
   try:
     initialize_distributed()
-    if _RESTART.value and os.path.isdir(_WORKDIR.value):
+    # Process 0 deletes; the others wait for it in train_and_evaluate.
+    if _RESTART.value and os.path.isdir(_WORKDIR.value) and jax.process_index() == 0:
       logging.warning("--restart: deleting %s", _WORKDIR.value)
       shutil.rmtree(_WORKDIR.value)
     record_command(_WORKDIR.value)
     results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except train.preemption.Interrupted as e:
+    print(e, file=sys.stderr)
+    leave(e.exit_code)
+  except KeyboardInterrupt:
+    print("interrupted at once; rerun the same command to resume from the last "
+          "checkpoint.", file=sys.stderr)
+    leave(130)
   except train.USER_ERRORS as e:
     if _TRACEBACK.value:
       raise
     print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
-  print(train.results_line(results))
+    leave(2)
+  except Exception:  # pylint: disable=broad-except
+    if not jax.distributed.is_initialized():
+      raise
+    traceback.print_exc()
+    leave(1)
+  if jax.process_index() == 0:
+    print(train.results_line(results))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

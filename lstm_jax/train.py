@@ -10,6 +10,7 @@ real examples of the global batch, whatever the device count.
 
 import dataclasses
 import functools
+import itertools
 import logging
 import math
 import os
@@ -24,6 +25,7 @@ import ml_collections
 import numpy as np
 import optax
 from flax.training import train_state as train_state_lib
+from jax.experimental import multihost_utils
 
 from lstm_jax import batching
 from lstm_jax import checkpoints
@@ -33,7 +35,9 @@ from lstm_jax import input_pipeline
 from lstm_jax import metrics as metrics_lib
 from lstm_jax import model as model_lib
 from lstm_jax import optim
+from lstm_jax import preemption
 from lstm_jax import reporting
+from lstm_jax import serving
 from lstm_jax import workdir_lock
 
 AXIS = "batch"
@@ -62,24 +66,8 @@ def results_line(results: dict[str, Any]) -> str:
           f"best_epoch: {results['best_epoch']}/{results['epochs_run']}")
 
 
-def create_model(config: ml_collections.ConfigDict, vocab_size: int,
-                 num_classes: int) -> model_lib.LSTMClassifier:
-  embedding_dim = config.embedding.dim
-  return model_lib.LSTMClassifier(
-      vocab_size=vocab_size,
-      embed_dim=embedding_dim,
-      num_classes=num_classes,
-      units=config.model.units,
-      num_layers=config.model.num_layers,
-      bidirectional=config.model.bidirectional,
-      dropout=config.model.dropout,
-      lstm_dropout=config.model.lstm_dropout,
-      recurrent_dropout=config.model.recurrent_dropout,
-      mask_zero=config.model.mask_zero,
-      embedding_trainable=config.embedding.trainable,
-      dtype=jnp.dtype(config.model.dtype),
-      implementation=config.model.implementation,
-  )
+# Model building lives with serving, so that loading a model needs no training code.
+create_model = serving.create_model
 
 
 def frozen_mask(params: Any, embedding_trainable: bool) -> Any:
@@ -103,7 +91,9 @@ def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMC
       adam="keras" if config.train.optimizer == "keras_adam" else "optax",
       frozen=frozen_mask(params, config.embedding.trainable),
   )
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+  state = TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+  # An array like every other leaf, so that a checkpoint can be restored onto it.
+  return state.replace(step=jnp.zeros((), jnp.int32))
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.Array,
@@ -146,23 +136,31 @@ def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
 @dataclasses.dataclass(frozen=True)
 class Topology:
   """Where this process sits among all devices of the run."""
-  devices: tuple  # the local devices this process drives
-  num_global_devices: int
+  # pmap's `devices`: the run's devices of every process, process by process,
+  # so that its collectives reduce over the whole run.
+  devices: tuple
+  num_local_devices: int  # how many of them this process drives
   process_index: int
+
+  @property
+  def num_global_devices(self) -> int:
+    return len(self.devices)
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> "Topology":
+    """Every process uses its first `train.num_devices` local devices (0: all)."""
     local = jax.local_devices()
     wanted = config.train.num_devices or len(local)
     if wanted > len(local):
       raise ValueError(f"train.num_devices={wanted} but only {len(local)} local devices exist")
-    return cls(tuple(local[:wanted]), wanted * jax.process_count(), jax.process_index())
+    devices = tuple(d for p in range(jax.process_count())
+                    for d in [d for d in jax.devices() if d.process_index == p][:wanted])
+    return cls(devices, wanted, jax.process_index())
 
   def shard(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """This process's rows of a batch laid out for all devices of the run."""
-    n = len(self.devices)
-    start = self.process_index * n
-    return {k: v[start:start + n] for k, v in batch.items()}
+    start = self.process_index * self.num_local_devices
+    return {k: v[start:start + self.num_local_devices] for k, v in batch.items()}
 
 
 def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.ConfigDict,
@@ -234,12 +232,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) 
   with workdir_lock.WorkdirLock(workdir) if is_chief else _nullcontext():
     if is_chief:
       check_workdir_config(workdir, config)
+    # The other processes look at the workdir once process 0 has checked it.
+    sync_processes("lstm_jax_workdir_checked")
     results_path = workdir / RESULTS_FILE
     if results_path.exists():
       results = reporting.read_json(results_path)
-      print(f"{workdir} is finished (delete it or pass --restart to train again).", flush=True)
+      if is_chief:
+        print(f"{workdir} is finished (delete it or pass --restart to train again).",
+              flush=True)
       return results
     return _run(config, workdir, is_chief)
+
+
+def sync_processes(name: str) -> None:
+  """Waits until every process of the run gets here; nothing with one process."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
 
 
 class _nullcontext:
@@ -254,10 +262,19 @@ class _nullcontext:
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
   topology = Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
-  data = input_pipeline.load_dataset(config, workdir)
+  # Process 0 prepares the data and writes the vocabulary first; the others
+  # then read them, so no two processes write the same file.
+  if is_chief:
+    data = input_pipeline.load_dataset(config, workdir)
+  sync_processes("lstm_jax_data_ready")
+  if not is_chief:
+    data = input_pipeline.load_dataset(config, workdir, write=False)
   num_classes = len(data.label_names)
   model = create_model(config, data.vocab_size, num_classes)
-  state = create_train_state(config, model, config.data.max_length, data.embedding_matrix)
+  # On the host: pmap then places it on every device; with several processes
+  # a donated single-device array would not survive that placement.
+  state = jax.device_get(create_train_state(config, model, config.data.max_length,
+                                            data.embedding_matrix))
   dropout_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
 
   p_train_step = jax.pmap(
@@ -281,20 +298,43 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     history = meta["history"]
     first_epoch = epoch + 1
     logging.info("Resuming %s after epoch %d", workdir, epoch)
+    if is_chief:
+      # A run killed between its checkpoint and this file left it an epoch short.
+      reporting.write_history(workdir, history)
+  progress_dir = workdir / "checkpoints" / preemption.INTERRUPTED_DIR
+  progress = None
+  resumed = preemption.restore_progress(progress_dir, state, first_epoch)
+  if resumed is not None:
+    state, progress = resumed
+    logging.info("Resuming epoch %d at step %d", first_epoch, progress.steps_done + 1)
 
   tb = reporting.TensorBoard(workdir) if is_chief else None
   num_steps = batching.num_batches(data.train.token_ids, config.train.batch_size,
                                   bucket_lengths=tuple(config.data.bucket_lengths) or None)
   compiled_shapes: set[tuple] = set()
+  stop = preemption.StopRequest()
+  stop.install()
   try:
     for epoch in range(first_epoch, config.train.max_epochs + 1):
       if early_stopping.should_stop(stopper):
         break
-      start = time.monotonic()
+      progress = progress or preemption.EpochProgress(epoch)
+      start = time.monotonic() - progress.seconds
       bar = reporting.ProgressBar(num_steps) if is_chief else None
-      per_step, compile_seconds, epoch_tokens = [], 0.0, 0
-      for i, batch in enumerate(make_batches(data.train, config, topology, epoch=epoch,
-                                             shuffle=True)):
+      # Time before an interruption counts as it did then.
+      per_step = list(progress.per_step)
+      compile_seconds = progress.seconds - progress.timed_seconds
+      epoch_tokens = progress.timed_tokens
+      batches = itertools.islice(
+          make_batches(data.train, config, topology, epoch=epoch, shuffle=True),
+          progress.steps_done, None)
+      for i, batch in enumerate(batches, start=progress.steps_done):
+        if stop.requested():
+          now = time.monotonic()
+          _stop_in_epoch(stop, progress_dir, state, progress, dataclasses.replace(
+              progress, steps_done=i, per_step=jax.device_get(per_step),
+              seconds=now - start, timed_seconds=now - start - compile_seconds,
+              timed_tokens=epoch_tokens), num_steps)
         shape = batch["token_ids"].shape
         if shape in compiled_shapes:
           state, sums = p_train_step(state, batch, dropout_rng)
@@ -317,9 +357,12 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       if bad_step is not None:
         raise NonFiniteLossError(
             f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
-            f"{num_steps}; the checkpoint of epoch {epoch - 1} is kept. Lower "
-            f"train.learning_rate (now {config.train.learning_rate}) or check clipping "
-            f"(train.clip_mode={config.train.clip_mode}, train.clip_norm={config.train.clip_norm}).")
+            f"{num_steps}; "
+            + (f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else
+               "no epoch had finished, so no checkpoint was written")
+            + f". Lower train.learning_rate (now {config.train.learning_rate}) or check "
+            f"clipping (train.clip_mode={config.train.clip_mode}, train.clip_norm="
+            f"{config.train.clip_norm}), then rerun with --restart or another --workdir.")
       train_metrics = metrics_lib.summarize(
           {k: np.sum([m[k] for m in per_step], axis=0) for k in per_step[0]}, data.label_names)
       val_metrics = evaluate(p_eval_step, state.params, data.validation, config, topology,
@@ -335,14 +378,20 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
           min_delta=config.early_stopping.min_delta, patience=config.early_stopping.patience)
       # Only early stopping's improvements compete for "best", so the kept best
       # checkpoint is the epoch Keras would restore, also with min_delta > 0.
-      ckpt.save(epoch, state, {"early_stopping": stopper.to_dict(), "history": history},
+      # Host arrays: orbax refuses pmap's per-process arrays in multi-process
+      # runs, and writes host arrays from process 0 only.
+      ckpt.save(epoch, jax.device_get(state),
+                {"early_stopping": stopper.to_dict(), "history": history},
                 metric_value=record[monitor] if stopper.best_epoch == epoch else math.nan)
       ckpt.wait_until_finished()
+      preemption.discard_progress(progress_dir)
+      progress = None
       if is_chief:
         reporting.write_history(workdir, history)
         tb.write_epoch(record)
         print(reporting.epoch_line(record, config.train.max_epochs), flush=True)
   finally:
+    stop.uninstall()
     ckpt.wait_until_finished()
     if tb:
       tb.close()
@@ -355,6 +404,25 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   return results
 
 
+def _stop_in_epoch(stop: preemption.StopRequest, progress_dir: pathlib.Path,
+                   state: TrainState, saved: preemption.EpochProgress,
+                   done: preemption.EpochProgress, num_steps: int) -> None:
+  """Saves how far the epoch got, unless that is already saved, and raises
+  `preemption.Interrupted`."""
+  epoch = done.epoch
+  if done.steps_done > saved.steps_done:
+    preemption.save_progress(progress_dir, jax.device_get(state), done)  # see ckpt.save
+    where = (f"in epoch {epoch} after step {done.steps_done} of {num_steps}; "
+             f"its progress is saved in {progress_dir}")
+  elif done.steps_done:
+    where = f"in epoch {epoch} after step {done.steps_done} of {num_steps}, as saved before"
+  elif epoch > 1:
+    where = f"before epoch {epoch}; the checkpoint of epoch {epoch - 1} is kept"
+  else:
+    where = "before the first step"
+  raise stop.interrupted(f"stopped {where}. Rerun the same command to resume.")
+
+
 def _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
                    topology) -> dict[str, Any]:
   """Test metrics with the chosen weights, and the run's summary."""
@@ -362,7 +430,7 @@ def _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
   best_epoch = stopper.best_epoch or history[-1]["epoch"]
   params = state.params
   if config.early_stopping.restore_best and best_epoch != history[-1]["epoch"]:
-    params = ckpt.restore(best_epoch, state)[0].params
+    params = ckpt.restore(best_epoch, jax.device_get(state))[0].params
   test = evaluate(p_eval_step, params, data.test, config, topology, data.label_names)
   best = history[best_epoch - 1]
   timed_tokens = sum(r["timed_tokens"] for r in history)
