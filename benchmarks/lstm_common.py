@@ -1,0 +1,474 @@
+"""Shared pieces of the LSTM benchmarks: cases, per-framework steps, timing, tables.
+
+Every framework builds the same model (embedding → one LSTM → dense logits) and
+the same training step (softmax cross-entropy, global-norm clipping at 1.0, Adam
+with learning rate 1e-3) on the same random token ids. Each framework runs in
+its own process (`worker`), so imports, thread pools and allocators do not
+interfere; the driver collects one JSON line per process.
+"""
+
+import argparse
+import ctypes.util
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LEARNING_RATE = 1e-3
+CLIP_NORM = 1.0
+SEED = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  """One benchmark shape."""
+  name: str
+  time_steps: int
+  num_classes: int
+  batch: int = 64
+  vocab: int = 20_000
+  embed: int = 300
+  units: int = 128
+
+  def scaled(self, **changes: Any) -> "Case":
+    return dataclasses.replace(self, **changes)
+
+  def flops_per_token(self, mode: str) -> float:
+    """LSTM matmul FLOPs per token: 2·4H·(E+H) forward, 3× that to train."""
+    forward = 2 * 4 * self.units * (self.embed + self.units)
+    return forward * (3 if mode == "train" else 1)
+
+
+@dataclasses.dataclass
+class Timing:
+  """Seconds per step of each repeat (wall and process CPU), and the first call."""
+  first_call_s: float
+  step_s: list[float]
+  cpu_step_s: list[float]
+  new_shape_compile_s: Optional[float] = None
+
+  def summary(self, case: Case, mode: str, peak_gflops: float) -> dict[str, Any]:
+    median = statistics.median(self.step_s)
+    tokens = case.batch * case.time_steps
+    limit = peak_gflops * 1e9 / case.flops_per_token(mode)
+    return {
+        "ms_median": 1e3 * median,
+        "ms_min": 1e3 * min(self.step_s),
+        "ms_max": 1e3 * max(self.step_s),
+        # CPU time of all threads: less sensitive than wall time to other load.
+        "cpu_ms_median": 1e3 * statistics.median(self.cpu_step_s),
+        "tokens_per_s": tokens / median,
+        "fraction_of_limit": tokens / median / limit,
+        "first_call_s": self.first_call_s,
+        "new_shape_compile_s": self.new_shape_compile_s,
+    }
+
+
+def time_steps(step: Callable[[], None], warmup: int, repeats: int,
+               steps_per_repeat: int) -> Timing:
+  """Times `step` (which must block until its result is ready)."""
+  start = time.perf_counter()
+  step()
+  first_call = time.perf_counter() - start
+  for _ in range(max(warmup - 1, 0)):
+    step()
+  wall, cpu = [], []
+  for _ in range(repeats):
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps_per_repeat):
+      step()
+    wall.append((time.perf_counter() - start) / steps_per_repeat)
+    cpu.append((time.process_time() - start_cpu) / steps_per_repeat)
+  return Timing(first_call, wall, cpu)
+
+
+def random_batch(case: Case) -> tuple[np.ndarray, np.ndarray]:
+  """Full-length token ids in [1, vocab) (no padding) and labels, seeded."""
+  rng = np.random.default_rng(SEED)
+  tokens = rng.integers(1, case.vocab, (case.batch, case.time_steps), dtype=np.int32)
+  labels = rng.integers(0, case.num_classes, (case.batch,), dtype=np.int32)
+  return tokens, labels
+
+
+# ---------------------------------------------------------------- JAX family
+
+def _jax_steps(apply_fn: Callable, params: Any, case: Case, tx: Any = None):
+  """(train_step, predict, new_shape_train) closures over one model's state."""
+  import jax
+  import optax
+
+  if tx is None:
+    tx = optax.chain(optax.clip_by_global_norm(CLIP_NORM), optax.adam(LEARNING_RATE))
+
+  def loss_fn(p, tokens, labels):
+    logits = apply_fn(p, tokens)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+  @jax.jit
+  def train_step(p, opt_state, tokens, labels):
+    loss, grads = jax.value_and_grad(loss_fn)(p, tokens, labels)
+    updates, opt_state = tx.update(grads, opt_state, p)
+    return optax.apply_updates(p, updates), opt_state, loss
+
+  # Donation lets XLA update params and Adam moments in place.
+  train_step_donated = jax.jit(train_step, donate_argnums=(0, 1))
+  predict = jax.jit(apply_fn)
+  tokens, labels = (jax.device_put(a) for a in random_batch(case))
+  state = {"params": params, "opt": tx.init(params)}
+
+  def train():
+    state["params"], state["opt"], loss = train_step_donated(
+        state["params"], state["opt"], tokens, labels)
+    loss.block_until_ready()
+
+  def infer():
+    predict(state["params"], tokens).block_until_ready()
+
+  def new_shape(mode):
+    short = case.scaled(time_steps=max(case.time_steps // 2, 2))
+    new_tokens, new_labels = random_batch(short)
+    start = time.perf_counter()
+    if mode == "train":
+      jax.block_until_ready(train_step(state["params"], state["opt"], new_tokens, new_labels))
+    else:
+      jax.block_until_ready(predict(state["params"], new_tokens))
+    return time.perf_counter() - start
+
+  return {"train": train, "inference": infer}, new_shape
+
+
+def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32"):
+  """lstm_jax's `LSTMClassifier` and its optimizer, as the training program runs them."""
+  import jax
+  import jax.numpy as jnp
+  from lstm_jax import model as model_lib
+  from lstm_jax import optim
+
+  model = model_lib.LSTMClassifier(
+      vocab_size=case.vocab, embed_dim=case.embed, num_classes=case.num_classes,
+      units=case.units, dtype=jnp.dtype(dtype), implementation=implementation)
+  tokens, _ = random_batch(case)
+  params = model.init(jax.random.key(SEED), tokens)["params"]
+  tx = optim.make_optimizer(learning_rate=LEARNING_RATE, clip_mode="global_norm",
+                            clip_norm=CLIP_NORM)
+  return _jax_steps(lambda p, t: model.apply({"params": p}, t), params, case, tx)
+
+
+def flax_steps(case: Case):
+  """Flax `nn.RNN(OptimizedLSTMCell)` (no mask: every step is real here)."""
+  import flax.linen as nn
+  import jax
+
+  class FlaxClassifier(nn.Module):
+
+    @nn.compact
+    def __call__(self, tokens):
+      x = nn.Embed(case.vocab, case.embed)(tokens)
+      (_, h), _ = nn.RNN(nn.OptimizedLSTMCell(case.units), return_carry=True)(x)
+      return nn.Dense(case.num_classes)(h)
+
+  model = FlaxClassifier()
+  params = model.init(jax.random.key(SEED), random_batch(case)[0])["params"]
+  return _jax_steps(lambda p, t: model.apply({"params": p}, t), params, case)
+
+
+def jax_cudnn_steps(case: Case):
+  """`jax.experimental.rnn.lstm` (cuDNN; GPU only)."""
+  import flax.linen as nn
+  import jax
+  import jax.numpy as jnp
+  from jax.experimental import rnn
+
+  if jax.default_backend() != "gpu":
+    raise NotImplementedError("jax.experimental.rnn's cuDNN LSTM needs a GPU")
+  embed = nn.Embed(case.vocab, case.embed)
+  dense = nn.Dense(case.num_classes)
+  keys = jax.random.split(jax.random.key(SEED), 3)
+  tokens = random_batch(case)[0]
+  params = {
+      "embed": embed.init(keys[0], tokens)["params"],
+      "lstm": rnn.init_lstm_weight(keys[1], case.embed, case.units, 1, False),
+      "dense": dense.init(keys[2], jnp.zeros((1, case.units)))["params"],
+  }
+
+  def apply_fn(p, t):
+    x = embed.apply({"params": p["embed"]}, t)
+    zeros = jnp.zeros((1, t.shape[0], case.units), jnp.float32)
+    lengths = jnp.full((t.shape[0],), t.shape[1], jnp.int32)
+    _, h, _ = rnn.lstm(x, zeros, zeros, p["lstm"], lengths, input_size=case.embed,
+                       hidden_size=case.units, num_layers=1, dropout=0.0,
+                       bidirectional=False)
+    return dense.apply({"params": p["dense"]}, h[0])
+
+  return _jax_steps(apply_fn, params, case)
+
+
+def keras_steps(case: Case):
+  """Keras 3 on JAX, `Embedding(mask_zero=True)` → `LSTM` → `Dense`, as a user runs it."""
+  os.environ.setdefault("KERAS_BACKEND", "jax")
+  import keras
+
+  keras.utils.set_random_seed(SEED)
+  inputs = keras.Input((case.time_steps,), batch_size=case.batch, dtype="int32")
+  x = keras.layers.Embedding(case.vocab, case.embed, mask_zero=True)(inputs)
+  x = keras.layers.LSTM(case.units)(x)
+  model = keras.Model(inputs, keras.layers.Dense(case.num_classes)(x))
+  model.compile(
+      optimizer=keras.optimizers.Adam(LEARNING_RATE, global_clipnorm=CLIP_NORM),
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      jit_compile=True)
+  tokens, labels = random_batch(case)
+
+  def train():
+    model.train_on_batch(tokens, labels)  # returns a Python float: synchronous
+
+  def infer():
+    np.asarray(model.predict_on_batch(tokens))
+
+  return {"train": train, "inference": infer}, None
+
+
+def torch_steps(case: Case):
+  """PyTorch `nn.LSTM` (oneDNN on CPU, cuDNN on GPU)."""
+  import torch
+  from torch import nn
+
+  torch.manual_seed(SEED)
+  device = "cuda" if torch.cuda.is_available() else "cpu"
+
+  class TorchClassifier(nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.embed = nn.Embedding(case.vocab, case.embed)
+      self.lstm = nn.LSTM(case.embed, case.units, batch_first=True)
+      self.dense = nn.Linear(case.units, case.num_classes)
+
+    def forward(self, tokens):
+      _, (h, _) = self.lstm(self.embed(tokens))
+      return self.dense(h[-1])
+
+  model = TorchClassifier().to(device)
+  optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+  tokens, labels = (torch.from_numpy(a).long().to(device) for a in random_batch(case))
+  sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+  def train():
+    optimizer.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(model(tokens), labels)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
+    optimizer.step()
+    sync()
+
+  def infer():
+    with torch.inference_mode():
+      model(tokens)
+    sync()
+
+  return {"train": train, "inference": infer}, None
+
+
+FRAMEWORKS: dict[str, Callable[[Case], Any]] = {
+    "lstm_jax scan": lambda case: lstm_jax_steps(case, "scan"),
+    "lstm_jax fused": lambda case: lstm_jax_steps(case, "fused"),
+    "lstm_jax scan bf16": lambda case: lstm_jax_steps(case, "scan", "bfloat16"),
+    "lstm_jax fused bf16": lambda case: lstm_jax_steps(case, "fused", "bfloat16"),
+    "jax cudnn": jax_cudnn_steps,
+    "flax OptimizedLSTMCell": flax_steps,
+    "keras 3 (jax)": keras_steps,
+    "pytorch nn.LSTM": torch_steps,
+}
+
+
+# ---------------------------------------------------------------- processes
+
+def worker(framework: str, cases: Sequence[Case], modes: Sequence[str], warmup: int,
+           repeats: int, steps_per_repeat: int, threads: int, peak_gflops: float) -> None:
+  """Measures one framework on every case and mode; prints one JSON line per result."""
+  if framework.startswith("pytorch"):
+    import torch
+    torch.set_num_threads(threads)
+  for case in cases:
+    for mode in modes:
+      row = {"framework": framework, "case": case.name, "mode": mode,
+             "batch": case.batch, "time_steps": case.time_steps}
+      try:
+        steps, new_shape = FRAMEWORKS[framework](case)
+        timing = time_steps(steps[mode], warmup, repeats, steps_per_repeat)
+        if new_shape is not None:
+          timing.new_shape_compile_s = new_shape(mode)
+        row.update(timing.summary(case, mode, peak_gflops))
+      except Exception as error:  # a missing framework or device is reported, not fatal
+        row["error"] = f"{type(error).__name__}: {error}"
+      print("RESULT " + json.dumps(row), flush=True)
+
+
+def run_worker_process(module: str, framework: str, args: list[str],
+                       env: dict[str, str]) -> list[dict[str, Any]]:
+  """Runs `python -m module --worker framework args` and returns its result rows."""
+  command = [sys.executable, "-m", module, "--worker", framework, *args]
+  done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+  rows = [json.loads(line[len("RESULT "):]) for line in done.stdout.splitlines()
+          if line.startswith("RESULT ")]
+  if done.returncode != 0 or not rows:
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    rows.append({"framework": framework, "error": f"exit {done.returncode}: {' | '.join(tail)}"})
+  return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+  """A plain-text table of result rows; a failed row ends with its error."""
+  header = ("case", "mode", "framework", "env", "ms/step", "min-max", "cpu ms/step",
+            "tok/s", "of limit", "1st call s", "new shape s")
+  lines, notes = [], []
+  for row in rows:
+    names = (row.get("case", ""), row.get("mode", ""), row["framework"], row.get("env", ""))
+    if "error" in row:
+      lines.append(names + ("-",) * 7)
+      notes.append("  error: " + row["error"][:120])
+      continue
+    new_shape = row.get("new_shape_compile_s")
+    lines.append(names + (
+        f"{row['ms_median']:.1f}", f"{row['ms_min']:.1f}-{row['ms_max']:.1f}",
+        f"{row['cpu_ms_median']:.0f}",
+        f"{row['tokens_per_s'] / 1e3:.0f}k", f"{100 * row['fraction_of_limit']:.0f}%",
+        f"{row['first_call_s']:.1f}", "" if new_shape is None else f"{new_shape:.2f}"))
+    notes.append("")
+  widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+  fmt = "  ".join(f"{{:{w}}}" for w in widths)
+  return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] +
+                   [fmt.format(*line) + note for line, note in zip(lines, notes)])
+
+
+def speedups(rows: Sequence[dict[str, Any]], candidate: str,
+             baselines: Sequence[str]) -> dict[str, float]:
+  """tokens/s of `candidate` over each baseline, per (env, case, mode)."""
+  by_key = {(r.get("env"), r["case"], r["mode"], r["framework"]): r["tokens_per_s"]
+            for r in rows if "tokens_per_s" in r}
+  ratios = {}
+  for (env, case, mode, framework), value in by_key.items():
+    if framework != candidate:
+      continue
+    for baseline in baselines:
+      other = by_key.get((env, case, mode, baseline))
+      if other:
+        ratios[f"{env}|{case}|{mode}|{candidate} / {baseline}"] = round(value / other, 3)
+  return ratios
+
+
+# ---------------------------------------------------------------- driver
+
+TCMALLOC_NAMES = ("tcmalloc_minimal", "tcmalloc")
+ALLOCATORS = {
+    "system": {},
+    # Transparent huge pages for malloc'd buffers (glibc >= 2.35): XLA's fresh
+    # per-step scratch faults in 2 MiB at a time instead of 4 KiB.
+    "glibc_thp": {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
+    # tcmalloc keeps freed buffers mapped: no page faults after warm-up.
+    "tcmalloc": {"LD_PRELOAD": None},
+}
+
+
+def tcmalloc_path() -> str:
+  for name in TCMALLOC_NAMES:
+    path = ctypes.util.find_library(name)
+    if path:
+      return path
+  raise SystemExit("tcmalloc not found: install it (Debian/Ubuntu: "
+                   "apt-get install libgoogle-perftools4) or drop it from --allocator")
+
+
+def allocator_env(name: str) -> dict[str, str]:
+  """The process environment of one `--allocator` setting."""
+  if name not in ALLOCATORS:
+    raise SystemExit(f"unknown --allocator {name!r}; choose from {', '.join(ALLOCATORS)}")
+  env = dict(os.environ)
+  if name == "tcmalloc":
+    env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD"), tcmalloc_path()]))
+  else:
+    env.update(ALLOCATORS[name])
+  return env
+
+
+def parse_args(description: str, cases: dict[str, Case], frameworks: Sequence[str],
+               peak_gflops: float, warmup: int, repeats: int, steps: int,
+               argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+  parser = argparse.ArgumentParser(description=description)
+  parser.add_argument("--frameworks", default=",".join(frameworks),
+                      help=f"comma list of: {', '.join(FRAMEWORKS)}")
+  parser.add_argument("--cases", default=",".join(cases),
+                      help=f"comma list of: {', '.join(cases)}")
+  parser.add_argument("--modes", default="train,inference")
+  parser.add_argument("--allocator", default="system",
+                      help="comma list of: system (as launched), glibc_thp "
+                      "(GLIBC_TUNABLES=glibc.malloc.hugetlb=1), tcmalloc (LD_PRELOAD)")
+  parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                      help="cores every framework may use (CPU affinity + torch threads)")
+  parser.add_argument("--warmup", type=int, default=warmup)
+  parser.add_argument("--repeats", type=int, default=repeats)
+  parser.add_argument("--steps", type=int, default=steps, help="steps per repeat")
+  parser.add_argument("--peak-gflops", type=float, default=peak_gflops,
+                      help="the machine's fp32 matmul peak, for the 'of limit' column")
+  parser.add_argument("--worker", help=argparse.SUPPRESS)
+  return parser.parse_args(argv)
+
+
+def run_benchmark(name: str, module: str, args: argparse.Namespace, cases: dict[str, Case],
+                  worker_flags: Sequence[str] = ()) -> list[dict[str, Any]]:
+  """Runs (or, with --worker, serves) a benchmark; prints the table and a JSON line.
+
+  Args:
+    name: the benchmark's name in the JSON line.
+    module: the module (`python -m module`) whose workers measure each framework.
+    args: from `parse_args`.
+    cases: the cases `--cases` picks from.
+    worker_flags: extra command-line flags for the worker processes.
+
+  Returns:
+    The result rows (empty in a worker).
+  """
+  selected = [cases[case] for case in args.cases.split(",")]
+  modes = args.modes.split(",")
+  if args.worker:
+    worker(args.worker, selected, modes, args.warmup, args.repeats, args.steps,
+           args.threads, args.peak_gflops)
+    return []
+  frameworks = args.frameworks.split(",")
+  unknown = [f for f in frameworks if f not in FRAMEWORKS]
+  if unknown:
+    raise SystemExit(f"unknown framework(s) {unknown}; choose from {list(FRAMEWORKS)}")
+  os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
+  forwarded = [f"--{key}={getattr(args, key.replace('-', '_'))}" for key in (
+      "cases", "modes", "threads", "warmup", "repeats", "steps", "peak-gflops")]
+  forwarded += list(worker_flags)
+  rows = []
+  for allocator in args.allocator.split(","):
+    env = allocator_env(allocator)
+    for framework in frameworks:
+      for row in run_worker_process(module, framework, forwarded, env):
+        rows.append({**row, "env": allocator})
+        print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+  rows.sort(key=lambda r: (r.get("case", ""), r.get("mode", ""), r.get("env", "")))
+  print(f"\n{platform.machine()}, {args.threads} threads, load average at the end "
+        f"{os.getloadavg()[0]:.1f}; limit = {args.peak_gflops:.0f} GFLOP/s over the "
+        "LSTM matmul FLOPs (3x forward to train)")
+  print(format_table(rows))
+  ratios = {}
+  baselines = [f for f in frameworks if not f.startswith("lstm_jax")]
+  for candidate in frameworks:
+    if candidate.startswith("lstm_jax"):
+      ratios.update(speedups(rows, candidate, baselines))
+  for key, value in ratios.items():
+    print(f"{key}: {value:.2f}x")
+  print(json.dumps({"benchmark": name, "threads": args.threads,
+                    "peak_gflops": args.peak_gflops, "results": rows, "speedups": ratios}))
+  return rows

@@ -1,0 +1,32 @@
+"""LSTM text classifier on CPU: lstm_jax vs PyTorch vs Keras 3 vs Flax, side by side.
+
+  python -m benchmarks.lstm_cpu                                  # a few minutes
+  python -m benchmarks.lstm_cpu --allocator system,glibc_thp,tcmalloc
+
+Two cases (vocab 20k, embedding 300, LSTM 128, batch 64): IMDB-like (200 steps,
+2 classes) and short text (32 steps, 42 classes); a training step (embedding +
+LSTM + dense, Adam, global-norm clipping) and inference. Every framework runs
+in its own process on the same cores (`--threads`) and allocator environment.
+Prints a table and, last, one JSON line with every result.
+"""
+
+from benchmarks import lstm_common as common
+
+CASES = {
+    "imdb": common.Case("imdb", time_steps=200, num_classes=2),
+    "short_text": common.Case("short_text", time_steps=32, num_classes=42),
+}
+FRAMEWORKS = ("lstm_jax scan", "lstm_jax fused", "flax OptimizedLSTMCell", "keras 3 (jax)",
+              "pytorch nn.LSTM")
+# fp32 matmul peak of a 2-core AVX-512 EPYC (2048² matmul): the "of limit" column.
+PEAK_GFLOPS = 187.0
+
+
+def main() -> None:
+  args = common.parse_args(__doc__.splitlines()[0], CASES, FRAMEWORKS, PEAK_GFLOPS,
+                           warmup=3, repeats=5, steps=5)
+  common.run_benchmark("lstm_cpu", "benchmarks.lstm_cpu", args, CASES)
+
+
+if __name__ == "__main__":
+  main()
