@@ -110,7 +110,7 @@ def from_keras(keras_model: Union[Any, str, os.PathLike]) -> tuple[LSTMClassifie
       of a `.keras` file.
 
   Returns:
-    (model, variables): the Flax module (float32, "scan" recurrence; use
+    (model, variables): the Flax module (float32, the default "fused" recurrence; use
     `model.clone(implementation=..., dtype=...)` to change them) and
     `{'params': ...}` holding the Keras weights.
 

@@ -78,7 +78,7 @@ class LSTM(nn.Module):
   dropout: float = 0.0
   recurrent_dropout: float = 0.0
   dtype: Any = jnp.float32
-  implementation: str = "scan"
+  implementation: str = "fused"
 
   def _dropout_mask(self, shape: tuple[int, ...], rate: float) -> jax.Array:
     keep = 1.0 - rate
@@ -158,7 +158,7 @@ class Bidirectional(nn.Module):
   dropout: float = 0.0
   recurrent_dropout: float = 0.0
   dtype: Any = jnp.float32
-  implementation: str = "scan"
+  implementation: str = "fused"
 
   @nn.compact
   def __call__(

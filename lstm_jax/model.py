@@ -50,7 +50,7 @@ class LSTMClassifier(nn.Module):
   mask_zero: bool = True
   embedding_trainable: bool = True
   dtype: Any = jnp.float32
-  implementation: str = "scan"
+  implementation: str = "fused"
 
   @nn.compact
   def __call__(self, token_ids: jax.Array, *, train: bool = False) -> jax.Array:
