@@ -10,7 +10,6 @@ Multi-process runs call `jax.distributed.initialize` (see README "Scaling out").
 
 import os
 import shlex
-import shutil
 import sys
 import traceback
 
@@ -78,7 +77,7 @@ def quiet_libraries() -> None:
 
 
 def record_command(workdir: str) -> None:
-  """Keeps the command line in the workdir, so reports can show how to rerun."""
+  """Keeps the command line of a finished run, so reports can show how to rerun it."""
   import jax  # pylint: disable=g-import-not-at-top
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
@@ -108,12 +107,8 @@ def main(argv):
   from lstm_jax import train  # pylint: disable=g-import-not-at-top
   try:
     initialize_distributed()
-    # Process 0 deletes; the others wait for it in train_and_evaluate.
-    if _RESTART.value and os.path.isdir(_WORKDIR.value) and jax.process_index() == 0:
-      logging.warning("--restart: deleting %s", _WORKDIR.value)
-      shutil.rmtree(_WORKDIR.value)
+    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, restart=_RESTART.value)
     record_command(_WORKDIR.value)
-    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except train.preemption.Interrupted as e:
     print(e, file=sys.stderr)
     leave(e.exit_code)

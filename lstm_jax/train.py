@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import pathlib
+import shutil
 import time
 from typing import Any, Callable, Iterator, Optional
 
@@ -215,11 +216,13 @@ def json_config(config: ml_collections.ConfigDict) -> dict:
   return config_validation.to_plain(config.to_dict())
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) -> dict:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
+                       restart: bool = False) -> dict:
   """Trains with early stopping, evaluates the test split, writes the workdir.
 
   Rerunning the same command resumes from the last checkpoint; rerunning a
-  finished run prints and returns its results.
+  finished run prints and returns its results. `restart` deletes the
+  workdir's previous run first (under the workdir lock, so never a live run's).
 
   Returns:
     The contents of `results.json`.
@@ -231,6 +234,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) 
   is_chief = jax.process_index() == 0
   with workdir_lock.WorkdirLock(workdir) if is_chief else _nullcontext():
     if is_chief:
+      if restart:
+        clear_workdir(workdir)
       check_workdir_config(workdir, config)
     # The other processes look at the workdir once process 0 has checked it.
     sync_processes("lstm_jax_workdir_checked")
@@ -242,6 +247,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) 
               flush=True)
       return results
     return _run(config, workdir, is_chief)
+
+
+def clear_workdir(workdir: pathlib.Path) -> None:
+  """Deletes everything of a previous run but the lock this process holds."""
+  logging.warning("--restart: deleting the previous run in %s", workdir)
+  for path in workdir.iterdir():
+    if path.name == workdir_lock.LOCK_FILE:
+      continue
+    if path.is_dir():
+      shutil.rmtree(path)
+    else:
+      path.unlink()
 
 
 def sync_processes(name: str) -> None:

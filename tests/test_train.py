@@ -157,3 +157,12 @@ def test_batch_not_dividing_the_devices_fails_before_training(tmp_path):
   with pytest.raises(train.config_validation.ConfigError, match=r"batch_size=30"):
     train.train_and_evaluate(config, tmp_path / "workdir")
   assert not (tmp_path / "workdir" / "checkpoints").exists()
+
+
+def test_restart_deletes_the_previous_run_and_trains_again(tmp_path):
+  workdir = tmp_path / "workdir"
+  train.train_and_evaluate(tiny_config(tmp_path, **{"train.max_epochs": 1}), workdir)
+  changed = tiny_config(tmp_path, **{"train.max_epochs": 2})
+  results = train.train_and_evaluate(changed, workdir, restart=True)
+  assert results["epochs_run"] == 2
+  assert json.loads((workdir / "config.json").read_text())["train"]["max_epochs"] == 2
