@@ -35,21 +35,8 @@ def fused_recurrence(
     c0: jax.Array,
     recurrent_mask: Optional[jax.Array] = None,
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-  """Runs the LSTM over time; same contract as `recurrence.scan_recurrence`.
-
-  Args:
-    x_proj: <float32|bfloat16>[T, B, 4H] time-major `x_t @ kernel + bias`.
-    recurrent_kernel: <float32|bfloat16>[H, 4H].
-    mask: <bool>[T, B], or None when every step is valid. On a masked step the
-      state is carried unchanged and the output is the previous h (Keras).
-    h0: <float32>[B, H] initial hidden state.
-    c0: <float32>[B, H] initial cell state.
-    recurrent_mask: <float32>[B, H] recurrent-dropout mask, already scaled,
-      applied to h_{t-1} before the recurrent matmul at every step; or None.
-
-  Returns:
-    hs <float32>[T, B, H] and the final state (h_T, c_T), each <float32>[B, H].
-  """
+  """Runs the LSTM over time; arguments, results and masking exactly as
+  `recurrence.scan_recurrence`, with a hand-written backward pass."""
   return _fused(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask)
 
 
