@@ -17,6 +17,10 @@
 # exit status is then non-zero, and rerunning the same command resumes from
 # the last checkpoint.
 set -euo pipefail
+# glibc maps XLA's large per-step scratch afresh every step (page faults);
+# huge pages remove most of that cost (docs/PERFORMANCE.md). Opt out by
+# setting GLIBC_TUNABLES yourself.
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 cd "$(dirname "$0")/.."
 NUM_PROCESSES="${NUM_PROCESSES:-2}"
 DEVICES_PER_PROCESS="${DEVICES_PER_PROCESS:-2}"

@@ -12,6 +12,10 @@
 # first N. bfloat16 matmuls: `--config.model.dtype=bfloat16`.
 # Rerunning the same command resumes from the last checkpoint.
 set -euo pipefail
+# glibc maps XLA's large per-step scratch afresh every step (page faults);
+# huge pages remove most of that cost (docs/PERFORMANCE.md). Opt out by
+# setting GLIBC_TUNABLES yourself.
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python}"
 if [[ -n "${DEVICES:-}" ]]; then

@@ -11,6 +11,10 @@
 # GloVe: only the 50d vectors are available here, so the _glove runs override
 # embedding.path / embedding.dim; with glove.6B.300d.txt set GLOVE and GLOVE_DIM.
 set -euo pipefail
+# glibc maps XLA's large per-step scratch afresh every step (page faults);
+# huge pages remove most of that cost (docs/PERFORMANCE.md). Opt out by
+# setting GLIBC_TUNABLES yourself.
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 cd "$(dirname "$0")/.."
 DATA="${LSTM_JAX_DATA_DIR:-../shared/data}"
 RUNS="${RUNS:-runs}"
