@@ -74,4 +74,4 @@ for name in "${EXPERIMENTS[@]}"; do
     "$PYTHON" -m lstm_jax.keras_reference --workdir="$RUNS/$name"
   fi
 done
-"$PYTHON" -m lstm_jax.report "$RUNS"/*/ --out docs
+"$PYTHON" -m lstm_jax.report "$RUNS"/*/ --out docs --command_template "bash launch/study.sh {name}"
