@@ -8,6 +8,7 @@ batch have weight 0), reduced with `psum`: the gradient is the mean over the
 real examples of the global batch, whatever the device count.
 """
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -232,7 +233,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   is_chief = jax.process_index() == 0
-  with workdir_lock.WorkdirLock(workdir) if is_chief else _nullcontext():
+  with workdir_lock.WorkdirLock(workdir) if is_chief else contextlib.nullcontext():
     if is_chief:
       if restart:
         clear_workdir(workdir)
@@ -265,15 +266,6 @@ def sync_processes(name: str) -> None:
   """Waits until every process of the run gets here; nothing with one process."""
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices(name)
-
-
-class _nullcontext:
-
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    return False
 
 
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
@@ -380,8 +372,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
             + f". Lower train.learning_rate (now {config.train.learning_rate}) or check "
             f"clipping (train.clip_mode={config.train.clip_mode}, train.clip_norm="
             f"{config.train.clip_norm}), then rerun with --restart or another --workdir.")
-      train_metrics = metrics_lib.summarize(
-          {k: np.sum([m[k] for m in per_step], axis=0) for k in per_step[0]}, data.label_names)
+      train_metrics = metrics_lib.summarize(sum_metrics(per_step), data.label_names)
       val_metrics = evaluate(p_eval_step, state.params, data.validation, config, topology,
                              data.label_names)
       seconds = time.monotonic() - start
