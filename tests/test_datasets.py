@@ -5,7 +5,9 @@ import io
 import json
 import os
 import pathlib
+import socket
 import tarfile
+import time
 
 import pytest
 import tensorflow_datasets as tfds
@@ -215,6 +217,20 @@ def test_imdb_offline_without_the_archive_says_where_to_put_it(tmp_path):
          manual_dir=str(tmp_path / "manual"))
 
 
+def test_imdb_download_without_network_fails_at_once_saying_where_to_put_it(
+    tmp_path, monkeypatch):
+  with socket.socket() as s:  # a port nothing listens on
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  monkeypatch.setattr(builders, "IMDB_URL",
+                      f"http://127.0.0.1:{port}/aclImdb_v1.tar.gz")
+  start = time.monotonic()
+  with pytest.raises(datasets.DataError, match=r"cannot download .*127\.0\.0\.1.* "
+                     r"Put aclImdb_v1\.tar\.gz in .*manual"):
+    load(tmp_path, source="imdb", manual_dir=str(tmp_path / "manual"))
+  assert time.monotonic() - start < 10
+
+
 def test_imdb_checksum_agrees_with_the_one_tfds_registers():
   tfds_imdb = (pathlib.Path(tfds.__file__).parent / "datasets" /
                "imdb_reviews" / "checksums.tsv").read_text().split()
@@ -233,9 +249,14 @@ class MockedRecords(list):
 def test_mocked_imdb_text_comes_back_as_str(tmp_path):
   records = MockedRecords({"text": f"review {i}", "label": "pos neg".split()[
       i % 2], "id": str(i)} for i in range(12))
+  # An archive in the manual dir, so no download is attempted (the mock never reads it).
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  (manual / builders.IMDB_ARCHIVE.filename).touch()
   with tfds.testing.mock_data(
       as_data_source_fn=lambda builder, split, **kwargs: records):
-    splits = load(tmp_path, source="imdb", validation_split=0.25)
+    splits = load(tmp_path, source="imdb", validation_split=0.25,
+                  manual_dir=str(manual))
   assert splits.report["source_rows"] == {"train": 12, "test": 12}
   assert len(splits.validation.texts) == 3
   assert splits.test.texts == [f"review {i}" for i in range(12)]

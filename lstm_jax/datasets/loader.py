@@ -3,6 +3,8 @@
 import contextlib
 import logging
 import pathlib
+import socket
+import urllib.parse
 from typing import Any, Mapping
 
 import ml_collections
@@ -71,18 +73,37 @@ def _source_splits(options: DataOptions) -> tuple[str, ...]:
 
 def _check_manual_files(options: DataOptions,
                         builder: tfds.core.DatasetBuilder) -> None:
-  """Names the missing manual download before TFDS fails on it."""
+  """Names the missing manual download before TFDS fails on it, and checks that
+  a download can reach its server (TFDS would retry for minutes offline)."""
   if options.source == "huffpost":
     needed = builders.HuffpostNews.file_name(options.huffpost_version)
-  elif options.source == "imdb" and not options.download:
+  elif options.source == "imdb":
     needed = builders.IMDB_ARCHIVE.filename
   else:
     return
   if (pathlib.Path(builder.data_dir).is_dir() or
       pathlib.Path(options.manual_dir, needed).is_file()):
     return
+  if options.source == "imdb" and options.download:
+    unreachable = _unreachable(builders.IMDB_URL)
+    if not unreachable:
+      return
+    raise DataError(f"cannot download {builders.IMDB_URL} ({unreachable}). Put "
+                    f"{needed} in {options.manual_dir} (data.manual_dir). "
+                    f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
   raise DataError(f"{needed} not found in {options.manual_dir} "
                   f"(data.manual_dir). {builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+
+
+def _unreachable(url: str, timeout: float = 5.0) -> str:
+  """Why `url`'s server cannot be reached, or "" when it can."""
+  parts = urllib.parse.urlsplit(url)
+  port = parts.port or (443 if parts.scheme == "https" else 80)
+  try:
+    socket.create_connection((parts.hostname, port), timeout=timeout).close()
+  except OSError as e:
+    return f"{parts.hostname}: {e}"
+  return ""
 
 
 def prepare(options: DataOptions) -> tfds.core.DatasetBuilder:
