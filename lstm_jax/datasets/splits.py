@@ -24,6 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
+from lstm_jax.datasets import readers
+
 LABEL_TOO_RARE = "label has fewer than min_examples_per_label rows"
 LABEL_NOT_TOP_K = "label not in top_k_labels"
 LABEL_NOT_IN_TRAIN = "label not in train"
@@ -51,14 +53,6 @@ class Splits:
   validation: SplitData
   test: SplitData
   report: dict
-
-
-@dataclasses.dataclass
-class Accounting:
-  """Per split: rows that reached it and rows dropped there by reason."""
-  read: int = 0
-  dropped: collections.Counter = dataclasses.field(
-      default_factory=collections.Counter)
 
 
 Rows = list[tuple[str, str]]
@@ -127,12 +121,12 @@ def _take(rows: Rows, mask: np.ndarray, keep: bool) -> Rows:
   return [r for r, m in zip(rows, mask) if bool(m) == keep]
 
 
-def _drop_labels(rows: Rows, reasons: dict[str, str], account: Accounting
+def _drop_labels(rows: Rows, reasons: dict[str, str], account: readers.Tally
                  ) -> Rows:
   kept = []
   for row in rows:
     if row[1] in reasons:
-      account.dropped[reasons[row[1]]] += 1
+      account.drop(reasons[row[1]])
     else:
       kept.append(row)
   return kept
@@ -141,7 +135,7 @@ def _drop_labels(rows: Rows, reasons: dict[str, str], account: Accounting
 def make_splits(train: Rows, test: Rows | None, *, validation_split: float,
                 validation_mode: str, test_split: float, seed: int,
                 top_k_labels: int = 0, min_examples_per_label: int = 0
-                ) -> tuple[dict[str, Rows], dict[str, Accounting]]:
+                ) -> tuple[dict[str, Rows], dict[str, readers.Tally]]:
   """Splits the source rows (see the module docstring).
 
   Args:
@@ -158,7 +152,7 @@ def make_splits(train: Rows, test: Rows | None, *, validation_split: float,
     The rows used per split, and per split the rows that reached it and the
     rows dropped there by reason (read = used + dropped).
   """
-  accounts = {name: Accounting() for name in SPLIT_NAMES}
+  accounts = {name: readers.Tally() for name in SPLIT_NAMES}
   accounts["train"].read = len(train)
   reasons = label_filter([l for _, l in train], top_k_labels,
                          min_examples_per_label)
