@@ -6,17 +6,20 @@ stacks every intermediate of every step and runs the gate derivatives inside
 the reverse loop, where elementwise math is several times slower than over all
 rows at once. Here:
 
-* the forward scan stores only the pre-activations `z` and the cell states;
+* the four gate nonlinearities are one `tanh` over the step's `[B, 4H]`
+  pre-activations, by sigmoid(x) = (1 + tanh(x / 2)) / 2: one pass instead of
+  four slices with exp and divide, the step's costliest elementwise work;
+* the forward scan stores only the gate activations and the cell states;
 * everything of the backward that does not depend on the incoming gradient
-  (gates, their derivatives, tanh(c), the mask) is computed once over all
-  `T * B` rows before the reverse loop, as per-step coefficients;
+  (gate slopes, which are polynomials of the stored activations, tanh(c), the
+  mask) is computed once over all `T * B` rows before the reverse loop, as
+  per-step coefficients;
 * the reverse loop carries only `(dh, dc)`: a few multiply-adds and the
   `dz @ recurrent_kernel.T` matmul per step, emitting `dz`;
 * the recurrent-kernel gradient is one `[H, T*B] @ [T*B, 4H]` matmul afterwards.
 
-The gate nonlinearities and their derivatives come from
-`recurrence.gates_from_preactivations` (the derivatives by forward-mode
-autodiff), so the two implementations cannot drift apart silently.
+`tests/test_fused_lstm.py` and the Keras equivalence tests hold this equal to
+the explicit gate equations of `recurrence.py`.
 """
 
 from typing import Optional
@@ -40,9 +43,31 @@ def fused_recurrence(
   return _fused(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask)
 
 
+def _gate_constants(units: int) -> tuple[jax.Array, jax.Array]:
+  """<float32>[4H] `scale`, `offset` with gates = tanh(z * scale) * scale + offset.
+
+  Sigmoid gates (i, f, o): scale 1/2, offset 1/2; the cell update: scale 1,
+  offset 0 (it is tanh(z) itself).
+  """
+  half = jnp.full((units,), 0.5, jnp.float32)
+  scale = jnp.concatenate([half, half, jnp.ones_like(half), half])
+  offset = jnp.concatenate([half, half, jnp.zeros_like(half), half])
+  return scale, offset
+
+
+def _cell(z, c_prev, scale, offset):
+  """One step from pre-activations <[B, 4H]>: (h, c, gate activations <[B, 4H]>)."""
+  gates = jnp.tanh(z * scale) * scale + offset
+  input_gate, forget_gate, cell_update, output_gate = jnp.split(gates, 4, axis=-1)
+  c = forget_gate * c_prev + input_gate * cell_update
+  h = output_gate * jnp.tanh(c)
+  return h, c, gates
+
+
 def _forward_scan(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask,
                   keep_residuals):
-  """The reference step; with `keep_residuals` also stacks z and c per step."""
+  """The forward loop; with `keep_residuals` also stacks gates and c per step."""
+  scale, offset = _gate_constants(h0.shape[-1])
 
   def step(carry, inputs):
     h_prev, c_prev = carry
@@ -50,12 +75,12 @@ def _forward_scan(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask,
     h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
     z = z_x.astype(jnp.float32) + recurrence.recurrent_projection(
         h_in, recurrent_kernel)
-    h, c = recurrence.lstm_cell(z, c_prev)
+    h, c, gates = _cell(z, c_prev, scale, offset)
     if step_mask is not None:
       keep = step_mask[:, None]
       h = jnp.where(keep, h, h_prev)
       c = jnp.where(keep, c, c_prev)
-    return (h, c), ((h, c, z) if keep_residuals else h)
+    return (h, c), ((h, c, gates) if keep_residuals else h)
 
   return jax.lax.scan(step, (h0, c0), (x_proj, mask))
 
@@ -69,17 +94,17 @@ def _fused(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask):
 
 
 def _fused_fwd(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask):
-  """The forward pass; keeps z <[T, B, 4H]> and c <[T, B, H]> for the backward."""
-  (h_last, c_last), (hs, cs, z) = _forward_scan(
+  """The forward pass; keeps gates <[T, B, 4H]> and c <[T, B, H]> for the backward."""
+  (h_last, c_last), (hs, cs, gates) = _forward_scan(
       x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask,
       keep_residuals=True)
   # A zero-size array records x_proj's dtype for its cotangent.
   residuals = (jnp.zeros((0,), x_proj.dtype), recurrent_kernel, mask, h0, c0, recurrent_mask,
-               hs, cs, z)
+               hs, cs, gates)
   return (hs, (h_last, c_last)), residuals
 
 
-def _backward_coefficients(z, c, c_prev, mask):
+def _backward_coefficients(gates, c, c_prev, mask):
   """Per-step factors of the cell's vector-Jacobian product, over all rows.
 
   With dh, dc the gradients reaching h_t and c_t of a step:
@@ -90,7 +115,7 @@ def _backward_coefficients(z, c, c_prev, mask):
   its forget factor is one.
 
   Args:
-    z: <float32>[T, B, 4H] pre-activations.
+    gates: <float32>[T, B, 4H] gate activations i, f, g, o.
     c: <float32>[T, B, H] cell state after each step.
     c_prev: <float32>[T, B, H] cell state before each step.
     mask: <bool>[T, B] or None.
@@ -99,17 +124,17 @@ def _backward_coefficients(z, c, c_prev, mask):
     dc_from_dh <[T, B, H]>, dz_ifc_from_dc <[T, B, 3H]>, dz_o_from_dh
     <[T, B, H]>, forget <[T, B, H]>, all float32.
   """
-  gates, gate_slopes = jax.jvp(recurrence.gates_from_preactivations, (z,),
-                               (jnp.ones_like(z),))
+  input_gate, forget_gate, cell_update, output_gate = jnp.split(gates, 4, axis=-1)
+  # sigmoid' = s (1 - s) and tanh' = 1 - t^2, from the activations themselves.
   tanh_c = jnp.tanh(c)
-  dc_from_dh = gates.output_gate * (1.0 - tanh_c * tanh_c)
+  dc_from_dh = output_gate * (1.0 - tanh_c * tanh_c)
   dz_ifc_from_dc = jnp.concatenate([
-      gates.cell_update * gate_slopes.input_gate,
-      c_prev * gate_slopes.forget_gate,
-      gates.input_gate * gate_slopes.cell_update,
+      cell_update * input_gate * (1.0 - input_gate),
+      c_prev * forget_gate * (1.0 - forget_gate),
+      input_gate * (1.0 - cell_update * cell_update),
   ], axis=-1)
-  dz_o_from_dh = tanh_c * gate_slopes.output_gate
-  forget = gates.forget_gate
+  dz_o_from_dh = tanh_c * output_gate * (1.0 - output_gate)
+  forget = forget_gate
   if mask is not None:
     keep = mask[..., None]
     dc_from_dh = jnp.where(keep, dc_from_dh, 0.0)
@@ -127,10 +152,10 @@ def _shift_in(first, xs):
 def _fused_bwd(residuals, cotangents):
   """One reverse scan over (dh, dc) emitting dz; then the kernel gradient in one matmul."""
   (x_dtype_tag, recurrent_kernel, mask, h0, c0, recurrent_mask, hs, cs,
-   z) = residuals
+   gates) = residuals
   d_hs, (d_h_last, d_c_last) = cotangents
   h_prev = _shift_in(h0, hs)
-  coefficients = _backward_coefficients(z, cs, _shift_in(c0, cs), mask)
+  coefficients = _backward_coefficients(gates, cs, _shift_in(c0, cs), mask)
   kernel_t = recurrent_kernel.T
   pass_through = None if mask is None else (~mask)[..., None].astype(jnp.float32)
 

@@ -69,7 +69,7 @@ def test_checkpoints_of_another_config_are_incompatible(runner, finished, tmp_pa
 
 
 def test_a_diverging_run_names_epoch_and_step_and_hints(runner, tmp_path):
-  result = runner.run(tmp_path / "workdir", "--config.train.learning_rate=1e30",
+  result = runner.run(tmp_path / "workdir", "--config.train.learning_rate=1e38",
                       "--config.train.clip_mode=none")
   assert_user_error(result, "non-finite at epoch 1, step", "Lower train.learning_rate",
                     "clip_mode=none")
