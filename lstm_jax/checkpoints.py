@@ -15,7 +15,9 @@ earlier epoch, which is the epoch Keras's EarlyStopping calls best when
 `min_delta` is 0. (With `min_delta` > 0 early stopping may name an earlier,
 slightly worse epoch than `best_epoch()`; restore by `best_epoch()`.)
 
-Saves are synchronous: an error (disk full, ...) surfaces in `save` as a
+Opening a directory drops epochs that this policy no longer keeps (left
+behind by a run killed between writing an epoch and deleting the ones it
+displaced). Saves are synchronous: an error (disk full, ...) surfaces in `save` as a
 `CheckpointWriteError` while the previous checkpoints stay intact, since orbax
 writes into a temporary directory renamed only when complete. A run killed
 mid-write leaves only that temporary directory, which orbax ignores and
@@ -140,7 +142,9 @@ class Checkpointer:
     self._options = ocp.CheckpointManagerOptions(
         preservation_policy=policy, best_fn=rank, best_mode=monitor_mode,
         enable_async_checkpointing=False, create=True)
+    self._keep_latest = keep_latest
     self._manager = self._open()
+    self._drop_unkept()
 
   def _open(self) -> ocp.CheckpointManager:
     """Opens the manager; moves aside epochs whose metrics file is damaged.
@@ -167,6 +171,19 @@ class Checkpointer:
     for epoch in damaged:
       self._set_aside(epoch, "its metrics file is unreadable")
     return ocp.CheckpointManager(self.directory, options=self._options)
+
+  def _drop_unkept(self) -> None:
+    """Deletes epochs the policy no longer keeps.
+
+    orbax drops them after writing the epoch that displaces them; a run
+    killed in between leaves them behind, and if that was its last epoch no
+    later save would ever drop them.
+    """
+    epochs = self.epochs()
+    kept = set(epochs[-self._keep_latest:]) | {self._manager.best_step()}
+    for epoch in epochs:
+      if epoch not in kept:
+        self._manager.delete(epoch)
 
   def _epochs_on_disk(self) -> list[int]:
     return sorted(int(name) for name in os.listdir(self.directory)

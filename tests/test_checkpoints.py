@@ -51,6 +51,18 @@ def test_keeps_the_latest_two_and_the_best(ckpt_dir):
     assert (ckpt.latest_epoch(), ckpt.best_epoch()) == (5, 2)
 
 
+def test_opening_drops_epochs_the_policy_no_longer_keeps(ckpt_dir):
+  # A run killed after writing epoch 4 but before deleting epoch 2 leaves
+  # what a keep-three policy keeps.
+  with checkpoints.Checkpointer(ckpt_dir, keep_latest=3) as ckpt:
+    _save_curve(ckpt, [0.3, 0.5, 0.6, 0.7])
+    assert ckpt.epochs() == [1, 2, 3, 4]
+  with checkpoints.Checkpointer(ckpt_dir) as ckpt:
+    assert ckpt.epochs() == [1, 3, 4]
+    assert ckpt.best_epoch() == 1
+  assert sorted(os.listdir(ckpt_dir)) == ["1", "3", "4"]
+
+
 def test_max_mode_keeps_the_highest(ckpt_dir):
   with checkpoints.Checkpointer(ckpt_dir, monitor_mode="max",
                                 keep_latest=1) as ckpt:
