@@ -145,7 +145,8 @@ def _jax_steps(apply_fn: Callable, params: Any, case: Case, tx: Any = None):
   return {"train": train, "inference": infer}, new_shape
 
 
-def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32"):
+def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
+                   time_chunks: Optional[int] = None):
   """lstm_jax's `LSTMClassifier` and its optimizer, as the training program runs them."""
   import jax
   import jax.numpy as jnp
@@ -154,12 +155,29 @@ def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32"):
 
   model = model_lib.LSTMClassifier(
       vocab_size=case.vocab, embed_dim=case.embed, num_classes=case.num_classes,
-      units=case.units, dtype=jnp.dtype(dtype), implementation=implementation)
+      units=case.units, dtype=jnp.dtype(dtype), implementation=implementation,
+      **({} if time_chunks is None else {"time_chunks": time_chunks}))
   tokens, _ = random_batch(case)
   params = model.init(jax.random.key(SEED), tokens)["params"]
   tx = optim.make_optimizer(learning_rate=LEARNING_RATE, clip_mode="global_norm",
                             clip_norm=CLIP_NORM)
   return _jax_steps(lambda p, t: model.apply({"params": p}, t), params, case, tx)
+
+
+def lstm_jax_serving_steps(case: Case):
+  """Inference as `serving.Classifier` runs it: the first layer gathers from the
+  per-token input-projection table, computed once when the model is loaded."""
+  import jax
+  from lstm_jax import model as model_lib
+
+  model = model_lib.LSTMClassifier(vocab_size=case.vocab, embed_dim=case.embed,
+                                   num_classes=case.num_classes, units=case.units)
+  tokens, _ = random_batch(case)
+  params = model.init(jax.random.key(SEED), tokens)["params"]
+  table = model_lib.input_projection_table(params, model)
+  steps, new_shape = _jax_steps(
+      lambda p, t: model.apply({"params": p}, t, projection_table=table), params, case)
+  return {"inference": steps["inference"]}, new_shape
 
 
 def flax_steps(case: Case):
@@ -280,6 +298,8 @@ def torch_steps(case: Case):
 FRAMEWORKS: dict[str, Callable[[Case], Any]] = {
     "lstm_jax scan": lambda case: lstm_jax_steps(case, "scan"),
     "lstm_jax fused": lambda case: lstm_jax_steps(case, "fused"),
+    "lstm_jax fused 1 chunk": lambda case: lstm_jax_steps(case, "fused", time_chunks=1),
+    "lstm_jax serving": lstm_jax_serving_steps,
     "lstm_jax scan bf16": lambda case: lstm_jax_steps(case, "scan", "bfloat16"),
     "lstm_jax fused bf16": lambda case: lstm_jax_steps(case, "fused", "bfloat16"),
     "jax cudnn": jax_cudnn_steps,
@@ -303,6 +323,8 @@ def worker(framework: str, cases: Sequence[Case], modes: Sequence[str], warmup: 
              "batch": case.batch, "time_steps": case.time_steps}
       try:
         steps, new_shape = FRAMEWORKS[framework](case)
+        if mode not in steps:  # e.g. the serving path only infers
+          continue
         timing = time_steps(steps[mode], warmup, repeats, steps_per_repeat)
         if new_shape is not None:
           timing.new_shape_compile_s = new_shape(mode)

@@ -16,8 +16,8 @@ CASES = {
     "imdb": common.Case("imdb", time_steps=200, num_classes=2),
     "short_text": common.Case("short_text", time_steps=32, num_classes=42),
 }
-FRAMEWORKS = ("lstm_jax scan", "lstm_jax fused", "flax OptimizedLSTMCell", "keras 3 (jax)",
-              "pytorch nn.LSTM")
+FRAMEWORKS = ("lstm_jax scan", "lstm_jax fused 1 chunk", "lstm_jax fused", "lstm_jax serving",
+              "flax OptimizedLSTMCell", "keras 3 (jax)", "pytorch nn.LSTM")
 # fp32 matmul peak of a 2-core AVX-512 EPYC (2048² matmul): the "of limit" column.
 PEAK_GFLOPS = 187.0
 

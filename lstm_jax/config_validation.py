@@ -35,6 +35,7 @@ RANGES = {
     "model.dropout": (0.0, 1.0, True),
     "model.lstm_dropout": (0.0, 1.0, True),
     "model.recurrent_dropout": (0.0, 1.0, True),
+    "model.time_chunks": (1, None, True),
     "train.batch_size": (1, None, True),
     "train.max_epochs": (1, None, True),
     "train.learning_rate": (0.0, None, False),
@@ -73,8 +74,15 @@ def to_plain(d: Any) -> Any:
 
 
 def changed_keys(old: dict, new: dict) -> set[str]:
+  """Keys whose values differ between two plain configs.
+
+  A key that `old` lacks and `new` holds at its default is not a change: the
+  old run predates the key and ran with that behaviour.
+  """
   a, b = flatten(old), flatten(new)
-  return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+  defaults = flatten(to_plain(default_config.get_config().to_dict()))
+  return {k for k in a.keys() | b.keys()
+          if a.get(k) != b.get(k) and not (k not in a and k in defaults and b[k] == defaults[k])}
 
 
 def split_list(value: Any) -> tuple:

@@ -15,6 +15,13 @@ Keras semantics kept here:
   * `go_backwards` runs the sequence in reverse and returns outputs in that
     processing order; `Bidirectional` flips them back before concatenating
     and zeroes its sequence outputs at masked steps.
+
+Time is cut into `time_chunks` pieces that are projected and run in turn, the
+state carried from one to the next. The results are those of one piece (up to
+float rounding), but XLA may now compute the input projection of a later
+piece, and in the backward pass the weight gradients of a finished one, while
+the sequential loop of another runs: on a CPU that keeps a second core busy
+(`docs/PERFORMANCE.md`).
 """
 
 from typing import Any, Callable, Optional
@@ -27,6 +34,10 @@ from lstm_jax import fused_lstm
 from lstm_jax import recurrence
 
 Recurrence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
+
+# On a 2-core CPU 4 pieces cut an IMDB-length training step by ~20% and keep a
+# new shape compiling in about 2 s (8 pieces: a little faster, 3 s); 1 runs one loop.
+DEFAULT_TIME_CHUNKS = 4
 
 RECURRENCES: dict[str, Recurrence] = {
     "scan": recurrence.scan_recurrence,
@@ -58,6 +69,15 @@ def _check_rate(name: str, rate: float) -> None:
     raise ValueError(f"LSTM {name} must be in [0, 1), got {rate}")
 
 
+def chunk_bounds(time: int, chunks: int) -> list[tuple[int, int]]:
+  """(start, stop) of `chunks` near-equal pieces of `time` steps (fewer if time is shorter)."""
+  if chunks < 1:
+    raise ValueError(f"LSTM time_chunks must be >= 1, got {chunks}")
+  pieces = max(min(chunks, time), 1)
+  edges = [round(i * time / pieces) for i in range(pieces + 1)]
+  return list(zip(edges[:-1], edges[1:]))
+
+
 class LSTM(nn.Module):
   """One LSTM layer over batch-major sequences.
 
@@ -71,6 +91,7 @@ class LSTM(nn.Module):
     dtype: compute dtype of the matmuls (bfloat16 on accelerators); the cell
       state and the outputs stay float32.
     implementation: key of `RECURRENCES`.
+    time_chunks: pieces the time axis is run in (see the module docstring).
   """
   units: int
   return_sequences: bool = False
@@ -79,6 +100,7 @@ class LSTM(nn.Module):
   recurrent_dropout: float = 0.0
   dtype: Any = jnp.float32
   implementation: str = "fused"
+  time_chunks: int = DEFAULT_TIME_CHUNKS
 
   def _dropout_mask(self, shape: tuple[int, ...], rate: float) -> jax.Array:
     keep = 1.0 - rate
@@ -88,17 +110,22 @@ class LSTM(nn.Module):
   @nn.compact
   def __call__(
       self,
-      x: jax.Array,
+      x: Optional[jax.Array],
       mask: Optional[jax.Array] = None,
       *,
       deterministic: bool = True,
+      x_proj: Optional[jax.Array] = None,
   ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """Runs the layer.
 
     Args:
-      x: <float32>[B, T, F] inputs.
+      x: <float32>[B, T, F] inputs; None when `x_proj` is given.
       mask: <bool>[B, T], True on real steps; None when every step is real.
       deterministic: disables dropout; when False a 'dropout' RNG is needed.
+      x_proj: <float32>[T, B, 4H] the input projection `x @ kernel + bias`,
+        time-major, computed elsewhere (inference from a per-token table,
+        `model.input_projection_table`); replaces `x`. Needs existing params
+        and no input dropout.
 
     Returns:
       outputs <float32>[B, T, H] if `return_sequences` else <float32>[B, H],
@@ -107,39 +134,58 @@ class LSTM(nn.Module):
     recurrence_fn = get_recurrence(self.implementation)
     _check_rate("dropout", self.dropout)
     _check_rate("recurrent_dropout", self.recurrent_dropout)
-    if x.ndim != 3:
+    units = self.units
+    if (x is None) == (x_proj is None):
+      raise ValueError("LSTM takes either inputs x or their projection x_proj, not both")
+    if x_proj is not None:
+      if x_proj.ndim != 3 or x_proj.shape[-1] != 4 * units:
+        raise ValueError(f"LSTM x_proj must be [time, batch, 4 * units = {4 * units}], "
+                         f"got shape {x_proj.shape}")
+      if not deterministic and self.dropout > 0:
+        raise ValueError("LSTM input dropout needs the inputs x, not their projection x_proj")
+      time, batch, _ = x_proj.shape
+    elif x.ndim != 3:
       raise ValueError(f"LSTM expects inputs [batch, time, features], got shape {x.shape}")
-    batch, time, features = x.shape
+    else:
+      batch, time, features = x.shape
     if mask is not None and mask.shape != (batch, time):
       raise ValueError(
           f"LSTM mask must have shape [batch, time] = {(batch, time)}, got {mask.shape}")
-    units = self.units
 
-    kernel = self.param("kernel", nn.initializers.glorot_uniform(),
-                        (features, 4 * units), jnp.float32)
+    if x is not None:
+      kernel = self.param("kernel", nn.initializers.glorot_uniform(),
+                          (features, 4 * units), jnp.float32)
     recurrent_kernel = self.param("recurrent_kernel", nn.initializers.orthogonal(),
                                   (units, 4 * units), jnp.float32)
-    bias = self.param("bias", unit_forget_bias_init, (4 * units,), jnp.float32)
-
-    x = x.astype(jnp.float32)
-    if not deterministic and self.dropout > 0:
-      x = x * self._dropout_mask((batch, features), self.dropout)[:, None, :]
+    if x is not None:
+      bias = self.param("bias", unit_forget_bias_init, (4 * units,), jnp.float32)
+      x = x.astype(jnp.float32)
+      if not deterministic and self.dropout > 0:
+        x = x * self._dropout_mask((batch, features), self.dropout)[:, None, :]
+      # Time-major from here on; each piece's input projection is one matmul.
+      x = jnp.swapaxes(x, 0, 1).astype(self.dtype)
     recurrent_mask = None
     if not deterministic and self.recurrent_dropout > 0:
       recurrent_mask = self._dropout_mask((batch, units), self.recurrent_dropout)
 
-    # The input projection of every step as one matmul, emitted time-major.
-    x_proj = jnp.dot(jnp.swapaxes(x, 0, 1).astype(self.dtype), kernel.astype(self.dtype),
-                     preferred_element_type=jnp.float32) + bias
     time_mask = None if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
     if self.go_backwards:
-      x_proj = jnp.flip(x_proj, axis=0)
+      x, x_proj = (None if a is None else jnp.flip(a, axis=0) for a in (x, x_proj))
       time_mask = None if time_mask is None else jnp.flip(time_mask, axis=0)
 
-    zeros = jnp.zeros((batch, units), jnp.float32)
-    hs, (h_last, c_last) = recurrence_fn(
-        x_proj, recurrent_kernel.astype(self.dtype), time_mask, zeros, zeros,
-        recurrent_mask)
+    h_last = c_last = jnp.zeros((batch, units), jnp.float32)
+    hs_pieces = []
+    # A given projection leaves nothing to overlap the loop with: one piece.
+    for start, stop in chunk_bounds(time, 1 if x is None else self.time_chunks):
+      piece = (x_proj[start:stop].astype(jnp.float32) if x is None else
+               jnp.dot(x[start:stop], kernel.astype(self.dtype),
+                       preferred_element_type=jnp.float32) + bias)
+      hs, (h_last, c_last) = recurrence_fn(
+          piece, recurrent_kernel.astype(self.dtype),
+          None if time_mask is None else time_mask[start:stop], h_last, c_last,
+          recurrent_mask)
+      hs_pieces.append(hs)
+    hs = jnp.concatenate(hs_pieces, axis=0)
     outputs = jnp.swapaxes(hs, 0, 1) if self.return_sequences else h_last
     return outputs, (h_last, c_last)
 
@@ -159,21 +205,25 @@ class Bidirectional(nn.Module):
   recurrent_dropout: float = 0.0
   dtype: Any = jnp.float32
   implementation: str = "fused"
+  time_chunks: int = DEFAULT_TIME_CHUNKS
 
   @nn.compact
   def __call__(
       self,
-      x: jax.Array,
+      x: Optional[jax.Array],
       mask: Optional[jax.Array] = None,
       *,
       deterministic: bool = True,
+      x_proj: Optional[jax.Array] = None,
   ) -> tuple[jax.Array, tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]]:
     """Runs both directions.
 
     Args:
-      x: <float32>[B, T, F] inputs.
+      x: <float32>[B, T, F] inputs; None when `x_proj` is given.
       mask: <bool>[B, T], True on real steps; None when every step is real.
       deterministic: disables dropout; when False a 'dropout' RNG is needed.
+      x_proj: <float32>[T, B, 8H] both directions' input projections, forward
+        then backward (see `LSTM`).
 
     Returns:
       outputs <float32>[B, T, 2H] if `return_sequences` else <float32>[B, 2H],
@@ -181,10 +231,13 @@ class Bidirectional(nn.Module):
     """
     config = dict(units=self.units, return_sequences=self.return_sequences,
                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-                  dtype=self.dtype, implementation=self.implementation)
-    y_fw, state_fw = LSTM(**config, name="forward")(x, mask, deterministic=deterministic)
+                  dtype=self.dtype, implementation=self.implementation,
+                  time_chunks=self.time_chunks)
+    proj_fw, proj_bw = (None, None) if x_proj is None else jnp.split(x_proj, 2, axis=-1)
+    y_fw, state_fw = LSTM(**config, name="forward")(
+        x, mask, deterministic=deterministic, x_proj=proj_fw)
     y_bw, state_bw = LSTM(**config, go_backwards=True, name="backward")(
-        x, mask, deterministic=deterministic)
+        x, mask, deterministic=deterministic, x_proj=proj_bw)
     outputs = jnp.concatenate(
         [y_fw, jnp.flip(y_bw, axis=1) if self.return_sequences else y_bw], axis=-1)
     if self.return_sequences and mask is not None:

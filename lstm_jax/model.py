@@ -1,6 +1,6 @@
 """The text classifier: token ids → embedding → LSTM stack → dropout → dense logits."""
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import flax.linen as nn
 import jax
@@ -37,6 +37,7 @@ class LSTMClassifier(nn.Module):
     embedding_trainable: False stops gradients into the embedding table.
     dtype: compute dtype of the LSTM matmuls.
     implementation: LSTM recurrence, a key of `lstm.RECURRENCES`.
+    time_chunks: pieces each LSTM layer runs the time axis in (`lstm.LSTM`).
   """
   vocab_size: int
   embed_dim: int
@@ -51,14 +52,19 @@ class LSTMClassifier(nn.Module):
   embedding_trainable: bool = True
   dtype: Any = jnp.float32
   implementation: str = "fused"
+  time_chunks: int = lstm.DEFAULT_TIME_CHUNKS
 
   @nn.compact
-  def __call__(self, token_ids: jax.Array, *, train: bool = False) -> jax.Array:
+  def __call__(self, token_ids: jax.Array, *, train: bool = False,
+               projection_table: Optional[jax.Array] = None) -> jax.Array:
     """Classifies a batch.
 
     Args:
       token_ids: <int32>[B, T] token ids, 0 for padding.
       train: enables dropout (needs a 'dropout' RNG).
+      projection_table: for inference, `input_projection_table(params, ...)`
+        of these params: the first LSTM layer then gathers each token's input
+        projection instead of computing it. Same logits up to float rounding.
 
     Returns:
       <float32>[B, C] logits.
@@ -67,12 +73,19 @@ class LSTMClassifier(nn.Module):
       raise ValueError(f"LSTMClassifier num_layers must be >= 1, got {self.num_layers}")
     if token_ids.ndim != 2:
       raise ValueError(f"token_ids must be [batch, time], got shape {token_ids.shape}")
-    table = nn.Embed(self.vocab_size, self.embed_dim, embedding_init=keras_embedding_init,
-                     name="embedding").embedding
-    if not self.embedding_trainable:
-      table = jax.lax.stop_gradient(table)
-    x = jnp.take(table, token_ids, axis=0)
+    if projection_table is not None and train:
+      raise ValueError("projection_table is for inference: training needs the embedding "
+                       "and the first layer's kernel")
     mask = token_ids != 0 if self.mask_zero else None
+    if projection_table is None:
+      table = nn.Embed(self.vocab_size, self.embed_dim,
+                       embedding_init=keras_embedding_init, name="embedding").embedding
+      if not self.embedding_trainable:
+        table = jax.lax.stop_gradient(table)
+      x, x_proj = jnp.take(table, token_ids, axis=0), None
+    else:
+      # Gathered time-major, as the recurrence consumes it.
+      x, x_proj = None, jnp.take(projection_table, token_ids.T, axis=0)
 
     layer_cls = lstm.Bidirectional if self.bidirectional else lstm.LSTM
     for index in range(self.num_layers):
@@ -83,12 +96,39 @@ class LSTMClassifier(nn.Module):
           recurrent_dropout=self.recurrent_dropout,
           dtype=self.dtype,
           implementation=self.implementation,
+          time_chunks=self.time_chunks,
           name=f"lstm_{index}")
-      x, _ = layer(x, mask, deterministic=not train)
+      x, _ = layer(x, mask, deterministic=not train, x_proj=x_proj)
+      x_proj = None
 
     x = nn.Dropout(self.dropout)(x, deterministic=not train)
     return nn.Dense(self.num_classes, kernel_init=nn.initializers.glorot_uniform(),
                     name="dense")(x)
+
+
+def input_projection_table(params: Mapping[str, Any],
+                           model: LSTMClassifier) -> jax.Array:
+  """Every token's first-layer LSTM input projection `embedding @ kernel + bias`.
+
+  At inference the parameters are fixed, so the `[T*B, E] @ [E, 4H]` matmul of
+  every batch can be replaced by a gather from this table (pass it as
+  `projection_table`). It holds V x 4H floats (8H when bidirectional).
+
+  Args:
+    params: the classifier's params.
+    model: the classifier they belong to (for its dtype and directions).
+
+  Returns:
+    <float32>[V, 4H], or <float32>[V, 8H] (forward, then backward) when
+    `model.bidirectional`.
+  """
+  table = jnp.asarray(params["embedding"]["embedding"]).astype(model.dtype)
+  first = params["lstm_0"]
+  layers = [first["forward"], first["backward"]] if model.bidirectional else [first]
+  return jnp.concatenate([
+      jnp.dot(table, jnp.asarray(layer["kernel"]).astype(model.dtype),
+              preferred_element_type=jnp.float32) + layer["bias"]
+      for layer in layers], axis=-1)
 
 
 def with_embedding(params: Mapping[str, Any], matrix: Any) -> dict[str, Any]:

@@ -39,6 +39,8 @@ META_ITEM = "meta"
 LAYOUT_ITEM = "tree"  # key path -> shape and dtype of every array of `state`
 PARAMS_PATH = ".params"  # key path of the parameters inside `state`
 WEIGHTS = ("best", "last", "results")
+# Largest per-token input-projection table `Classifier` precomputes (float32).
+MAX_PROJECTION_TABLE_BYTES = 1 << 30
 
 
 class WorkdirError(Exception):
@@ -62,6 +64,8 @@ def create_model(config: ml_collections.ConfigDict, vocab_size: int,
       embedding_trainable=config.embedding.trainable,
       dtype=jnp.dtype(config.model.dtype),
       implementation=config.model.implementation,
+      # Runs older than the key ran their LSTM in one piece.
+      time_chunks=config.model.get("time_chunks", 1),
   )
 
 
@@ -93,6 +97,11 @@ class Classifier:
   `data.max_length`, padding and truncating) and classified in batches of at
   most `batch_size` rows; a short batch is filled with padding rows up to the
   next power of two, so that few shapes are compiled.
+
+  The first LSTM layer's input projection of every vocabulary word is computed
+  once here (`model.input_projection_table`) when that table fits in
+  `MAX_PROJECTION_TABLE_BYTES`: each batch then gathers rows instead of doing
+  its largest matmul. `projection_table` is None when it did not fit.
   """
 
   def __init__(self, model: model_lib.LSTMClassifier, params: Any,
@@ -108,9 +117,14 @@ class Classifier:
     self.truncating = truncating
     self.batch_size = batch_size
     self.epoch = epoch  # the epoch whose weights these are
+    directions = 2 if model.bidirectional else 1
+    table_bytes = model.vocab_size * directions * 4 * model.units * 4
+    self.projection_table = (model_lib.input_projection_table(params, model)
+                             if table_bytes <= MAX_PROJECTION_TABLE_BYTES else None)
     self._probabilities = jax.jit(
-        lambda params, token_ids: jax.nn.softmax(
-            model.apply({"params": params}, token_ids, train=False).astype(jnp.float32),
+        lambda params, table, token_ids: jax.nn.softmax(
+            model.apply({"params": params}, token_ids, train=False,
+                        projection_table=table).astype(jnp.float32),
             axis=-1))
 
   def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -134,7 +148,7 @@ class Classifier:
       filled = np.zeros((rows, token_ids.shape[1]), np.int32)
       filled[:len(chunk)] = chunk
       out[start:start + len(chunk)] = np.asarray(
-          self._probabilities(self.params, filled))[:len(chunk)]
+          self._probabilities(self.params, self.projection_table, filled))[:len(chunk)]
     return out
 
   def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -202,9 +202,8 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
   path = workdir / CONFIG_FILE
   new = json_config(config)
   if path.exists():
-    old = reporting.read_json(path)
-    if old != new:
-      changed = sorted(config_validation.changed_keys(old, new))
+    changed = sorted(config_validation.changed_keys(reporting.read_json(path), new))
+    if changed:
       raise config_validation.ConfigError(
           f"{path} was written by a run with another config (differs in: "
           f"{', '.join(changed)}). Use another --workdir, or pass --restart to delete "

@@ -40,6 +40,7 @@ def test_wrong_type_is_named(tmp_path):
     ("train.batch_size", 0, r"train.batch_size=0: must be in \[1"),
     ("train.learning_rate", 0.0, r"train.learning_rate=0.0: must be in \(0.0"),
     ("data.padding", "left", r"data.padding='left': accepted values are pre, post"),
+    ("model.time_chunks", 0, r"model.time_chunks=0: must be in \[1"),
 ])
 def test_out_of_range_value_is_named(tmp_path, key, value, message):
   config = valid_config(tmp_path)
@@ -90,3 +91,11 @@ def test_batch_not_dividing_devices_is_an_error():
 
 def test_changed_keys_lists_differences():
   assert cv.changed_keys({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}}) == {"a.c"}
+
+
+def test_a_key_added_since_a_run_started_is_a_change_only_off_its_default():
+  new = cv.to_plain(default.get_config().to_dict())
+  old = {**new, "model": {k: v for k, v in new["model"].items() if k != "time_chunks"}}
+  assert cv.changed_keys(old, new) == set()
+  new["model"]["time_chunks"] = 1
+  assert cv.changed_keys(old, new) == {"model.time_chunks"}

@@ -169,7 +169,8 @@ def test_dropout_masks_are_drawn_once_per_sequence_and_reused_at_every_step(monk
   params = {"kernel": np.eye(F, 4 * H, dtype=np.float32),
             "recurrent_kernel": np.zeros((H, 4 * H), np.float32),
             "bias": np.zeros(4 * H, np.float32)}
-  layer = lstm.LSTM(H, dropout=rate, recurrent_dropout=rate, implementation="recording")
+  layer = lstm.LSTM(H, dropout=rate, recurrent_dropout=rate, implementation="recording",
+                    time_chunks=1)
   _apply(layer, params, np.ones((batch, T, F), np.float32), deterministic=False,
          rngs={"dropout": jax.random.key(0)})
   input_mask = np.asarray(calls[0]["x_proj"][..., :F])  # [T, B, F]
@@ -190,6 +191,42 @@ def test_recurrent_dropout_scales_h_before_the_recurrent_matmul_at_every_step(mo
   recurrent_mask = np.asarray(calls[0]["recurrent_mask"])
   want, _ = naive_lstm(x, **params, recurrent_mask=recurrent_mask)
   np.testing.assert_allclose(outputs, want, atol=1e-5)
+
+
+def test_chunk_bounds_cover_every_step_once_in_near_equal_pieces():
+  assert lstm.chunk_bounds(10, 3) == [(0, 3), (3, 7), (7, 10)]
+  assert lstm.chunk_bounds(200, 8) == [(i, i + 25) for i in range(0, 200, 25)]
+  assert lstm.chunk_bounds(3, 8) == [(0, 1), (1, 2), (2, 3)]
+  assert lstm.chunk_bounds(5, 1) == [(0, 5)]
+  with pytest.raises(ValueError, match="time_chunks must be >= 1, got 0"):
+    lstm.chunk_bounds(5, 0)
+
+
+@pytest.mark.parametrize("implementation", ["scan", "fused"])
+@pytest.mark.parametrize("layer_cls,kwargs", [
+    (lstm.LSTM, {}), (lstm.LSTM, {"go_backwards": True}), (lstm.Bidirectional, {})])
+def test_time_chunks_give_the_one_piece_results_and_gradients(implementation, layer_cls, kwargs):
+  params = _random_params(11)
+  x, mask, _ = _padded_batch([6, 4, 2], "pre", seed=12)
+  if layer_cls is lstm.Bidirectional:
+    params = {"forward": params, "backward": _random_params(13)}
+
+  def run(chunks):
+    layer = layer_cls(H, return_sequences=True, implementation=implementation,
+                      time_chunks=chunks, **kwargs)
+
+    def loss(p, x):
+      outputs, _ = layer.apply({"params": p}, x, jnp.asarray(mask))
+      return jnp.sum(jnp.sin(outputs)), outputs
+
+    (_, outputs), grads = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
+        params, jnp.asarray(x))
+    return outputs, grads
+
+  want = run(1)
+  for chunks in (2, 4, T):
+    for got, expected in zip(jax.tree.leaves(run(chunks)), jax.tree.leaves(want), strict=True):
+      np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_dropout_is_off_when_deterministic_and_seeded_when_training():
@@ -218,6 +255,17 @@ def test_bfloat16_compute_is_close_to_float32():
 def test_unknown_implementation_is_a_clear_error():
   with pytest.raises(ValueError, match=r"unknown LSTM implementation 'cudnn'.*'scan'"):
     lstm.LSTM(H, implementation="cudnn").init(jax.random.key(0), jnp.zeros((1, T, F)))
+
+
+def test_inputs_and_their_projection_together_are_a_clear_error():
+  layer = lstm.LSTM(H)
+  params = _random_params(0)
+  x = jnp.asarray(_inputs(1))
+  x_proj = jnp.zeros((T, B, 4 * H))
+  with pytest.raises(ValueError, match="either inputs x or their projection x_proj"):
+    layer.apply({"params": params}, x, x_proj=x_proj)
+  with pytest.raises(ValueError, match=r"x_proj must be \[time, batch, 4 \* units = 20\]"):
+    layer.apply({"params": params}, None, x_proj=jnp.zeros((T, B, 3)))
 
 
 def test_mask_of_the_wrong_shape_is_a_clear_error():

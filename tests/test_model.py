@@ -76,6 +76,27 @@ def test_without_mask_zero_padding_is_fed_through_the_lstm():
   assert not np.allclose(_apply(model, variables, short), _apply(model, variables, pre), atol=1e-6)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("mask_zero", [True, False])
+def test_projection_table_gives_the_same_logits(bidirectional, mask_zero):
+  model = model_lib.LSTMClassifier(V, E, C, units=H, num_layers=2, bidirectional=bidirectional,
+                                   mask_zero=mask_zero)
+  variables = _init(model)
+  table = model_lib.input_projection_table(variables["params"], model)
+  assert table.shape == (V, (8 if bidirectional else 4) * H)
+  np.testing.assert_allclose(_apply(model, variables, IDS, projection_table=table),
+                             _apply(model, variables, IDS), rtol=1e-5, atol=1e-6)
+
+
+def test_projection_table_is_refused_in_training():
+  model = model_lib.LSTMClassifier(V, E, C, units=H)
+  variables = _init(model)
+  table = model_lib.input_projection_table(variables["params"], model)
+  with pytest.raises(ValueError, match="projection_table is for inference"):
+    model.apply(variables, IDS, train=True, projection_table=table,
+                rngs={"dropout": jax.random.key(1)})
+
+
 @pytest.mark.parametrize("trainable", [True, False])
 def test_embedding_trainable_controls_its_gradient(trainable):
   model = model_lib.LSTMClassifier(V, E, C, units=H, embedding_trainable=trainable)

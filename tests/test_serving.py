@@ -119,6 +119,19 @@ def test_probabilities_equal_the_trained_models_outputs(workdir, classifier, res
   np.testing.assert_allclose(probabilities, jax.nn.softmax(logits), rtol=1e-5, atol=1e-6)
 
 
+def test_classifier_gathers_from_a_projection_table_or_computes_without_one(
+    workdir, classifier, monkeypatch):
+  texts = [review(random.Random(2), label) for label in ["pos", "neg"] * 5]
+  assert classifier.projection_table.shape == (classifier.tokenizer.vocab_size,
+                                               4 * serving.read_config(workdir).model.units)
+  monkeypatch.setattr(serving, "MAX_PROJECTION_TABLE_BYTES", 0)
+  without_table = serving.load_classifier(workdir)
+
+  assert without_table.projection_table is None
+  np.testing.assert_allclose(without_table.predict_proba(texts), classifier.predict_proba(texts),
+                             rtol=1e-5, atol=1e-6)
+
+
 def test_clear_texts_get_their_label(classifier):
   predictions = classifier.predict(["what a great film", "the plot is awful"])
 
