@@ -4,6 +4,7 @@ import csv
 import json
 import random
 
+import jax
 import numpy as np
 import pytest
 
@@ -166,3 +167,30 @@ def test_restart_deletes_the_previous_run_and_trains_again(tmp_path):
   results = train.train_and_evaluate(changed, workdir, restart=True)
   assert results["epochs_run"] == 2
   assert json.loads((workdir / "config.json").read_text())["train"]["max_epochs"] == 2
+
+
+def test_bucketed_training_compiles_each_bucket_length_once(tmp_path, monkeypatch):
+  compiles, after_each_evaluation = [], []
+
+  def record(event, duration, **kwargs):
+    if event == "/jax/core/compile/backend_compile_duration":
+      compiles.append(duration)
+
+  def evaluate(*args, **kwargs):
+    metrics = REAL_EVALUATE(*args, **kwargs)
+    after_each_evaluation.append(len(compiles))
+    return metrics
+
+  monkeypatch.setattr(train, "evaluate", evaluate)
+  config = tiny_config(tmp_path, **{"data.bucket_lengths": (4, 8, 12), "train.max_epochs": 3,
+                                    "early_stopping.patience": 100})
+  jax.monitoring.register_event_duration_secs_listener(record)
+  try:
+    train.train_and_evaluate(config, tmp_path / "workdir")
+  finally:
+    jax.monitoring.unregister_event_duration_listener(record)
+  # Validation after epochs 1, 2 and 3, then the test split: the first epoch
+  # compiled every bucket's train and eval step, later epochs nothing.
+  assert len(after_each_evaluation) == 4
+  assert after_each_evaluation[0] > 0
+  assert after_each_evaluation[1:] == [after_each_evaluation[0]] * 3
