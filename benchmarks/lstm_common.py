@@ -299,6 +299,7 @@ FRAMEWORKS: dict[str, Callable[[Case], Any]] = {
     "lstm_jax scan": lambda case: lstm_jax_steps(case, "scan"),
     "lstm_jax fused": lambda case: lstm_jax_steps(case, "fused"),
     "lstm_jax fused 1 chunk": lambda case: lstm_jax_steps(case, "fused", time_chunks=1),
+    "lstm_jax cudnn": lambda case: lstm_jax_steps(case, "cudnn"),
     "lstm_jax serving": lstm_jax_serving_steps,
     "lstm_jax scan bf16": lambda case: lstm_jax_steps(case, "scan", "bfloat16"),
     "lstm_jax fused bf16": lambda case: lstm_jax_steps(case, "fused", "bfloat16"),

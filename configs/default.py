@@ -75,7 +75,7 @@ def get_config() -> ml_collections.ConfigDict:
   model.recurrent_dropout = 0.0
   model.mask_zero = True
   model.dtype = "float32"  # float32 | bfloat16 (matmuls; state stays float32)
-  model.implementation = "fused"  # fused | scan (reference)
+  model.implementation = "fused"  # fused | scan (reference) | cudnn (CUDA GPUs)
   # Pieces the time axis runs in: on CPU a later piece's input projection
   # overlaps an earlier piece's loop. Results equal up to float rounding.
   model.time_chunks = 4

@@ -18,7 +18,7 @@ CHOICES = {
     "embedding.kind": ("trainable", "glove"),
     "embedding.oov": ("zeros", "random"),
     "model.dtype": ("float32", "bfloat16"),
-    "model.implementation": ("fused", "scan"),
+    "model.implementation": ("fused", "scan", "cudnn"),
     "train.optimizer": ("adam", "keras_adam"),
     "train.clip_mode": ("global_norm", "per_variable_norm", "value", "none"),
     "early_stopping.mode": ("auto", "min", "max"),

@@ -30,6 +30,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from lstm_jax import cudnn_lstm
 from lstm_jax import fused_lstm
 from lstm_jax import recurrence
 
@@ -45,14 +46,21 @@ RECURRENCES: dict[str, Recurrence] = {
 }
 
 
+# `implementation` names: the recurrences, and "cudnn", which runs a whole
+# layer on cuDNN where it can and the fused recurrence where it cannot.
+IMPLEMENTATIONS = (*RECURRENCES, "cudnn")
+
+
 def get_recurrence(implementation: str) -> Recurrence:
-  """Returns the recurrence registered under `implementation`."""
+  """Returns the recurrence `implementation` runs (cuDNN's fallback for "cudnn")."""
+  if implementation == "cudnn":
+    return RECURRENCES["fused"]
   try:
     return RECURRENCES[implementation]
   except KeyError:
     raise ValueError(
         f"unknown LSTM implementation {implementation!r}; "
-        f"choose one of {sorted(RECURRENCES)}") from None
+        f"choose one of {sorted(IMPLEMENTATIONS)}") from None
 
 
 def unit_forget_bias_init(key: jax.Array, shape: tuple[int, ...],
@@ -90,7 +98,8 @@ class LSTM(nn.Module):
     recurrent_dropout: rate of the dropout on h_{t-1} (one mask per sequence).
     dtype: compute dtype of the matmuls (bfloat16 on accelerators); the cell
       state and the outputs stay float32.
-    implementation: key of `RECURRENCES`.
+    implementation: one of `IMPLEMENTATIONS`: a key of `RECURRENCES`, or
+      "cudnn" (`cudnn_lstm`; CUDA GPUs only).
     time_chunks: pieces the time axis is run in (see the module docstring).
   """
   units: int
@@ -162,31 +171,45 @@ class LSTM(nn.Module):
       x = x.astype(jnp.float32)
       if not deterministic and self.dropout > 0:
         x = x * self._dropout_mask((batch, features), self.dropout)[:, None, :]
-      # Time-major from here on; each piece's input projection is one matmul.
-      x = jnp.swapaxes(x, 0, 1).astype(self.dtype)
     recurrent_mask = None
     if not deterministic and self.recurrent_dropout > 0:
       recurrent_mask = self._dropout_mask((batch, units), self.recurrent_dropout)
-
-    time_mask = None if mask is None else jnp.swapaxes(mask.astype(bool), 0, 1)
+    mask = None if mask is None else mask.astype(bool)
     if self.go_backwards:
-      x, x_proj = (None if a is None else jnp.flip(a, axis=0) for a in (x, x_proj))
-      time_mask = None if time_mask is None else jnp.flip(time_mask, axis=0)
+      x, x_proj, mask = (None if a is None else jnp.flip(a, axis=axis)
+                         for a, axis in ((x, 1), (x_proj, 0), (mask, 1)))
 
-    h_last = c_last = jnp.zeros((batch, units), jnp.float32)
-    hs_pieces = []
-    # A given projection leaves nothing to overlap the loop with: one piece.
-    for start, stop in chunk_bounds(time, 1 if x is None else self.time_chunks):
-      piece = (x_proj[start:stop].astype(jnp.float32) if x is None else
-               jnp.dot(x[start:stop], kernel.astype(self.dtype),
-                       preferred_element_type=jnp.float32) + bias)
-      hs, (h_last, c_last) = recurrence_fn(
-          piece, recurrent_kernel.astype(self.dtype),
-          None if time_mask is None else time_mask[start:stop], h_last, c_last,
-          recurrent_mask)
-      hs_pieces.append(hs)
-    hs = jnp.concatenate(hs_pieces, axis=0)
-    outputs = jnp.swapaxes(hs, 0, 1) if self.return_sequences else h_last
+    def in_pieces() -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+      """hs <[B, T, H]> and the final state, time-major inside."""
+      x_time = None if x is None else jnp.swapaxes(x, 0, 1).astype(self.dtype)
+      time_mask = None if mask is None else jnp.swapaxes(mask, 0, 1)
+      h_last = c_last = jnp.zeros((batch, units), jnp.float32)
+      hs_pieces = []
+      # A given projection leaves nothing to overlap the loop with: one piece.
+      for start, stop in chunk_bounds(time, 1 if x is None else self.time_chunks):
+        piece = (x_proj[start:stop].astype(jnp.float32) if x is None else
+                 jnp.dot(x_time[start:stop], kernel.astype(self.dtype),
+                         preferred_element_type=jnp.float32) + bias)
+        hs, (h_last, c_last) = recurrence_fn(
+            piece, recurrent_kernel.astype(self.dtype),
+            None if time_mask is None else time_mask[start:stop], h_last, c_last,
+            recurrent_mask)
+        hs_pieces.append(hs)
+      return jnp.swapaxes(jnp.concatenate(hs_pieces, axis=0), 0, 1), (h_last, c_last)
+
+    # cuDNN has no recurrent dropout, takes the inputs themselves, and is
+    # used in float32 only: otherwise the fused path runs (as in Keras).
+    if (self.implementation == "cudnn" and x is not None and recurrent_mask is None
+        and jnp.dtype(self.dtype) == jnp.float32):
+      if not cudnn_lstm.available():
+        raise ValueError(
+            "LSTM implementation 'cudnn' needs a CUDA GPU, but JAX's backend is "
+            f"{jax.default_backend()!r}; use implementation 'fused'")
+      hs, (h_last, c_last) = cudnn_lstm.cudnn_layer(
+          x, mask, kernel, recurrent_kernel, bias, fallback=in_pieces)
+    else:
+      hs, (h_last, c_last) = in_pieces()
+    outputs = hs if self.return_sequences else h_last
     return outputs, (h_last, c_last)
 
 

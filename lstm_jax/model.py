@@ -36,7 +36,7 @@ class LSTMClassifier(nn.Module):
       `Embedding(mask_zero=True)`); False feeds the padding through the LSTM.
     embedding_trainable: False stops gradients into the embedding table.
     dtype: compute dtype of the LSTM matmuls.
-    implementation: LSTM recurrence, a key of `lstm.RECURRENCES`.
+    implementation: one of `lstm.IMPLEMENTATIONS`.
     time_chunks: pieces each LSTM layer runs the time axis in (`lstm.LSTM`).
   """
   vocab_size: int

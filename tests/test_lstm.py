@@ -253,8 +253,8 @@ def test_bfloat16_compute_is_close_to_float32():
 
 
 def test_unknown_implementation_is_a_clear_error():
-  with pytest.raises(ValueError, match=r"unknown LSTM implementation 'cudnn'.*'scan'"):
-    lstm.LSTM(H, implementation="cudnn").init(jax.random.key(0), jnp.zeros((1, T, F)))
+  with pytest.raises(ValueError, match=r"unknown LSTM implementation 'pallas'.*'cudnn', 'fused', 'scan'"):
+    lstm.LSTM(H, implementation="pallas").init(jax.random.key(0), jnp.zeros((1, T, F)))
 
 
 def test_inputs_and_their_projection_together_are_a_clear_error():
