@@ -202,18 +202,16 @@ def test_chunk_bounds_cover_every_step_once_in_near_equal_pieces():
     lstm.chunk_bounds(5, 0)
 
 
-@pytest.mark.parametrize("implementation", ["scan", "fused"])
 @pytest.mark.parametrize("layer_cls,kwargs", [
     (lstm.LSTM, {}), (lstm.LSTM, {"go_backwards": True}), (lstm.Bidirectional, {})])
-def test_time_chunks_give_the_one_piece_results_and_gradients(implementation, layer_cls, kwargs):
+def test_time_chunks_give_the_one_piece_results_and_gradients(layer_cls, kwargs):
   params = _random_params(11)
   x, mask, _ = _padded_batch([6, 4, 2], "pre", seed=12)
   if layer_cls is lstm.Bidirectional:
     params = {"forward": params, "backward": _random_params(13)}
 
   def run(chunks):
-    layer = layer_cls(H, return_sequences=True, implementation=implementation,
-                      time_chunks=chunks, **kwargs)
+    layer = layer_cls(H, return_sequences=True, time_chunks=chunks, **kwargs)
 
     def loss(p, x):
       outputs, _ = layer.apply({"params": p}, x, jnp.asarray(mask))
