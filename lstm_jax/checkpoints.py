@@ -33,6 +33,8 @@ With several processes (multi-host), every process must call `save` and the
 restore methods, as orbax requires.
 """
 
+import dataclasses
+import datetime
 import json
 import logging
 import math
@@ -112,6 +114,14 @@ def _ranking_fn(mode: str) -> Callable[[Mapping[str, Any]], tuple[float, int]]:
   return rank
 
 
+@dataclasses.dataclass(frozen=True)
+class _SavedEpoch:
+  """What orbax's preservation policies read of a checkpoint (`PolicyCheckpointInfo`)."""
+  step: int
+  metrics: Optional[dict[str, Any]]
+  time: datetime.datetime
+
+
 class Checkpointer:
   """Saves one checkpoint per epoch; keeps the latest ones and the best.
 
@@ -142,7 +152,6 @@ class Checkpointer:
     self._options = ocp.CheckpointManagerOptions(
         preservation_policy=policy, best_fn=rank, best_mode=monitor_mode,
         enable_async_checkpointing=False, create=True)
-    self._keep_latest = keep_latest
     self._manager = self._open()
     self._drop_unkept()
 
@@ -179,11 +188,15 @@ class Checkpointer:
     killed in between leaves them behind, and if that was its last epoch no
     later save would ever drop them.
     """
-    epochs = self.epochs()
-    kept = set(epochs[-self._keep_latest:]) | {self._manager.best_step()}
-    for epoch in epochs:
-      if epoch not in kept:
-        self._manager.delete(epoch)
+    saved = [_SavedEpoch(epoch, self._manager.metrics(epoch),
+                         datetime.datetime.fromtimestamp(
+                             os.path.getmtime(os.path.join(self.directory, str(epoch)))))
+             for epoch in self.epochs()]
+    keep = self._options.preservation_policy.should_preserve(
+        saved, context=checkpoint_managers.PreservationContext())
+    for info, kept in zip(saved, keep):
+      if not kept:
+        self._manager.delete(info.step)
 
   def _epochs_on_disk(self) -> list[int]:
     return sorted(int(name) for name in os.listdir(self.directory)
