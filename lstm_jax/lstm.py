@@ -161,13 +161,15 @@ class LSTM(nn.Module):
       raise ValueError(
           f"LSTM mask must have shape [batch, time] = {(batch, time)}, got {mask.shape}")
 
-    if x is not None:
-      kernel = self.param("kernel", nn.initializers.glorot_uniform(),
-                          (features, 4 * units), jnp.float32)
+    # Declared in Keras's order, which also fixes their initial values; a
+    # given projection replaces kernel and bias.
+    kernel = None if x is None else self.param(
+        "kernel", nn.initializers.glorot_uniform(), (features, 4 * units), jnp.float32)
     recurrent_kernel = self.param("recurrent_kernel", nn.initializers.orthogonal(),
                                   (units, 4 * units), jnp.float32)
+    bias = None if x is None else self.param(
+        "bias", unit_forget_bias_init, (4 * units,), jnp.float32)
     if x is not None:
-      bias = self.param("bias", unit_forget_bias_init, (4 * units,), jnp.float32)
       x = x.astype(jnp.float32)
       if not deterministic and self.dropout > 0:
         x = x * self._dropout_mask((batch, features), self.dropout)[:, None, :]
@@ -183,15 +185,17 @@ class LSTM(nn.Module):
       """hs <[B, T, H]> and the final state, time-major inside."""
       x_time = None if x is None else jnp.swapaxes(x, 0, 1).astype(self.dtype)
       time_mask = None if mask is None else jnp.swapaxes(mask, 0, 1)
+      compute_kernel = None if kernel is None else kernel.astype(self.dtype)
+      compute_recurrent_kernel = recurrent_kernel.astype(self.dtype)
       h_last = c_last = jnp.zeros((batch, units), jnp.float32)
       hs_pieces = []
       # A given projection leaves nothing to overlap the loop with: one piece.
       for start, stop in chunk_bounds(time, 1 if x is None else self.time_chunks):
         piece = (x_proj[start:stop].astype(jnp.float32) if x is None else
-                 jnp.dot(x_time[start:stop], kernel.astype(self.dtype),
+                 jnp.dot(x_time[start:stop], compute_kernel,
                          preferred_element_type=jnp.float32) + bias)
         hs, (h_last, c_last) = recurrence_fn(
-            piece, recurrent_kernel.astype(self.dtype),
+            piece, compute_recurrent_kernel,
             None if time_mask is None else time_mask[start:stop], h_last, c_last,
             recurrent_mask)
         hs_pieces.append(hs)

@@ -86,6 +86,9 @@ def test_projection_table_gives_the_same_logits(bidirectional, mask_zero):
   assert table.shape == (V, (8 if bidirectional else 4) * H)
   np.testing.assert_allclose(_apply(model, variables, IDS, projection_table=table),
                              _apply(model, variables, IDS), rtol=1e-5, atol=1e-6)
+  # The table is what the first layer reads: another table, other logits.
+  assert not np.allclose(_apply(model, variables, IDS, projection_table=table + 1.0),
+                         _apply(model, variables, IDS), atol=1e-3)
 
 
 def test_projection_table_is_refused_in_training():
