@@ -124,17 +124,24 @@ class LSTM(nn.Module):
       *,
       deterministic: bool = True,
       x_proj: Optional[jax.Array] = None,
+      x_rows: Optional[jax.Array] = None,
+      row_index: Optional[jax.Array] = None,
   ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """Runs the layer.
 
     Args:
-      x: <float32>[B, T, F] inputs; None when `x_proj` is given.
+      x: <float32>[B, T, F] inputs; None when `x_proj` or `x_rows` is given.
       mask: <bool>[B, T], True on real steps; None when every step is real.
       deterministic: disables dropout; when False a 'dropout' RNG is needed.
       x_proj: <float32>[T, B, 4H] the input projection `x @ kernel + bias`,
         time-major, computed elsewhere (inference from a per-token table,
         `model.input_projection_table`); replaces `x`. Needs existing params
         and no input dropout.
+      x_rows: <float32>[S, F] the distinct input vectors, with `row_index`
+        <int32>[B, T] such that x[b, t] = x_rows[row_index[b, t]]; replaces
+        `x`. Each distinct row is projected once (a batch of text holds far
+        fewer distinct tokens than token slots), in training too; same
+        results as `x` up to float rounding. No input dropout.
 
     Returns:
       outputs <float32>[B, T, H] if `return_sequences` else <float32>[B, H],
@@ -144,9 +151,24 @@ class LSTM(nn.Module):
     _check_rate("dropout", self.dropout)
     _check_rate("recurrent_dropout", self.recurrent_dropout)
     units = self.units
-    if (x is None) == (x_proj is None):
-      raise ValueError("LSTM takes either inputs x or their projection x_proj, not both")
-    if x_proj is not None:
+    if sum(a is not None for a in (x, x_proj, x_rows)) != 1:
+      raise ValueError("LSTM takes exactly one of inputs x, their projection x_proj, "
+                       "or their distinct rows x_rows")
+    if (x_rows is None) != (row_index is None):
+      raise ValueError("LSTM x_rows and row_index go together")
+    if x_rows is not None:
+      if x_rows.ndim != 2 or row_index.ndim != 2:
+        raise ValueError(f"LSTM x_rows must be [rows, features] and row_index [batch, time], "
+                         f"got shapes {x_rows.shape} and {row_index.shape}")
+      if not deterministic and self.dropout > 0:
+        raise ValueError("LSTM input dropout needs the inputs x, not their distinct rows x_rows")
+      if self.implementation == "cudnn":
+        # cuDNN projects the inputs itself.
+        x, x_rows = jnp.take(x_rows, row_index, axis=0), None
+    if x_rows is not None:
+      batch, time = row_index.shape
+      features = x_rows.shape[-1]
+    elif x_proj is not None:
       if x_proj.ndim != 3 or x_proj.shape[-1] != 4 * units:
         raise ValueError(f"LSTM x_proj must be [time, batch, 4 * units = {4 * units}], "
                          f"got shape {x_proj.shape}")
@@ -163,11 +185,12 @@ class LSTM(nn.Module):
 
     # Declared in Keras's order, which also fixes their initial values; a
     # given projection replaces kernel and bias.
-    kernel = None if x is None else self.param(
+    projects = x_proj is None
+    kernel = None if not projects else self.param(
         "kernel", nn.initializers.glorot_uniform(), (features, 4 * units), jnp.float32)
     recurrent_kernel = self.param("recurrent_kernel", nn.initializers.orthogonal(),
                                   (units, 4 * units), jnp.float32)
-    bias = None if x is None else self.param(
+    bias = None if not projects else self.param(
         "bias", unit_forget_bias_init, (4 * units,), jnp.float32)
     if x is not None:
       x = x.astype(jnp.float32)
@@ -178,8 +201,9 @@ class LSTM(nn.Module):
       recurrent_mask = self._dropout_mask((batch, units), self.recurrent_dropout)
     mask = None if mask is None else mask.astype(bool)
     if self.go_backwards:
-      x, x_proj, mask = (None if a is None else jnp.flip(a, axis=axis)
-                         for a, axis in ((x, 1), (x_proj, 0), (mask, 1)))
+      x, x_proj, row_index, mask = (
+          None if a is None else jnp.flip(a, axis=axis)
+          for a, axis in ((x, 1), (x_proj, 0), (row_index, 1), (mask, 1)))
 
     def in_pieces() -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
       """hs <[B, T, H]> and the final state, time-major inside."""
@@ -187,13 +211,21 @@ class LSTM(nn.Module):
       time_mask = None if mask is None else jnp.swapaxes(mask, 0, 1)
       compute_kernel = None if kernel is None else kernel.astype(self.dtype)
       compute_recurrent_kernel = recurrent_kernel.astype(self.dtype)
+      if x_rows is not None:
+        rows_proj = jnp.dot(x_rows.astype(self.dtype), compute_kernel,
+                            preferred_element_type=jnp.float32) + bias
+        index_time = jnp.swapaxes(row_index, 0, 1)
       h_last = c_last = jnp.zeros((batch, units), jnp.float32)
       hs_pieces = []
       # A given projection leaves nothing to overlap the loop with: one piece.
-      for start, stop in chunk_bounds(time, 1 if x is None else self.time_chunks):
-        piece = (x_proj[start:stop].astype(jnp.float32) if x is None else
-                 jnp.dot(x_time[start:stop], compute_kernel,
-                         preferred_element_type=jnp.float32) + bias)
+      for start, stop in chunk_bounds(time, 1 if x_proj is not None else self.time_chunks):
+        if x is not None:
+          piece = jnp.dot(x_time[start:stop], compute_kernel,
+                          preferred_element_type=jnp.float32) + bias
+        elif x_rows is not None:
+          piece = jnp.take(rows_proj, index_time[start:stop], axis=0)
+        else:
+          piece = x_proj[start:stop].astype(jnp.float32)
         hs, (h_last, c_last) = recurrence_fn(
             piece, compute_recurrent_kernel,
             None if time_mask is None else time_mask[start:stop], h_last, c_last,
@@ -242,6 +274,8 @@ class Bidirectional(nn.Module):
       *,
       deterministic: bool = True,
       x_proj: Optional[jax.Array] = None,
+      x_rows: Optional[jax.Array] = None,
+      row_index: Optional[jax.Array] = None,
   ) -> tuple[jax.Array, tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]]:
     """Runs both directions.
 
@@ -251,6 +285,7 @@ class Bidirectional(nn.Module):
       deterministic: disables dropout; when False a 'dropout' RNG is needed.
       x_proj: <float32>[T, B, 8H] both directions' input projections, forward
         then backward (see `LSTM`).
+      x_rows, row_index: the inputs as distinct rows (see `LSTM`).
 
     Returns:
       outputs <float32>[B, T, 2H] if `return_sequences` else <float32>[B, 2H],
@@ -261,10 +296,11 @@ class Bidirectional(nn.Module):
                   dtype=self.dtype, implementation=self.implementation,
                   time_chunks=self.time_chunks)
     proj_fw, proj_bw = (None, None) if x_proj is None else jnp.split(x_proj, 2, axis=-1)
+    rows = dict(x_rows=x_rows, row_index=row_index)
     y_fw, state_fw = LSTM(**config, name="forward")(
-        x, mask, deterministic=deterministic, x_proj=proj_fw)
+        x, mask, deterministic=deterministic, x_proj=proj_fw, **rows)
     y_bw, state_bw = LSTM(**config, go_backwards=True, name="backward")(
-        x, mask, deterministic=deterministic, x_proj=proj_bw)
+        x, mask, deterministic=deterministic, x_proj=proj_bw, **rows)
     outputs = jnp.concatenate(
         [y_fw, jnp.flip(y_bw, axis=1) if self.return_sequences else y_bw], axis=-1)
     if self.return_sequences and mask is not None:

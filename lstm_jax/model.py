@@ -56,7 +56,9 @@ class LSTMClassifier(nn.Module):
 
   @nn.compact
   def __call__(self, token_ids: jax.Array, *, train: bool = False,
-               projection_table: Optional[jax.Array] = None) -> jax.Array:
+               projection_table: Optional[jax.Array] = None,
+               batch_vocab: Optional[jax.Array] = None,
+               token_index: Optional[jax.Array] = None) -> jax.Array:
     """Classifies a batch.
 
     Args:
@@ -65,6 +67,12 @@ class LSTMClassifier(nn.Module):
       projection_table: for inference, `input_projection_table(params, ...)`
         of these params: the first LSTM layer then gathers each token's input
         projection instead of computing it. Same logits up to float rounding.
+      batch_vocab: <int32>[S] the batch's distinct token ids (padded with
+        any id), with `token_index` <int32>[B, T] such that token_ids ==
+        batch_vocab[token_index] (`batching.batch_vocabulary`). The first
+        layer then projects each distinct token once instead of every token
+        slot; same logits and gradients up to float rounding. Ignored when
+        training with `lstm_dropout` (its masks differ per sequence).
 
     Returns:
       <float32>[B, C] logits.
@@ -76,16 +84,26 @@ class LSTMClassifier(nn.Module):
     if projection_table is not None and train:
       raise ValueError("projection_table is for inference: training needs the embedding "
                        "and the first layer's kernel")
+    if (batch_vocab is None) != (token_index is None):
+      raise ValueError("batch_vocab and token_index go together")
+    if token_index is not None and token_index.shape != token_ids.shape:
+      raise ValueError(f"token_index must have the shape of token_ids {token_ids.shape}, "
+                       f"got {token_index.shape}")
     mask = token_ids != 0 if self.mask_zero else None
+    first_inputs = {}
     if projection_table is None:
       table = nn.Embed(self.vocab_size, self.embed_dim,
                        embedding_init=keras_embedding_init, name="embedding").embedding
       if not self.embedding_trainable:
         table = jax.lax.stop_gradient(table)
-      x, x_proj = jnp.take(table, token_ids, axis=0), None
+      if batch_vocab is not None and not (train and self.lstm_dropout > 0):
+        x = None
+        first_inputs = dict(x_rows=jnp.take(table, batch_vocab, axis=0), row_index=token_index)
+      else:
+        x = jnp.take(table, token_ids, axis=0)
     else:
       # Gathered time-major, as the recurrence consumes it.
-      x, x_proj = None, jnp.take(projection_table, token_ids.T, axis=0)
+      x, first_inputs = None, dict(x_proj=jnp.take(projection_table, token_ids.T, axis=0))
 
     layer_cls = lstm.Bidirectional if self.bidirectional else lstm.LSTM
     for index in range(self.num_layers):
@@ -98,8 +116,8 @@ class LSTMClassifier(nn.Module):
           implementation=self.implementation,
           time_chunks=self.time_chunks,
           name=f"lstm_{index}")
-      x, _ = layer(x, mask, deterministic=not train, x_proj=x_proj)
-      x_proj = None
+      x, _ = layer(x, mask, deterministic=not train, **first_inputs)
+      first_inputs = {}
 
     x = nn.Dropout(self.dropout)(x, deterministic=not train)
     return nn.Dense(self.num_classes, kernel_init=nn.initializers.glorot_uniform(),

@@ -98,13 +98,19 @@ def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMC
   return state.replace(step=jnp.zeros((), jnp.int32))
 
 
+def distinct_tokens(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+  """The batch vocabulary arguments of the model, when the batch carries them."""
+  return {k: batch[k] for k in ("batch_vocab", "token_index") if k in batch}
+
+
 def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.Array,
                *, num_classes: int) -> tuple[TrainState, dict[str, jax.Array]]:
   """One optimizer update on one device's shard of the global batch.
 
   Args:
     state: replicated parameters and optimizer state.
-    batch: `token_ids <int32>[b, T]`, `label <int32>[b]`, `weight <float32>[b]`.
+    batch: `token_ids <int32>[b, T]`, `label <int32>[b]`, `weight <float32>[b]`,
+      optionally `batch_vocab <int32>[S]` and `token_index <int32>[b, T]`.
     dropout_rng: the run's dropout key; folded with the step and the device.
     num_classes: C.
 
@@ -116,7 +122,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
 
   def loss_fn(params):
     logits = state.apply_fn({"params": params}, batch["token_ids"], train=True,
-                            rngs={"dropout": rng})
+                            rngs={"dropout": rng}, **distinct_tokens(batch))
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
     return jnp.sum(losses * batch["weight"]), logits
 
@@ -130,7 +136,8 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
 def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
               num_classes: int) -> dict[str, jax.Array]:
   """Metric sums of one batch (all devices), without dropout."""
-  logits = apply_fn({"params": params}, batch["token_ids"], train=False)
+  logits = apply_fn({"params": params}, batch["token_ids"], train=False,
+                    **distinct_tokens(batch))
   sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes)
   return jax.lax.psum(sums, AXIS)
 
@@ -171,7 +178,9 @@ def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.Conf
       split.token_ids, split.labels, batch_size=config.train.batch_size,
       num_devices=topology.num_global_devices, shuffle=shuffle, seed=config.seed,
       epoch=epoch, bucket_lengths=tuple(config.data.bucket_lengths) or None,
-      padding=config.data.padding):
+      padding=config.data.padding,
+      # Runs older than the key fed every token slot to the first layer.
+      distinct_tokens=config.model.get("distinct_tokens", False)):
     yield topology.shard(batch)
 
 
@@ -343,7 +352,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
               progress, steps_done=i, per_step=jax.device_get(per_step),
               seconds=now - start, timed_seconds=now - start - compile_seconds,
               timed_tokens=epoch_tokens), num_steps)
-        shape = batch["token_ids"].shape
+        shape = tuple(v.shape for v in batch.values())
         if shape in compiled_shapes:
           state, sums = p_train_step(state, batch, dropout_rng)
           epoch_tokens += batch["token_ids"].size

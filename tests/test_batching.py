@@ -144,3 +144,31 @@ def test_bucketing_savings_match_the_batches_produced():
   assert savings["fixed_slots"] == 5 * 8 * 8
   assert savings["real_tokens"] == sum(batching.count_tokens(b).real for b in epoch)
   assert 0 < savings["saved_fraction"] < 1
+
+
+def test_vocab_size_bucket_rounds_up_to_four_steps_per_doubling():
+  sizes = [batching.vocab_size_bucket(n, cap=10**6) for n in (1, 64, 65, 81, 129, 2500, 9450)]
+  assert sizes == [64, 64, 80, 96, 160, 2560, 10240]
+  assert batching.vocab_size_bucket(2500, cap=2000) == 2000
+
+
+def test_batch_vocabulary_rebuilds_every_shard_from_its_distinct_ids():
+  token_ids = np.random.default_rng(3).integers(0, 500, (4, 8, 30)).astype(np.int32)
+  vocab, index = batching.batch_vocabulary(token_ids)
+  counts = [len(np.unique(shard)) for shard in token_ids]
+  assert vocab.shape == (4, batching.vocab_size_bucket(max(counts), cap=240))
+  assert vocab.dtype == index.dtype == np.int32 and index.shape == token_ids.shape
+  for d, count in enumerate(counts):
+    np.testing.assert_array_equal(vocab[d][index[d]], token_ids[d])
+    np.testing.assert_array_equal(vocab[d, :count], np.unique(token_ids[d]))
+    assert not vocab[d, count:].any()  # filler ids are 0
+
+
+def test_distinct_tokens_add_each_shards_vocabulary_to_the_batches():
+  token_ids, labels = make_data()
+  for batch in run(token_ids, labels, distinct_tokens=True):
+    vocab, index = batch["batch_vocab"], batch["token_index"]
+    assert vocab.shape[0] == 4 and index.shape == batch["token_ids"].shape
+    for d in range(4):
+      np.testing.assert_array_equal(vocab[d][index[d]], batch["token_ids"][d])
+  assert "batch_vocab" not in run(token_ids, labels)[0]

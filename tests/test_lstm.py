@@ -260,10 +260,46 @@ def test_inputs_and_their_projection_together_are_a_clear_error():
   params = _random_params(0)
   x = jnp.asarray(_inputs(1))
   x_proj = jnp.zeros((T, B, 4 * H))
-  with pytest.raises(ValueError, match="either inputs x or their projection x_proj"):
+  with pytest.raises(ValueError, match="exactly one of inputs x, their projection x_proj"):
     layer.apply({"params": params}, x, x_proj=x_proj)
   with pytest.raises(ValueError, match=r"x_proj must be \[time, batch, 4 \* units = 20\]"):
     layer.apply({"params": params}, None, x_proj=jnp.zeros((T, B, 3)))
+
+
+@pytest.mark.parametrize("layer_cls,kwargs", [
+    (lstm.LSTM, {}), (lstm.LSTM, {"go_backwards": True}), (lstm.Bidirectional, {})])
+def test_distinct_rows_give_the_results_and_gradients_of_the_inputs(layer_cls, kwargs):
+  params = _random_params(21)
+  if layer_cls is lstm.Bidirectional:
+    params = {"forward": params, "backward": _random_params(22)}
+  rows = _inputs(23, batch=1, time=7)[0]  # 7 distinct input vectors
+  row_index = np.random.default_rng(24).integers(0, 7, (B, T)).astype(np.int32)
+  _, mask, _ = _padded_batch([6, 4, 2], "pre")
+  layer = layer_cls(H, return_sequences=True, time_chunks=2, **kwargs)
+
+  def loss(p, rows, use_rows):
+    inputs = ({"x": None, "x_rows": rows, "row_index": jnp.asarray(row_index)} if use_rows
+              else {"x": jnp.take(rows, row_index, axis=0)})
+    outputs, _ = layer.apply({"params": p}, mask=jnp.asarray(mask), **inputs)
+    return jnp.sum(jnp.sin(outputs)), outputs
+
+  def run(use_rows):
+    (_, outputs), grads = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
+        params, jnp.asarray(rows), use_rows)
+    return outputs, grads
+
+  for got, want in zip(jax.tree.leaves(run(True)), jax.tree.leaves(run(False)), strict=True):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_distinct_rows_are_refused_with_input_dropout():
+  layer = lstm.LSTM(H, dropout=0.5)
+  with pytest.raises(ValueError, match="input dropout needs the inputs x, not their distinct rows"):
+    layer.init({"params": jax.random.key(0), "dropout": jax.random.key(1)}, None,
+               x_rows=jnp.zeros((4, F)), row_index=jnp.zeros((B, T), jnp.int32),
+               deterministic=False)
+  with pytest.raises(ValueError, match="x_rows and row_index go together"):
+    layer.init(jax.random.key(0), None, x_rows=jnp.zeros((4, F)))
 
 
 def test_mask_of_the_wrong_shape_is_a_clear_error():

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lstm_jax import batching
 from lstm_jax import model as model_lib
 
 V, E, C, H = 12, 4, 3, 5
@@ -98,6 +99,59 @@ def test_projection_table_is_refused_in_training():
   with pytest.raises(ValueError, match="projection_table is for inference"):
     model.apply(variables, IDS, train=True, projection_table=table,
                 rngs={"dropout": jax.random.key(1)})
+
+
+def _batch_vocab(ids):
+  vocab, index = batching.batch_vocabulary(np.asarray(ids)[None])
+  return {"batch_vocab": jnp.asarray(vocab[0]), "token_index": jnp.asarray(index[0])}
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"bidirectional": True, "num_layers": 2}, {"mask_zero": False},
+    {"embedding_trainable": False}])
+def test_batch_vocabulary_gives_the_same_logits_and_gradients(options):
+  model = model_lib.LSTMClassifier(V, E, C, units=H, dropout=0.5, **options)
+  params = _init(model)["params"]
+
+  def run(**vocab):
+    def loss(p):
+      logits = model.apply({"params": p}, IDS, train=True, rngs={"dropout": jax.random.key(3)},
+                           **vocab)
+      return jnp.sum(jnp.sin(logits)), logits
+    return jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
+
+  for got, want in zip(jax.tree.leaves(run(**_batch_vocab(IDS))), jax.tree.leaves(run()),
+                       strict=True):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_batch_vocabulary_is_what_the_first_layer_reads():
+  model = model_lib.LSTMClassifier(V, E, C, units=H)
+  variables = _init(model)
+  vocab = _batch_vocab(IDS)
+  shifted = {**vocab, "batch_vocab": (vocab["batch_vocab"] + 1) % V}
+  assert not np.allclose(_apply(model, variables, IDS, **shifted),
+                         _apply(model, variables, IDS, **vocab), atol=1e-4)
+
+
+def test_batch_vocabulary_is_ignored_when_training_with_lstm_input_dropout():
+  # Input dropout draws a mask per sequence, which distinct rows cannot carry.
+  model = model_lib.LSTMClassifier(V, E, C, units=H, lstm_dropout=0.5)
+  variables = _init(model)
+  train = lambda **vocab: _apply(model, variables, IDS, train=True,
+                                 rngs={"dropout": jax.random.key(0)}, **vocab)
+  np.testing.assert_array_equal(train(**_batch_vocab(IDS)), train())
+
+
+def test_batch_vocabulary_of_another_shape_is_a_clear_error():
+  model = model_lib.LSTMClassifier(V, E, C, units=H)
+  variables = _init(model)
+  vocab = _batch_vocab(IDS)
+  with pytest.raises(ValueError, match=r"token_index must have the shape of token_ids \(3, 5\)"):
+    model.apply(variables, IDS, batch_vocab=vocab["batch_vocab"],
+                token_index=vocab["token_index"][:, 1:])
+  with pytest.raises(ValueError, match="batch_vocab and token_index go together"):
+    model.apply(variables, IDS, batch_vocab=vocab["batch_vocab"])
 
 
 @pytest.mark.parametrize("trainable", [True, False])
