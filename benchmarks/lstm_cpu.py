@@ -3,11 +3,13 @@
   python -m benchmarks.lstm_cpu                                  # a few minutes
   python -m benchmarks.lstm_cpu --allocator system,glibc_thp,tcmalloc
 
-Two cases (vocab 20k, embedding 300, LSTM 128, batch 64): IMDB-like (200 steps,
-2 classes) and short text (32 steps, 42 classes); a training step (embedding +
+Two shapes (vocab 20k, embedding 300, LSTM 128, batch 64): IMDB-like (200 steps,
+2 classes) and short text (32 steps, 42 classes), each with uniform random token
+ids and with text-like (Zipf) ones (`_zipf` cases); a training step (embedding +
 LSTM + dense, Adam, global-norm clipping) and inference. Every framework runs
 in its own process on the same cores (`--threads`) and allocator environment.
-Prints a table and, last, one JSON line with every result.
+Prints a table and, last, one JSON line with every result. The ablations of
+lstm_jax run with `--frameworks` (see `ABLATIONS`).
 """
 
 from benchmarks import lstm_common as common
@@ -15,9 +17,14 @@ from benchmarks import lstm_common as common
 CASES = {
     "imdb": common.Case("imdb", time_steps=200, num_classes=2),
     "short_text": common.Case("short_text", time_steps=32, num_classes=42),
+    "imdb_zipf": common.Case("imdb_zipf", time_steps=200, num_classes=2, token_ids="zipf"),
+    "short_text_zipf": common.Case("short_text_zipf", time_steps=32, num_classes=42,
+                                   token_ids="zipf"),
 }
-FRAMEWORKS = ("lstm_jax scan", "lstm_jax fused 1 chunk", "lstm_jax fused", "lstm_jax serving",
-              "flax OptimizedLSTMCell", "keras 3 (jax)", "pytorch nn.LSTM")
+FRAMEWORKS = ("lstm_jax fused", "lstm_jax serving", "flax OptimizedLSTMCell", "keras 3 (jax)",
+              "pytorch nn.LSTM")
+# The reference recurrence, one loop instead of time pieces, every token slot projected.
+ABLATIONS = ("lstm_jax scan", "lstm_jax fused 1 chunk", "lstm_jax fused every slot")
 # fp32 matmul peak of a 2-core AVX-512 EPYC (2048² matmul): the "of limit" column.
 PEAK_GFLOPS = 187.0
 
