@@ -194,3 +194,33 @@ def test_bucketed_training_compiles_each_bucket_length_once(tmp_path, monkeypatc
   assert len(after_each_evaluation) == 4
   assert after_each_evaluation[0] > 0
   assert after_each_evaluation[1:] == [after_each_evaluation[0]] * 3
+
+
+def test_distinct_tokens_train_like_every_token_slot(tmp_path):
+  """The batch vocabulary changes float rounding only, not what is learned."""
+  def run(distinct, name):
+    config = tiny_config(tmp_path, **{"model.distinct_tokens": distinct, "train.max_epochs": 2,
+                                      "early_stopping.patience": 100})
+    return train.train_and_evaluate(config, tmp_path / name)
+
+  with_vocab, every_slot = run(True, "distinct"), run(False, "every_slot")
+  assert with_vocab["test_loss"] == pytest.approx(every_slot["test_loss"], rel=1e-3)
+  assert with_vocab["test_accuracy"] == pytest.approx(every_slot["test_accuracy"], abs=0.01)
+
+
+def test_batches_carry_their_vocabulary_as_the_config_says(tmp_path):
+  config = tiny_config(tmp_path)
+  ids = np.arange(1, 41, dtype=np.int32).reshape(4, 10)
+  split = train.input_pipeline.EncodedSplit(ids, np.zeros(4, np.int32))
+  topology = train.Topology.from_config(config)
+
+  def keys(config):
+    batch = next(train.make_batches(split, config, topology, epoch=0, shuffle=False))
+    return set(batch)
+
+  assert {"batch_vocab", "token_index"} <= keys(config)
+  config.model.distinct_tokens = False
+  assert not {"batch_vocab", "token_index"} & keys(config)
+  # A run from before the key fed every token slot, so its evaluation does too.
+  del config.model["distinct_tokens"]
+  assert not {"batch_vocab", "token_index"} & keys(config)
