@@ -36,8 +36,8 @@ class Case:
 
   `token_ids`: "uniform" over the vocabulary, or "zipf", text-like: ids are
   frequency ranks (as a fitted tokenizer assigns them) drawn with probability
-  proportional to 1 / rank. A 64 x 200 batch then holds ~2,900 distinct ids
-  (real IMDB reviews: ~2,500); uniform ids give ~9,400.
+  proportional to 1 / rank. A 64 x 200 batch then holds ~4,000 distinct ids
+  (real IMDB reviews: ~2,500, so this is the harder case); uniform ids ~9,400.
   """
   name: str
   time_steps: int

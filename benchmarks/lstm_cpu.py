@@ -8,8 +8,10 @@ Two shapes (vocab 20k, embedding 300, LSTM 128, batch 64): IMDB-like (200 steps,
 ids and with text-like (Zipf) ones (`_zipf` cases); a training step (embedding +
 LSTM + dense, Adam, global-norm clipping) and inference. Every framework runs
 in its own process on the same cores (`--threads`) and allocator environment.
-Prints a table and, last, one JSON line with every result. The ablations of
-lstm_jax run with `--frameworks` (see `ABLATIONS`).
+Prints a table and, last, one JSON line with every result. lstm_jax's ablations
+run when named in `--frameworks`: `lstm_jax scan` (the reference recurrence),
+`lstm_jax fused 1 chunk` (one loop instead of time pieces), `lstm_jax fused
+every slot` (every token slot projected instead of each batch's distinct tokens).
 """
 
 from benchmarks import lstm_common as common
@@ -23,8 +25,6 @@ CASES = {
 }
 FRAMEWORKS = ("lstm_jax fused", "lstm_jax serving", "flax OptimizedLSTMCell", "keras 3 (jax)",
               "pytorch nn.LSTM")
-# The reference recurrence, one loop instead of time pieces, every token slot projected.
-ABLATIONS = ("lstm_jax scan", "lstm_jax fused 1 chunk", "lstm_jax fused every slot")
 # fp32 matmul peak of a 2-core AVX-512 EPYC (2048² matmul): the "of limit" column.
 PEAK_GFLOPS = 187.0
 

@@ -160,8 +160,6 @@ class LSTM(nn.Module):
       if x_rows.ndim != 2 or row_index.ndim != 2:
         raise ValueError(f"LSTM x_rows must be [rows, features] and row_index [batch, time], "
                          f"got shapes {x_rows.shape} and {row_index.shape}")
-      if not deterministic and self.dropout > 0:
-        raise ValueError("LSTM input dropout needs the inputs x, not their distinct rows x_rows")
       if self.implementation == "cudnn":
         # cuDNN projects the inputs itself.
         x, x_rows = jnp.take(x_rows, row_index, axis=0), None
@@ -172,13 +170,14 @@ class LSTM(nn.Module):
       if x_proj.ndim != 3 or x_proj.shape[-1] != 4 * units:
         raise ValueError(f"LSTM x_proj must be [time, batch, 4 * units = {4 * units}], "
                          f"got shape {x_proj.shape}")
-      if not deterministic and self.dropout > 0:
-        raise ValueError("LSTM input dropout needs the inputs x, not their projection x_proj")
       time, batch, _ = x_proj.shape
     elif x.ndim != 3:
       raise ValueError(f"LSTM expects inputs [batch, time, features], got shape {x.shape}")
     else:
       batch, time, features = x.shape
+    if x is None and not deterministic and self.dropout > 0:
+      raise ValueError("LSTM input dropout draws a mask per sequence: it needs the inputs x, "
+                       "not their projection x_proj or distinct rows x_rows")
     if mask is not None and mask.shape != (batch, time):
       raise ValueError(
           f"LSTM mask must have shape [batch, time] = {(batch, time)}, got {mask.shape}")

@@ -292,12 +292,19 @@ def test_distinct_rows_give_the_results_and_gradients_of_the_inputs(layer_cls, k
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_distinct_rows_are_refused_with_input_dropout():
+@pytest.mark.parametrize("inputs", [
+    {"x_rows": jnp.zeros((4, F)), "row_index": jnp.zeros((B, T), jnp.int32)},
+    {"x_proj": jnp.zeros((T, B, 4 * H))}])
+def test_input_dropout_is_refused_without_the_inputs_themselves(inputs):
   layer = lstm.LSTM(H, dropout=0.5)
-  with pytest.raises(ValueError, match="input dropout needs the inputs x, not their distinct rows"):
-    layer.init({"params": jax.random.key(0), "dropout": jax.random.key(1)}, None,
-               x_rows=jnp.zeros((4, F)), row_index=jnp.zeros((B, T), jnp.int32),
-               deterministic=False)
+  rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
+  with pytest.raises(ValueError, match="input dropout draws a mask per sequence: it needs"):
+    layer.init(rngs, None, deterministic=False, **inputs)
+  layer.init(rngs, None, deterministic=True, **inputs)  # without dropout: fine
+
+
+def test_distinct_rows_need_their_index():
+  layer = lstm.LSTM(H)
   with pytest.raises(ValueError, match="x_rows and row_index go together"):
     layer.init(jax.random.key(0), None, x_rows=jnp.zeros((4, F)))
 

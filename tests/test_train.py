@@ -1,14 +1,18 @@
 """The training program end to end on small generated data."""
 
 import csv
+import functools
 import json
 import random
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from configs import default
+from lstm_jax import batching
 from lstm_jax import train
 
 WORDS = {"good": ["great", "fine", "lovely", "superb", "nice"],
@@ -224,3 +228,23 @@ def test_batches_carry_their_vocabulary_as_the_config_says(tmp_path):
   # A run from before the key fed every token slot, so its evaluation does too.
   del config.model["distinct_tokens"]
   assert not {"batch_vocab", "token_index"} & keys(config)
+
+
+def test_train_and_eval_steps_hand_the_batch_vocabulary_to_the_model():
+  seen = []
+
+  def apply_fn(variables, token_ids, **kwargs):
+    seen.append(sorted(k for k in kwargs if k in ("batch_vocab", "token_index")))
+    return jnp.zeros(token_ids.shape[:1] + (2,)) + variables["params"]["w"]
+
+  ids = np.arange(1, 13, dtype=np.int32).reshape(1, 2, 6)
+  vocab, index = batching.batch_vocabulary(ids)
+  batch = {"token_ids": ids, "label": np.zeros((1, 2), np.int32),
+           "weight": np.ones((1, 2), np.float32), "batch_vocab": vocab, "token_index": index}
+  state = train.TrainState.create(apply_fn=apply_fn, params={"w": jnp.zeros(())},
+                                  tx=optax.sgd(0.1))
+  jax.pmap(functools.partial(train.train_step, num_classes=2), axis_name=train.AXIS,
+           in_axes=(None, 0, None), out_axes=(None, None))(state, batch, jax.random.key(0))
+  jax.pmap(functools.partial(train.eval_step, apply_fn=apply_fn, num_classes=2),
+           axis_name=train.AXIS, in_axes=(None, 0), out_axes=None)(state.params, batch)
+  assert seen == [["batch_vocab", "token_index"]] * 2
