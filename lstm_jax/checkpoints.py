@@ -48,6 +48,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
+from lstm_jax import errors
+
 PyTree = Any
 DAMAGED_DIR = "damaged"
 _MODES = ("min", "max")
@@ -55,7 +57,7 @@ _MODES = ("min", "max")
 _log = logging.getLogger(__name__)
 
 
-class CheckpointError(Exception):
+class CheckpointError(errors.UserError):
   """Base class of checkpoint errors."""
 
 

@@ -104,6 +104,7 @@ def main(argv):
   if logging.get_verbosity() <= logging.INFO:
     quiet_libraries()
   import jax  # pylint: disable=g-import-not-at-top
+  from lstm_jax import errors  # pylint: disable=g-import-not-at-top
   from lstm_jax import train  # pylint: disable=g-import-not-at-top
   try:
     initialize_distributed()
@@ -116,11 +117,11 @@ def main(argv):
     print("interrupted at once; rerun the same command to resume from the last "
           "checkpoint.", file=sys.stderr)
     leave(130)
-  except train.USER_ERRORS as e:
+  except errors.UserError as e:
     if _TRACEBACK.value:
       raise
     print(f"error: {e}", file=sys.stderr)
-    leave(2)
+    leave(errors.EXIT_CODE)
   except Exception:  # pylint: disable=broad-except
     if not jax.distributed.is_initialized():
       raise

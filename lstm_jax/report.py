@@ -27,6 +27,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from lstm_jax import errors
+
 REQUIRED_FILES = ("config.json", "metrics.jsonl", "results.json")
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
 RESULT_KEYS = ("best_epoch", "epochs_run", "stopped_early", "train_accuracy",
@@ -46,7 +48,7 @@ MISSING = "—"
 MAX_ANNOTATED_CLASSES = 12
 
 
-class RunError(Exception):
+class RunError(errors.UserError):
   """A run directory cannot be reported; the message names the file."""
 
 

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import Any, Iterable, Optional, TextIO
 
+from lstm_jax import errors
+
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
@@ -32,7 +34,7 @@ def write_text_atomic(path: os.PathLike, text: str) -> None:
     os.replace(tmp, path)
   except OSError as e:
     tmp.unlink(missing_ok=True)
-    raise OSError(e.errno, f"could not write {path}: {e.strerror}") from e
+    raise errors.WriteError(e.errno, f"could not write {path}: {e.strerror}") from e
 
 
 def read_json(path: os.PathLike) -> Any:

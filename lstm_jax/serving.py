@@ -26,6 +26,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lstm_jax import errors
 from lstm_jax import model as model_lib
 from lstm_jax import tokenizer as tokenizer_lib
 
@@ -43,7 +44,7 @@ WEIGHTS = ("best", "last", "results")
 MAX_PROJECTION_TABLE_BYTES = 1 << 30
 
 
-class WorkdirError(Exception):
+class WorkdirError(errors.UserError):
   """A workdir lacks a file or holds one that cannot be used; says which."""
 
 
@@ -243,7 +244,7 @@ def choose_epoch(workdir: os.PathLike, weights: str = "best") -> int:
   """The epoch whose weights to load (see the module docstring for `weights`)."""
   workdir = pathlib.Path(workdir)
   if weights not in WEIGHTS:
-    raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    raise errors.BadValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
   epochs = saved_epochs(workdir)
   if weights == "last":
     return epochs[-1]

@@ -17,10 +17,12 @@ import os
 import socket
 from typing import Any, Optional
 
+from lstm_jax import errors
+
 LOCK_FILE = ".lock"
 
 
-class WorkdirLockedError(RuntimeError):
+class WorkdirLockedError(errors.UserError, RuntimeError):
   """Another live process holds the workdir."""
 
 
