@@ -24,8 +24,9 @@ from typing import Any, Sequence
 
 from lstm_jax import errors
 from lstm_jax import reporting
+from lstm_jax import workdir as workdir_lib
 
-BASELINES_FILE = "baselines.json"
+BASELINES_FILE = workdir_lib.BASELINES_FILE
 # Fixed, untuned settings: a reference point, not a competitor tuned on test.
 TFIDF_SETTINGS = {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True}
 LOGREG_SETTINGS = {"C": 1.0, "max_iter": 1000}
@@ -154,7 +155,7 @@ def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
 
 def load_run_splits(workdir: pathlib.Path) -> tuple[Any, int]:
   """The splits and seed of the run in `workdir`, rebuilt from config.json."""
-  config_path = pathlib.Path(workdir) / "config.json"
+  config_path = pathlib.Path(workdir) / workdir_lib.CONFIG_FILE
   if not config_path.is_file():
     raise errors.MissingFileError(f"{config_path}: missing; is {workdir} a workdir "
                             "of a started run?")

@@ -79,9 +79,10 @@ def quiet_libraries() -> None:
 def record_command(workdir: str) -> None:
   """Keeps the command line of a finished run, so reports can show how to rerun it."""
   import jax  # pylint: disable=g-import-not-at-top
+  from lstm_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "command.txt"), "w", encoding="utf-8") as f:
+    with open(os.path.join(workdir, workdir_lib.COMMAND_FILE), "w", encoding="utf-8") as f:
       f.write(" ".join(["python -m lstm_jax.main", *map(shlex.quote, sys.argv[1:])]) + "\n")
 
 

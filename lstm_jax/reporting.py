@@ -13,6 +13,7 @@ import time
 from typing import Any, Iterable, Optional, TextIO
 
 from lstm_jax import errors
+from lstm_jax import workdir as workdir_lib
 
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -57,12 +58,12 @@ def epoch_line(record: dict[str, float], max_epochs: int) -> str:
 def write_history(workdir: os.PathLike, history: Iterable[dict[str, Any]]) -> None:
   """Rewrites `metrics.jsonl` with one JSON object per epoch."""
   lines = [json.dumps(record, sort_keys=True) for record in history]
-  write_text_atomic(pathlib.Path(workdir) / "metrics.jsonl",
+  write_text_atomic(pathlib.Path(workdir) / workdir_lib.METRICS_FILE,
                     "".join(line + "\n" for line in lines))
 
 
 def read_history(workdir: os.PathLike) -> list[dict[str, Any]]:
-  path = pathlib.Path(workdir) / "metrics.jsonl"
+  path = pathlib.Path(workdir) / workdir_lib.METRICS_FILE
   if not path.exists():
     return []
   with open(path, encoding="utf-8") as f:
@@ -74,7 +75,7 @@ class TensorBoard:
 
   def __init__(self, workdir: os.PathLike):
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self._writer = SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"))
+    self._writer = SummaryWriter(str(pathlib.Path(workdir) / workdir_lib.TENSORBOARD_DIR))
 
   def write_epoch(self, record: dict[str, Any]) -> None:
     for key in EPOCH_KEYS[1:]:

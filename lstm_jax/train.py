@@ -41,11 +41,12 @@ from lstm_jax import optim
 from lstm_jax import preemption
 from lstm_jax import reporting
 from lstm_jax import serving
+from lstm_jax import workdir as workdir_lib
 from lstm_jax import workdir_lock
 
 AXIS = "batch"
-CONFIG_FILE = "config.json"
-RESULTS_FILE = "results.json"
+CONFIG_FILE = workdir_lib.CONFIG_FILE
+RESULTS_FILE = workdir_lib.RESULTS_FILE
 
 
 class TrainState(train_state_lib.TrainState):
@@ -303,7 +304,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
 
   monitor = config.early_stopping.monitor
   mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
-  ckpt = checkpoints.Checkpointer(workdir / "checkpoints", monitor_mode=mode)
+  ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR, monitor_mode=mode)
   stopper = early_stopping.EarlyStoppingState()
   history: list[dict[str, Any]] = []
   first_epoch = 1
@@ -317,7 +318,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     if is_chief:
       # A run killed between its checkpoint and this file left it an epoch short.
       reporting.write_history(workdir, history)
-  progress_dir = workdir / "checkpoints" / preemption.INTERRUPTED_DIR
+  progress_dir = workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR
   progress = None
   resumed = preemption.restore_progress(progress_dir, state, first_epoch)
   if resumed is not None:

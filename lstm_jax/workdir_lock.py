@@ -18,8 +18,9 @@ import socket
 from typing import Any, Optional
 
 from lstm_jax import errors
+from lstm_jax import workdir as workdir_lib
 
-LOCK_FILE = ".lock"
+LOCK_FILE = workdir_lib.LOCK_FILE
 
 
 class WorkdirLockedError(errors.UserError, RuntimeError):
