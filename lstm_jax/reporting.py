@@ -12,35 +12,11 @@ import sys
 import time
 from typing import Any, Iterable, Optional, TextIO
 
-from lstm_jax import errors
 from lstm_jax import workdir as workdir_lib
+# The atomic writes live with the workdir; re-exported for the modules that report.
+from lstm_jax.workdir import read_json, write_json_atomic, write_text_atomic  # pylint: disable=unused-import
 
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
-
-def write_json_atomic(path: os.PathLike, obj: Any) -> None:
-  """Writes `obj` as indented JSON to `path` atomically."""
-  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def write_text_atomic(path: os.PathLike, text: str) -> None:
-  """Writes `text` to `path` through a temporary file and a rename."""
-  path = pathlib.Path(path)
-  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-  try:
-    with open(tmp, "w", encoding="utf-8") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except OSError as e:
-    tmp.unlink(missing_ok=True)
-    raise errors.WriteError(e.errno, f"could not write {path}: {e.strerror}") from e
-
-
-def read_json(path: os.PathLike) -> Any:
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
 
 
 def epoch_line(record: dict[str, float], max_epochs: int) -> str:
