@@ -22,9 +22,11 @@ import sys
 import time
 from typing import Any, Sequence
 
+from lstm_jax import errors
 from lstm_jax import reporting
+from lstm_jax import workdir as workdir_lib
 
-BASELINES_FILE = "baselines.json"
+BASELINES_FILE = workdir_lib.BASELINES_FILE
 # Fixed, untuned settings: a reference point, not a competitor tuned on test.
 TFIDF_SETTINGS = {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True}
 LOGREG_SETTINGS = {"C": 1.0, "max_iter": 1000}
@@ -35,7 +37,7 @@ def _require_sklearn() -> None:
   try:
     import sklearn  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError as e:
-    raise ImportError(
+    raise errors.MissingDependencyError(
         "lstm_jax.baselines needs scikit-learn: pip install -r "
         "requirements-test.txt") from e
 
@@ -125,7 +127,7 @@ def compute_baselines(splits: Any, seed: int) -> dict:
   texts, labels, dropped = known_label_test(train.labels, test.texts,
                                             test.labels)
   if not labels:
-    raise ValueError("no test example has a label seen in training")
+    raise errors.BadValueError("no test example has a label seen in training")
   counts = {"num_train": len(train.labels), "num_test": len(labels),
             "num_test_dropped_unknown_label": dropped}
   return {
@@ -139,7 +141,7 @@ def _read_json(path: pathlib.Path) -> Any:
   try:
     return json.loads(path.read_text(encoding="utf-8"))
   except json.JSONDecodeError as e:
-    raise ValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
+    raise errors.BadValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
 
 
 def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
@@ -153,13 +155,13 @@ def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
 
 def load_run_splits(workdir: pathlib.Path) -> tuple[Any, int]:
   """The splits and seed of the run in `workdir`, rebuilt from config.json."""
-  config_path = pathlib.Path(workdir) / "config.json"
+  config_path = pathlib.Path(workdir) / workdir_lib.CONFIG_FILE
   if not config_path.is_file():
-    raise FileNotFoundError(f"{config_path}: missing; is {workdir} a workdir "
+    raise errors.MissingFileError(f"{config_path}: missing; is {workdir} a workdir "
                             "of a started run?")
   config = _read_json(config_path)
   if "data" not in config:
-    raise ValueError(f"{config_path}: no 'data' section")
+    raise errors.BadValueError(f"{config_path}: no 'data' section")
   # Imported here: the datasets package pulls in tensorflow_datasets, which
   # the baseline functions themselves do not need.
   import ml_collections  # pylint: disable=g-import-not-at-top
@@ -179,9 +181,9 @@ def main(argv: Sequence[str]) -> int:
     splits, seed = load_run_splits(args.workdir)
     baselines = compute_baselines(splits, seed)
     path = write_baselines(args.workdir, baselines)
-  except (FileNotFoundError, ValueError, ImportError) as e:
+  except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
-    return 1
+    return errors.EXIT_CODE
   for name, result in baselines.items():
     print(f"{name}: test accuracy {result['test_accuracy']:.4f}, "
           f"macro-F1 {result['test_macro_f1']:.4f}")

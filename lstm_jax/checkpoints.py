@@ -48,6 +48,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
+from lstm_jax import errors
+from lstm_jax import workdir as workdir_lib
+
 PyTree = Any
 DAMAGED_DIR = "damaged"
 _MODES = ("min", "max")
@@ -55,7 +58,7 @@ _MODES = ("min", "max")
 _log = logging.getLogger(__name__)
 
 
-class CheckpointError(Exception):
+class CheckpointError(errors.UserError):
   """Base class of checkpoint errors."""
 
 
@@ -251,9 +254,9 @@ class Checkpointer:
       raise ValueError(f"a checkpoint of epoch {epoch} already exists in "
                        f"{self.directory}")
     args = ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
-        meta=ocp.args.JsonSave(dict(meta)),
-        tree=ocp.args.JsonSave(tree_layout(state)))
+        **{workdir_lib.STATE_ITEM: ocp.args.StandardSave(state),
+           workdir_lib.META_ITEM: ocp.args.JsonSave(dict(meta)),
+           workdir_lib.LAYOUT_ITEM: ocp.args.JsonSave(tree_layout(state))})
     metrics = {"value": float(metric_value), "epoch": epoch}
     try:
       self._manager.save(epoch, args=args, metrics=metrics)
@@ -305,12 +308,13 @@ class Checkpointer:
           f"{self.epochs()}")
     try:
       items = self._manager.restore(epoch, args=ocp.args.Composite(
-          meta=ocp.args.JsonRestore(), tree=ocp.args.JsonRestore()))
+          **{workdir_lib.META_ITEM: ocp.args.JsonRestore(),
+             workdir_lib.LAYOUT_ITEM: ocp.args.JsonRestore()}))
     except (OSError, ValueError) as error:
       raise DamagedCheckpointError(
           f"checkpoint of epoch {epoch} in {self.directory} is damaged: "
           f"{error}") from error
-    differences = _layout_differences(items["tree"], tree_layout(target))
+    differences = _layout_differences(items[workdir_lib.LAYOUT_ITEM], tree_layout(target))
     if differences:
       raise IncompatibleCheckpointError(
           f"checkpoint of epoch {epoch} in {self.directory} does not fit the "
@@ -319,12 +323,12 @@ class Checkpointer:
           "config: rerun with that config or use a new workdir.")
     try:
       restored = self._manager.restore(epoch, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(target)))
+          **{workdir_lib.STATE_ITEM: ocp.args.StandardRestore(target)}))
     except (OSError, ValueError) as error:
       raise DamagedCheckpointError(
           f"checkpoint of epoch {epoch} in {self.directory} is damaged: "
           f"{error}") from error
-    return restored["state"], items["meta"]
+    return restored[workdir_lib.STATE_ITEM], items[workdir_lib.META_ITEM]
 
   def restore_latest_intact(
       self, target: PyTree) -> Optional[tuple[int, PyTree, dict[str, Any]]]:

@@ -11,6 +11,7 @@ import ml_collections
 
 from configs import default as default_config
 from lstm_jax import datasets
+from lstm_jax import errors
 
 CHOICES = {
     "data.padding": ("pre", "post"),
@@ -49,7 +50,7 @@ LIST_KEYS = ("data.train_files", "data.test_files", "data.text_fields", "data.co
              "data.file_labels", "data.bucket_lengths")
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.UserError, ValueError):
   """A config that cannot run; the message says which key and what to do."""
 
 

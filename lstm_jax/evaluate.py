@@ -28,6 +28,7 @@ from ml_collections import config_flags
 from configs import default as default_config
 from lstm_jax import config_validation
 from lstm_jax import datasets
+from lstm_jax import errors
 from lstm_jax import input_pipeline
 from lstm_jax import reporting
 from lstm_jax import serving
@@ -64,12 +65,12 @@ def eval_config(run_config: ml_collections.ConfigDict,
   """The run's config with the overrides (`section.key` → value) applied.
 
   Raises:
-    ValueError: an override would change the model or the vocabulary.
+    errors.BadValueError: an override would change the model or the vocabulary.
   """
   plain = run_config.to_dict()
   for key, value in overrides.items():
     if not key.startswith(OVERRIDABLE) or key in TOKENIZER_KEYS:
-      raise ValueError(
+      raise errors.BadValueError(
           f"--config.{key} cannot be overridden: evaluation uses the trained model and its "
           "saved vocabulary; only data.* keys (except data.vocab_size, data.lowercase, "
           "data.oov_token), train.batch_size and train.num_devices can")
@@ -102,11 +103,10 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
     and `data` (the data config used).
 
   Raises:
-    serving.WorkdirError, datasets.DataError, config_validation.ConfigError,
-    ValueError: with a message naming the file or key.
+    errors.UserError: with a message naming the file or key.
   """
   if split not in SPLITS:
-    raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    raise errors.BadValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
   config = eval_config(serving.read_config(workdir), overrides)
   classifier = serving.load_classifier(workdir, weights=weights)
   label_names = classifier.label_names
@@ -116,7 +116,7 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
   if untrained:
     dropped[LABEL_NOT_TRAINED] += untrained
   if not texts:
-    raise ValueError(f"the {split} split has no row with a trained label "
+    raise errors.BadValueError(f"the {split} split has no row with a trained label "
                      f"(dropped: {dict(dropped)}); the model knows {label_names}")
   encoded = input_pipeline.encode(texts, labels, label_names, classifier.tokenizer,
                                   config.data)
@@ -179,10 +179,8 @@ def main(argv: Sequence[str]) -> None:
   try:
     result = evaluate_workdir(FLAGS.workdir, overrides, split=FLAGS.split,
                               weights=FLAGS.weights)
-  except (serving.WorkdirError, datasets.DataError, config_validation.ConfigError,
-          OSError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  except errors.UserError as e:
+    errors.exit_with(e)
   if result["num_dropped"]:
     print(dropped_warning(result), file=sys.stderr)
   if FLAGS.output:

@@ -33,6 +33,8 @@ import numpy as np
 import pyarrow as pa
 from pyarrow import csv as pa_csv
 
+from lstm_jax import errors
+
 GLOVE_6B_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
 CACHE_ENV = "LSTM_JAX_CACHE_DIR"
 CACHE_VERSION = 1
@@ -44,8 +46,12 @@ _WHERE_TO_GET = (
     "(--config.embedding.path=...) at glove.6B.<dim>d.txt, its .gz, or the .zip.")
 
 
-class GloveFormatError(ValueError):
+class GloveFormatError(errors.UserError, ValueError):
   """A GloVe file that cannot be read as such; the message names file and line."""
+
+
+class DownloadError(errors.UserError, ConnectionError):
+  """The GloVe archive could not be downloaded; the message says what to do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +101,7 @@ class _Source:
 def _resolve(path: os.PathLike, dim: Optional[int], member: Optional[str]) -> _Source:
   path = pathlib.Path(path).expanduser()
   if not path.is_file():
-    raise FileNotFoundError(f"GloVe file not found: {path}. {_WHERE_TO_GET}")
+    raise errors.MissingFileError(f"GloVe file not found: {path}. {_WHERE_TO_GET}")
   if not zipfile.is_zipfile(path):
     return _Source(path, None)
   with zipfile.ZipFile(path) as archive:
@@ -104,11 +110,11 @@ def _resolve(path: os.PathLike, dim: Optional[int], member: Optional[str]) -> _S
     wanted = [n for n in texts if dim and n.endswith(f".{dim}d.txt")]
     wanted = wanted or (texts if len(texts) == 1 else [])
     if len(wanted) != 1:
-      raise ValueError(f"{path} holds {texts}; set embedding.dim to pick one "
+      raise errors.BadValueError(f"{path} holds {texts}; set embedding.dim to pick one "
                        "(e.g. 300 for glove.6B.300d.txt).")
     member = wanted[0]
   elif member not in texts:
-    raise ValueError(f"{path} has no member {member!r}; it holds {texts}.")
+    raise errors.BadValueError(f"{path} has no member {member!r}; it holds {texts}.")
   return _Source(path, member)
 
 
@@ -398,10 +404,10 @@ def download_glove(dest_dir: os.PathLike, url: str = GLOVE_6B_URL,
     response = urllib.request.urlopen(request, timeout=timeout)
   except urllib.error.HTTPError as e:
     if e.code != 416 or not offset:  # 416: the partial file is already complete.
-      raise ConnectionError(f"Downloading {url} failed: HTTP {e.code} {e.reason}. "
+      raise DownloadError(f"Downloading {url} failed: HTTP {e.code} {e.reason}. "
                             f"Download it by hand into {dest_dir}.") from None
   except (urllib.error.URLError, OSError) as e:
-    raise ConnectionError(f"Cannot reach {url} ({e}). Offline? Download it elsewhere and "
+    raise DownloadError(f"Cannot reach {url} ({e}). Offline? Download it elsewhere and "
                           f"copy it to {target}.") from None
   else:
     with response:
@@ -419,7 +425,7 @@ def download_glove(dest_dir: os.PathLike, url: str = GLOVE_6B_URL,
     if progress:
       progress(done, total)
     if total is not None and done != total:
-      raise ConnectionError(f"Download of {url} stopped at {done} of {total} bytes; "
+      raise DownloadError(f"Download of {url} stopped at {done} of {total} bytes; "
                             f"run again to resume from {part}.")
   _verify(part, sha256, partial=part)
   os.replace(part, target)
@@ -433,7 +439,7 @@ def _verify(path: pathlib.Path, sha256: Optional[str], partial: Optional[pathlib
   if got != sha256.lower():
     if partial is not None:
       partial.unlink()
-    raise ValueError(f"Checksum mismatch for {path}: expected sha256 {sha256}, got {got}. "
+    raise errors.BadValueError(f"Checksum mismatch for {path}: expected sha256 {sha256}, got {got}. "
                      + ("The download was deleted; run again." if partial else
                         "Delete the file and download it again."))
 
@@ -449,8 +455,8 @@ def main(argv: Optional[list[str]] = None) -> None:
   args = parser.parse_args(argv)
   try:
     path = download_glove(args.dest, args.url, args.sha256)
-  except (ConnectionError, ValueError) as e:
-    sys.exit(f"error: {e}")
+  except errors.UserError as e:
+    errors.exit_with(e)
   print(f"\nSaved {path}. Use it with --config.embedding.path={path}")
 
 

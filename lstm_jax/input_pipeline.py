@@ -17,10 +17,11 @@ from lstm_jax import datasets
 from lstm_jax import glove
 from lstm_jax import reporting
 from lstm_jax import tokenizer as tokenizer_lib
+from lstm_jax import workdir as workdir_lib
 
-TOKENIZER_FILE = "tokenizer.json"
-LABELS_FILE = "labels.json"
-REPORT_FILE = "dataset_report.json"
+TOKENIZER_FILE = workdir_lib.TOKENIZER_FILE
+LABELS_FILE = workdir_lib.LABELS_FILE
+REPORT_FILE = workdir_lib.DATASET_REPORT_FILE
 
 
 @dataclasses.dataclass

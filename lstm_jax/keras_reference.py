@@ -25,6 +25,7 @@ from lstm_jax import baselines
 from lstm_jax import input_pipeline
 from lstm_jax import metrics as metrics_lib
 from lstm_jax import reporting
+from lstm_jax import workdir as workdir_lib
 
 CLIP_ARGUMENT = {"global_norm": "global_clipnorm", "per_variable_norm": "clipnorm",
                  "value": "clipvalue"}
@@ -104,12 +105,12 @@ def main(argv: Optional[list[str]] = None) -> int:
   args = parser.parse_args(argv)
   os.environ.setdefault("KERAS_BACKEND", "jax")
   workdir = pathlib.Path(args.workdir)
-  config_path = workdir / "config.json"
+  config_path = workdir / workdir_lib.CONFIG_FILE
   if not config_path.is_file():
     print(f"error: {config_path} not found: --workdir must be an lstm_jax run",
           file=sys.stderr)
     return 2
-  existing = workdir / "baselines.json"
+  existing = workdir / workdir_lib.BASELINES_FILE
   if not args.force and existing.is_file() and "keras" in reporting.read_json(existing):
     print(f"{workdir}: Keras reference already measured (--force to redo)")
     return 0

@@ -79,9 +79,10 @@ def quiet_libraries() -> None:
 def record_command(workdir: str) -> None:
   """Keeps the command line of a finished run, so reports can show how to rerun it."""
   import jax  # pylint: disable=g-import-not-at-top
+  from lstm_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "command.txt"), "w", encoding="utf-8") as f:
+    with open(os.path.join(workdir, workdir_lib.COMMAND_FILE), "w", encoding="utf-8") as f:
       f.write(" ".join(["python -m lstm_jax.main", *map(shlex.quote, sys.argv[1:])]) + "\n")
 
 
@@ -104,6 +105,7 @@ def main(argv):
   if logging.get_verbosity() <= logging.INFO:
     quiet_libraries()
   import jax  # pylint: disable=g-import-not-at-top
+  from lstm_jax import errors  # pylint: disable=g-import-not-at-top
   from lstm_jax import train  # pylint: disable=g-import-not-at-top
   try:
     initialize_distributed()
@@ -116,11 +118,11 @@ def main(argv):
     print("interrupted at once; rerun the same command to resume from the last "
           "checkpoint.", file=sys.stderr)
     leave(130)
-  except train.USER_ERRORS as e:
+  except errors.UserError as e:
     if _TRACEBACK.value:
       raise
     print(f"error: {e}", file=sys.stderr)
-    leave(2)
+    leave(errors.EXIT_CODE)
   except Exception:  # pylint: disable=broad-except
     if not jax.distributed.is_initialized():
       raise

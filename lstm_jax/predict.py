@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from lstm_jax import errors
 from lstm_jax import serving
 
 FLAGS = flags.FLAGS
@@ -46,9 +47,9 @@ def read_texts(path: str) -> tuple[list[str], int]:
     try:
       lines = pathlib.Path(path).read_text("utf-8").splitlines()
     except FileNotFoundError:
-      raise FileNotFoundError(f"--input file {path} not found") from None
+      raise errors.MissingFileError(f"--input file {path} not found") from None
     except UnicodeDecodeError as e:
-      raise ValueError(f"--input file {path} is not UTF-8 text: {e}") from None
+      raise errors.BadValueError(f"--input file {path} is not UTF-8 text: {e}") from None
   texts = [line for line in lines if line.strip()]
   return texts, len(lines) - len(texts)
 
@@ -86,11 +87,10 @@ def main(argv: Sequence[str]) -> None:
       if blank:
         print(f"skipped {blank} blank lines of {FLAGS.input}", file=sys.stderr)
     if not texts:
-      raise ValueError("no texts to classify: pass them as arguments or with --input")
+      raise errors.BadValueError("no texts to classify: pass them as arguments or with --input")
     classifier = serving.load_classifier(FLAGS.workdir, weights=FLAGS.weights)
-  except (serving.WorkdirError, OSError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  except errors.UserError as e:
+    errors.exit_with(e)
   predictions = classifier.predict(texts, top_k=FLAGS.top_k)
   for index, (text, prediction) in enumerate(zip(texts, predictions), start=1):
     if prediction.no_known_words:

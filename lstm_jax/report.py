@@ -27,7 +27,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-REQUIRED_FILES = ("config.json", "metrics.jsonl", "results.json")
+from lstm_jax import errors
+from lstm_jax import workdir as workdir_lib
+
+REQUIRED_FILES = (workdir_lib.CONFIG_FILE, workdir_lib.METRICS_FILE, workdir_lib.RESULTS_FILE)
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
 RESULT_KEYS = ("best_epoch", "epochs_run", "stopped_early", "train_accuracy",
                "val_accuracy", "test_accuracy", "test_macro_f1",
@@ -46,7 +49,7 @@ MISSING = "—"
 MAX_ANNOTATED_CLASSES = 12
 
 
-class RunError(Exception):
+class RunError(errors.UserError):
   """A run directory cannot be reported; the message names the file."""
 
 
@@ -178,25 +181,25 @@ def load_run(run_dir: pathlib.Path) -> Run:
   if missing:
     raise RunError(f"{run_dir}: missing {', '.join(missing)} (a finished run "
                    f"leaves {', '.join(REQUIRED_FILES)})")
-  config = _read_json(run_dir / "config.json")
-  results = _read_json(run_dir / "results.json")
+  config = _read_json(run_dir / workdir_lib.CONFIG_FILE)
+  results = _read_json(run_dir / workdir_lib.RESULTS_FILE)
   absent = [k for k in RESULT_KEYS if k not in results]
   if absent:
-    raise RunError(f"{run_dir / 'results.json'}: missing key(s) "
+    raise RunError(f"{run_dir / workdir_lib.RESULTS_FILE}: missing key(s) "
                    f"{', '.join(absent)}")
   num_classes = len(results["label_names"])
   matrix = np.asarray(results["confusion_matrix"])
   if matrix.shape != (num_classes, num_classes):
-    raise RunError(f"{run_dir / 'results.json'}: confusion_matrix has shape "
+    raise RunError(f"{run_dir / workdir_lib.RESULTS_FILE}: confusion_matrix has shape "
                    f"{matrix.shape}, expected {(num_classes, num_classes)} "
                    f"from {num_classes} label_names")
-  baselines_path = run_dir / "baselines.json"
+  baselines_path = run_dir / workdir_lib.BASELINES_FILE
   baselines = _read_json(baselines_path) if baselines_path.is_file() else {}
-  command_file = run_dir / "command.txt"
+  command_file = run_dir / workdir_lib.COMMAND_FILE
   command = (command_file.read_text(encoding="utf-8").strip()
              if command_file.is_file() else None)
   return Run(run_dir=run_dir, config=config,
-             epochs=_read_epochs(run_dir / "metrics.jsonl"),
+             epochs=_read_epochs(run_dir / workdir_lib.METRICS_FILE),
              results=results, baselines=baselines, command=command)
 
 

@@ -12,32 +12,11 @@ import sys
 import time
 from typing import Any, Iterable, Optional, TextIO
 
+from lstm_jax import workdir as workdir_lib
+# The atomic writes live with the workdir; re-exported for the modules that report.
+from lstm_jax.workdir import read_json, write_json_atomic, write_text_atomic  # pylint: disable=unused-import
+
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
-
-def write_json_atomic(path: os.PathLike, obj: Any) -> None:
-  """Writes `obj` as indented JSON to `path` atomically."""
-  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def write_text_atomic(path: os.PathLike, text: str) -> None:
-  """Writes `text` to `path` through a temporary file and a rename."""
-  path = pathlib.Path(path)
-  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-  try:
-    with open(tmp, "w", encoding="utf-8") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except OSError as e:
-    tmp.unlink(missing_ok=True)
-    raise OSError(e.errno, f"could not write {path}: {e.strerror}") from e
-
-
-def read_json(path: os.PathLike) -> Any:
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
 
 
 def epoch_line(record: dict[str, float], max_epochs: int) -> str:
@@ -55,12 +34,12 @@ def epoch_line(record: dict[str, float], max_epochs: int) -> str:
 def write_history(workdir: os.PathLike, history: Iterable[dict[str, Any]]) -> None:
   """Rewrites `metrics.jsonl` with one JSON object per epoch."""
   lines = [json.dumps(record, sort_keys=True) for record in history]
-  write_text_atomic(pathlib.Path(workdir) / "metrics.jsonl",
+  write_text_atomic(pathlib.Path(workdir) / workdir_lib.METRICS_FILE,
                     "".join(line + "\n" for line in lines))
 
 
 def read_history(workdir: os.PathLike) -> list[dict[str, Any]]:
-  path = pathlib.Path(workdir) / "metrics.jsonl"
+  path = pathlib.Path(workdir) / workdir_lib.METRICS_FILE
   if not path.exists():
     return []
   with open(path, encoding="utf-8") as f:
@@ -72,7 +51,7 @@ class TensorBoard:
 
   def __init__(self, workdir: os.PathLike):
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self._writer = SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"))
+    self._writer = SummaryWriter(str(pathlib.Path(workdir) / workdir_lib.TENSORBOARD_DIR))
 
   def write_epoch(self, record: dict[str, Any]) -> None:
     for key in EPOCH_KEYS[1:]:

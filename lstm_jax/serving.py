@@ -26,24 +26,26 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lstm_jax import errors
 from lstm_jax import model as model_lib
 from lstm_jax import tokenizer as tokenizer_lib
+from lstm_jax import workdir as workdir_lib
 
-CONFIG_FILE = "config.json"
-TOKENIZER_FILE = "tokenizer.json"
-LABELS_FILE = "labels.json"
-RESULTS_FILE = "results.json"
-CHECKPOINT_DIR = "checkpoints"
-STATE_ITEM = "state"
-META_ITEM = "meta"
-LAYOUT_ITEM = "tree"  # key path -> shape and dtype of every array of `state`
+CONFIG_FILE = workdir_lib.CONFIG_FILE
+TOKENIZER_FILE = workdir_lib.TOKENIZER_FILE
+LABELS_FILE = workdir_lib.LABELS_FILE
+RESULTS_FILE = workdir_lib.RESULTS_FILE
+CHECKPOINT_DIR = workdir_lib.CHECKPOINT_DIR
+STATE_ITEM = workdir_lib.STATE_ITEM
+META_ITEM = workdir_lib.META_ITEM
+LAYOUT_ITEM = workdir_lib.LAYOUT_ITEM
 PARAMS_PATH = ".params"  # key path of the parameters inside `state`
 WEIGHTS = ("best", "last", "results")
 # Largest per-token input-projection table `Classifier` precomputes (float32).
 MAX_PROJECTION_TABLE_BYTES = 1 << 30
 
 
-class WorkdirError(Exception):
+class WorkdirError(errors.UserError):
   """A workdir lacks a file or holds one that cannot be used; says which."""
 
 
@@ -243,7 +245,7 @@ def choose_epoch(workdir: os.PathLike, weights: str = "best") -> int:
   """The epoch whose weights to load (see the module docstring for `weights`)."""
   workdir = pathlib.Path(workdir)
   if weights not in WEIGHTS:
-    raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    raise errors.BadValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
   epochs = saved_epochs(workdir)
   if weights == "last":
     return epochs[-1]

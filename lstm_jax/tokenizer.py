@@ -30,6 +30,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from lstm_jax import errors
+
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 FORMAT = "lstm_jax.tokenizer"
 VERSION = 1
@@ -344,24 +346,24 @@ class Tokenizer:
     try:
       data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-      raise FileNotFoundError(
+      raise errors.MissingFileError(
           f"Tokenizer file not found: {path}. It is written by training into the "
           "workdir; point at the workdir of a finished run.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-      raise ValueError(f"{path} is not valid JSON: {e}") from None
+      raise errors.BadValueError(f"{path} is not valid JSON: {e}") from None
     return cls.from_json(data, source=str(path))
 
   @classmethod
   def from_json(cls, data: Any, source: str = "tokenizer JSON") -> "Tokenizer":
     """Rebuilds a tokenizer from `to_json` output, checking every key."""
 
-    def bad(key: str, expected: str) -> ValueError:
-      return ValueError(f"{source}: key {key!r} must be {expected}.")
+    def bad(key: str, expected: str) -> errors.BadValueError:
+      return errors.BadValueError(f"{source}: key {key!r} must be {expected}.")
 
     if not isinstance(data, dict) or data.get("format") != FORMAT:
       raise bad("format", repr(FORMAT))
     if data.get("version") != VERSION:
-      raise ValueError(f"{source}: tokenizer format version {data.get('version')!r} "
+      raise errors.BadValueError(f"{source}: tokenizer format version {data.get('version')!r} "
                        f"is not supported (this lstm_jax reads version {VERSION}).")
     config = data.get("config")
     if not isinstance(config, dict):
@@ -369,7 +371,7 @@ class Tokenizer:
     try:
       tokenizer = cls(**config)
     except (TypeError, ValueError) as e:
-      raise ValueError(f"{source}: invalid 'config': {e}") from None
+      raise errors.BadValueError(f"{source}: invalid 'config': {e}") from None
     counts = data.get("word_counts")
     if not isinstance(counts, list) or not all(
         isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and

@@ -33,6 +33,7 @@ from lstm_jax import batching
 from lstm_jax import checkpoints
 from lstm_jax import config_validation
 from lstm_jax import early_stopping
+from lstm_jax import errors
 from lstm_jax import input_pipeline
 from lstm_jax import metrics as metrics_lib
 from lstm_jax import model as model_lib
@@ -40,26 +41,20 @@ from lstm_jax import optim
 from lstm_jax import preemption
 from lstm_jax import reporting
 from lstm_jax import serving
+from lstm_jax import workdir as workdir_lib
 from lstm_jax import workdir_lock
 
 AXIS = "batch"
-CONFIG_FILE = "config.json"
-RESULTS_FILE = "results.json"
+CONFIG_FILE = workdir_lib.CONFIG_FILE
+RESULTS_FILE = workdir_lib.RESULTS_FILE
 
 
 class TrainState(train_state_lib.TrainState):
   """Parameters and optimizer state; `step` counts optimizer updates."""
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(errors.UserError, RuntimeError):
   """The training loss became NaN or infinite."""
-
-
-# Errors whose message tells the user what to do; the command line prints them
-# without a traceback.
-USER_ERRORS = (config_validation.ConfigError, NonFiniteLossError,
-               workdir_lock.WorkdirLockedError, checkpoints.CheckpointError,
-               FileNotFoundError, ValueError, OSError)
 
 
 def results_line(results: dict[str, Any]) -> str:
@@ -161,7 +156,8 @@ class Topology:
     local = jax.local_devices()
     wanted = config.train.num_devices or len(local)
     if wanted > len(local):
-      raise ValueError(f"train.num_devices={wanted} but only {len(local)} local devices exist")
+      raise config_validation.ConfigError(
+          f"train.num_devices={wanted} but only {len(local)} local devices exist")
     devices = tuple(d for p in range(jax.process_count())
                     for d in [d for d in jax.devices() if d.process_index == p][:wanted])
     return cls(devices, wanted, jax.process_index())
@@ -239,7 +235,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
   config = config_validation.normalize(config)
   config_validation.validate(config)
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise errors.WriteError(e.errno, f"cannot create the workdir {workdir}: {e.strerror}; "
+                            "pick a --workdir you can write to") from e
   is_chief = jax.process_index() == 0
   with workdir_lock.WorkdirLock(workdir) if is_chief else contextlib.nullcontext():
     if is_chief:
@@ -304,7 +304,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
 
   monitor = config.early_stopping.monitor
   mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
-  ckpt = checkpoints.Checkpointer(workdir / "checkpoints", monitor_mode=mode)
+  ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR, monitor_mode=mode)
   stopper = early_stopping.EarlyStoppingState()
   history: list[dict[str, Any]] = []
   first_epoch = 1
@@ -318,7 +318,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     if is_chief:
       # A run killed between its checkpoint and this file left it an epoch short.
       reporting.write_history(workdir, history)
-  progress_dir = workdir / "checkpoints" / preemption.INTERRUPTED_DIR
+  progress_dir = workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR
   progress = None
   resumed = preemption.restore_progress(progress_dir, state, first_epoch)
   if resumed is not None:

@@ -17,10 +17,13 @@ import os
 import socket
 from typing import Any, Optional
 
-LOCK_FILE = ".lock"
+from lstm_jax import errors
+from lstm_jax import workdir as workdir_lib
+
+LOCK_FILE = workdir_lib.LOCK_FILE
 
 
-class WorkdirLockedError(RuntimeError):
+class WorkdirLockedError(errors.UserError, RuntimeError):
   """Another live process holds the workdir."""
 
 

@@ -116,7 +116,7 @@ def test_cli_writes_both_baselines_for_the_run_split(tmp_path, fake_datasets,
 
 
 def test_cli_names_a_missing_config(tmp_path, fake_datasets, capsys):
-  assert baselines.main([f"--workdir={tmp_path}"]) == 1
+  assert baselines.main([f"--workdir={tmp_path}"]) == 2
   assert f"{tmp_path / 'config.json'}: missing" in capsys.readouterr().err
   assert not fake_datasets
 

@@ -20,6 +20,7 @@ from lstm_jax import checkpoints
 from lstm_jax import preemption
 from lstm_jax import reporting
 from lstm_jax import train
+from lstm_jax import workdir as workdir_lib
 
 STEPS_PER_EPOCH = 25  # the training split of 480 examples in batches of 16
 
@@ -190,7 +191,7 @@ def test_disk_full_while_writing_a_checkpoint(data, reference, tmp_path, monkeyp
 
 
 def test_disk_full_while_writing_the_results(data, reference, tmp_path, monkeypatch):
-  real = reporting.write_text_atomic
+  real = workdir_lib.write_text_atomic
 
   def no_space(fd):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -201,7 +202,7 @@ def test_disk_full_while_writing_the_results(data, reference, tmp_path, monkeypa
         patch.setattr(os, "fsync", no_space)
       real(path, text)
 
-  monkeypatch.setattr(reporting, "write_text_atomic", write_text_atomic)
+  monkeypatch.setattr(workdir_lib, "write_text_atomic", write_text_atomic)
   workdir = tmp_path / "workdir"
   with pytest.raises(OSError, match="could not write .*results.json: No space left"):
     train.train_and_evaluate(config_for(data), workdir)

@@ -1,0 +1,39 @@
+"""The errors a user can fix, and how the command line shows them.
+
+Every error whose message tells the user what to do (a missing or damaged file,
+a bad config key or flag, a locked workdir) derives from `UserError`; the
+command line prints it as one `error: ...` line and exits with `EXIT_CODE`.
+Any other exception is a bug and keeps its traceback.
+"""
+
+import sys
+from typing import NoReturn
+
+EXIT_CODE = 2
+
+
+class UserError(Exception):
+  """Bad input the user can fix; the message names the file, line, key or flag
+  and what to do."""
+
+
+class MissingFileError(UserError, FileNotFoundError):
+  """A file the user named, or the run needs, does not exist."""
+
+
+class BadValueError(UserError, ValueError):
+  """A flag value or a file's content that cannot be used."""
+
+
+class WriteError(UserError, OSError):
+  """A file could not be written (no space, no permission)."""
+
+
+class MissingDependencyError(UserError, ImportError):
+  """An optional package a command needs is not installed."""
+
+
+def exit_with(error: UserError) -> NoReturn:
+  """Prints `error` as one line on stderr and exits with `EXIT_CODE`."""
+  print(f"error: {error}", file=sys.stderr)
+  sys.exit(EXIT_CODE)

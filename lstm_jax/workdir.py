@@ -1,0 +1,64 @@
+"""The names of a run's workdir: a contract with scripts outside the project.
+
+Every module spells a workdir file through these constants (a test greps the
+package for the literal names); docs/ARCHITECTURE.md lists what each holds. Every write is atomic (a temporary
+file, then a rename), so a run killed at any moment leaves either the old or the
+new file, never half of one.
+"""
+
+import json
+import os
+import pathlib
+from typing import Any
+
+from lstm_jax import errors
+
+CONFIG_FILE = "config.json"  # the resolved config
+TOKENIZER_FILE = "tokenizer.json"  # the fitted tokenizer
+LABELS_FILE = "labels.json"  # class names, index = class id
+DATASET_REPORT_FILE = "dataset_report.json"  # rows read / used / dropped per split
+CHECKPOINT_DIR = "checkpoints"  # orbax, one directory per epoch
+METRICS_FILE = "metrics.jsonl"  # one line per epoch
+RESULTS_FILE = "results.json"  # written when the run is finished
+TENSORBOARD_DIR = "tensorboard"
+LOCK_FILE = ".lock"  # held by the running process
+COMMAND_FILE = "command.txt"  # the command line of the last invocation
+BASELINES_FILE = "baselines.json"  # written by `python -m lstm_jax.baselines`
+
+# The items of one checkpoint directory.
+STATE_ITEM = "state"  # the train state (orbax StandardSave)
+META_ITEM = "meta"  # epoch bookkeeping (JSON)
+LAYOUT_ITEM = "tree"  # key path -> shape and dtype of every array of the state (JSON)
+
+
+def write_json_atomic(path: os.PathLike, obj: Any) -> None:
+  """Writes `obj` as indented JSON to `path` atomically."""
+  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_text_atomic(path: os.PathLike, text: str) -> None:
+  """Writes `text` to `path` through a temporary file and a rename."""
+  path = pathlib.Path(path)
+  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+  try:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except OSError as e:
+    tmp.unlink(missing_ok=True)
+    raise errors.WriteError(e.errno, f"could not write {path}: {e.strerror}") from e
+
+
+def read_json(path: os.PathLike) -> Any:
+  """The JSON content of `path`; a missing or unreadable file is a `UserError`
+  naming it."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise errors.MissingFileError(f"{path} not found") from None
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise errors.BadValueError(f"{path} is not valid JSON ({e}): restore it from a "
+                               "copy or rerun with --restart") from None

@@ -1,0 +1,43 @@
+"""The workdir's names are a contract: they are spelled once, in workdir.py."""
+
+import pathlib
+import re
+
+import pytest
+
+from lstm_jax import errors
+from lstm_jax import workdir
+
+PACKAGE = pathlib.Path(workdir.__file__).parent
+NAMES = [value for name, value in vars(workdir).items()
+         if name.endswith(("_FILE", "_DIR", "_ITEM"))]
+
+
+def test_the_contract_names_every_workdir_file():
+  assert {"config.json", "tokenizer.json", "labels.json", "dataset_report.json",
+          "checkpoints", "metrics.jsonl", "results.json", "tensorboard", ".lock",
+          "command.txt", "state", "meta", "tree"} <= set(NAMES)
+
+
+def test_no_module_spells_a_workdir_name_as_a_literal():
+  literal = re.compile("|".join(rf"""["']{re.escape(name)}["']""" for name in NAMES))
+  found = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+           for path in sorted(PACKAGE.rglob("*.py")) if path.name != "workdir.py"
+           for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1)
+           if literal.search(line)]
+  assert not found, "use lstm_jax.workdir's constants:\n" + "\n".join(found)
+
+
+def test_read_json_names_a_missing_or_damaged_file(tmp_path):
+  with pytest.raises(errors.MissingFileError, match="labels.json not found"):
+    workdir.read_json(tmp_path / "labels.json")
+  (tmp_path / "labels.json").write_text('["neg", "pos"', encoding="utf-8")
+  with pytest.raises(errors.BadValueError, match=r"labels.json is not valid JSON"):
+    workdir.read_json(tmp_path / "labels.json")
+
+
+def test_write_json_atomic_leaves_no_temporary_file(tmp_path):
+  workdir.write_json_atomic(tmp_path / "results.json", {"best_epoch": 2})
+
+  assert workdir.read_json(tmp_path / "results.json") == {"best_epoch": 2}
+  assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
