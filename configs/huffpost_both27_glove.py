@@ -6,7 +6,8 @@ categories (news_category_v2_first20k_concat.tsv).
 
   bash launch/study.sh huffpost_both27_glove
 
-Result (GloVe 6B 50d, 2-core CPU): RESULT_huffpost_both27_glove
+Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.629, macro-F1 0.367, best epoch 7 of 10,
+5 min 01 s (majority class 0.350, TF-IDF + LR 0.601 / 0.230).
 """
 
 from configs import study

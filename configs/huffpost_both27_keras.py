@@ -6,7 +6,8 @@ categories (news_category_v2_first20k_concat.tsv).
 
   bash launch/study.sh huffpost_both27_keras
 
-Result (2-core CPU): RESULT_huffpost_both27_keras
+Result (2-core CPU): test accuracy 0.581, macro-F1 0.186, best epoch 2 of 5, 4 min 07 s
+(majority class 0.350, TF-IDF + LR 0.601 / 0.230).
 """
 
 from configs import study

@@ -7,7 +7,8 @@ other five huffpost_{headline,description,both}_* runs.
 
   bash launch/study.sh huffpost_both_glove
 
-Result (GloVe 6B 50d, 2-core CPU): RESULT_huffpost_both_glove
+Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.658, macro-F1 0.418, best epoch 12 of 15, 268 s
+(majority class 0.336, TF-IDF + LR 0.619 / 0.176).
 """
 
 from configs import study

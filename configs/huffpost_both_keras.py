@@ -7,7 +7,8 @@ other five huffpost_{headline,description,both}_* runs.
 
   bash launch/study.sh huffpost_both_keras
 
-Result (2-core CPU): RESULT_huffpost_both_keras
+Result (2-core CPU): test accuracy 0.582, macro-F1 0.141, best epoch 3 of 6, 129 s
+(majority class 0.336, TF-IDF + LR 0.619 / 0.176, Keras 3 fit 0.561 / 0.140).
 """
 
 from configs import study

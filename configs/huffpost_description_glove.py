@@ -7,7 +7,8 @@ other five huffpost_{headline,description,both}_* runs.
 
   bash launch/study.sh huffpost_description_glove
 
-Result (GloVe 6B 50d, 2-core CPU): RESULT_huffpost_description_glove
+Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.545, macro-F1 0.168, best epoch 6 of 9, 118 s
+(majority class 0.336, TF-IDF + LR 0.526 / 0.095).
 """
 
 from configs import study

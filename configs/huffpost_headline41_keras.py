@@ -5,7 +5,8 @@ Category v2, 41 balanced categories (news_huffpost_headlines/huffpost.json).
 
   bash launch/study.sh huffpost_headline41_keras
 
-Result (2-core CPU): RESULT_huffpost_headline41_keras
+Result (2-core CPU): test accuracy 0.438, macro-F1 0.440, best epoch 2 of 5, 2 min 50 s
+(majority class 0.024, TF-IDF + LR 0.474 / 0.475, Keras 3 fit 0.435).
 """
 
 from configs import study

@@ -7,7 +7,8 @@ other five huffpost_{headline,description,both}_* runs.
 
   bash launch/study.sh huffpost_headline_glove
 
-Result (GloVe 6B 50d, 2-core CPU): RESULT_huffpost_headline_glove
+Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.614, macro-F1 0.274, best epoch 9 of 12, 54 s
+(majority class 0.336, TF-IDF + LR 0.597 / 0.189).
 """
 
 from configs import study

@@ -7,7 +7,8 @@ other five huffpost_{headline,description,both}_* runs.
 
   bash launch/study.sh huffpost_headline_keras
 
-Result (2-core CPU): RESULT_huffpost_headline_keras
+Result (2-core CPU): test accuracy 0.593, macro-F1 0.151, best epoch 2 of 5, 51 s
+(majority class 0.336, TF-IDF + LR 0.597 / 0.189, Keras 3 fit 0.581 / 0.118).
 """
 
 from configs import study
