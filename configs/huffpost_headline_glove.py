@@ -1,9 +1,14 @@
 r"""HuffPost news category from the headline; frozen GloVe 6B 300d embedding, dropout 0.2.
 
-  python -m lstm_jax.main --config=configs/huffpost_headline_glove.py --workdir=runs/huffpost_headline_glove \
-    --config.data.manual_dir=DIR_WITH_News_Category_Dataset_v2.json
+On the 9,999 articles of News Category v3 (../shared/data/news_huffpost_v3; the
+launcher's data overrides), 29 skewed categories, 10% held out as test
+(stratified, seeded): the same train / validation / test articles as the
+other five huffpost_{headline,description,both}_* runs.
 
-Result: see the row "huffpost_headline_glove" of docs/RESULTS.md.
+  bash launch/study.sh huffpost_headline_glove
+
+Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.614, macro-F1 0.274, best epoch 9 of 12, 54 s
+(majority class 0.336, TF-IDF + LR 0.597 / 0.189).
 """
 
 from configs import study

@@ -100,3 +100,28 @@ def test_spooky_authors_csv(shared_data, tmp_path):
   splits = load(tmp_path, train_files=str(path), label_field="author",
                 validation_mode="last")
   assert used_labels(splits) == {"EAP": 7900, "MWS": 6044, "HPL": 5635}
+
+
+def test_huffpost_v3_views_share_their_articles_split_by_split(shared_data, tmp_path):
+  """Headline, description and both: the same articles in the same splits.
+
+  The split depends on the labels and the seed only, and no article of the file
+  has an empty headline or description, so no view drops a row the others keep.
+  """
+  path = str(shared_data("news_huffpost_v3/news_category_v3_first10k.jsonl"))
+  views = {fields: load(tmp_path / "_".join(fields), train_files=path,
+                        text_fields=fields, label_field="category")
+           for fields in (("headline",), ("short_description",),
+                          ("headline", "short_description"))}
+  headline, description, both = views.values()
+  for splits in views.values():
+    assert splits.report["source_rows"] == {"train": 9999}
+    assert all(not s["dropped"] for s in splits.report["splits"].values())
+  assert len(used_labels(both)) == 29
+  for name in splits_lib.SPLIT_NAMES:
+    h, d, b = (getattr(s, name) for s in (headline, description, both))
+    assert h.labels == d.labels == b.labels
+    # Both fields are joined with a space: each article's text in the third
+    # view is its headline, a space and its description.
+    assert b.texts == [f"{x} {y}" for x, y in zip(h.texts, d.texts)]
+  assert (len(both.train), len(both.validation), len(both.test)) == (8099, 900, 1000)

@@ -3,7 +3,7 @@
 import pytest
 
 from configs import default
-from configs import huffpost_headline_glove
+from configs import huffpost_headline41_glove
 from lstm_jax import train
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def test_mr_polarity_sentences_beat_the_majority_class_clearly(shared_data, tmp_
 def test_huffpost_headlines_with_glove_beat_the_majority_class(shared_data, tmp_path):
   folder = shared_data("news_huffpost_headlines")
   vectors = shared_data("glove_6b_50d/glove.6B.50d.top100k.txt.gz")
-  config = one_device(huffpost_headline_glove.get_config())
+  config = one_device(huffpost_headline41_glove.get_config())
   config.data.source = "files"
   config.data.train_files = (str(folder / "huffpost.json"),)
   config.data.text_fields = ("raw",)
