@@ -32,6 +32,7 @@ from jax.experimental import multihost_utils
 from lstm_jax import batching
 from lstm_jax import checkpoints
 from lstm_jax import config_validation
+from lstm_jax import cpu_devices
 from lstm_jax import early_stopping
 from lstm_jax import errors
 from lstm_jax import input_pipeline
@@ -279,6 +280,7 @@ def sync_processes(name: str) -> None:
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
   topology = Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
+  cpu_devices.check_in_process_cpu_devices(config, topology.devices)
   # Process 0 prepares the data and writes the vocabulary first; the others
   # then read them, so no two processes write the same file.
   if is_chief:
