@@ -90,20 +90,19 @@ class LSTMClassifier(nn.Module):
       raise ValueError(f"token_index must have the shape of token_ids {token_ids.shape}, "
                        f"got {token_index.shape}")
     mask = token_ids != 0 if self.mask_zero else None
-    first_inputs = {}
     if projection_table is None:
       table = nn.Embed(self.vocab_size, self.embed_dim,
                        embedding_init=keras_embedding_init, name="embedding").embedding
       if not self.embedding_trainable:
         table = jax.lax.stop_gradient(table)
+      # Input dropout spreads the rows out anyway: one gather from the table is cheaper.
       if batch_vocab is not None and not (train and self.lstm_dropout > 0):
-        x = None
-        first_inputs = dict(x_rows=jnp.take(table, batch_vocab, axis=0), row_index=token_index)
+        x = lstm.DistinctRows(jnp.take(table, batch_vocab, axis=0), token_index)
       else:
         x = jnp.take(table, token_ids, axis=0)
     else:
       # Gathered time-major, as the recurrence consumes it.
-      x, first_inputs = None, dict(x_proj=jnp.take(projection_table, token_ids.T, axis=0))
+      x = lstm.Projected(jnp.take(projection_table, token_ids.T, axis=0))
 
     layer_cls = lstm.Bidirectional if self.bidirectional else lstm.LSTM
     for index in range(self.num_layers):
@@ -116,8 +115,7 @@ class LSTMClassifier(nn.Module):
           implementation=self.implementation,
           time_chunks=self.time_chunks,
           name=f"lstm_{index}")
-      x, _ = layer(x, mask, deterministic=not train, **first_inputs)
-      first_inputs = {}
+      x, _ = layer(x, mask, deterministic=not train)
 
     x = nn.Dropout(self.dropout)(x, deterministic=not train)
     return nn.Dense(self.num_classes, kernel_init=nn.initializers.glorot_uniform(),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from jax.experimental import rnn
 
-from lstm_jax import cudnn_lstm
+from lstm_jax.lstm import cudnn
 from lstm_jax import lstm
 from lstm_jax import model as model_lib
 
@@ -31,8 +31,8 @@ def nan_kernel(x, h_0, c_0, weights, seq_lengths, **kwargs):
 
 @pytest.fixture
 def on_reference(monkeypatch):
-  monkeypatch.setattr(cudnn_lstm, "available", lambda: True)
-  monkeypatch.setattr(cudnn_lstm, "lstm_kernel", reference_kernel)
+  monkeypatch.setattr(cudnn, "available", lambda: True)
+  monkeypatch.setattr(cudnn, "lstm_kernel", reference_kernel)
 
 
 def _mask(kind):
@@ -70,7 +70,7 @@ def test_packed_weights_unpack_to_the_keras_weights_transposed():
   rng = np.random.default_rng(2)
   kernel, recurrent_kernel = rng.normal(size=(F, 4 * H)), rng.normal(size=(H, 4 * H))
   bias = rng.normal(size=(4 * H,))
-  packed = cudnn_lstm.pack_weights(*(jnp.asarray(a, jnp.float32)
+  packed = cudnn.pack_weights(*(jnp.asarray(a, jnp.float32)
                                      for a in (kernel, recurrent_kernel, bias)))
   assert packed.shape == (rnn.get_num_params_in_lstm(F, H, 1, False),)
   w_ih, w_hh, b_ih, b_hh = rnn.unpack_lstm_weights(packed, F, H, 1, False)
@@ -81,14 +81,14 @@ def test_packed_weights_unpack_to_the_keras_weights_transposed():
 
 
 def test_contiguous_block_gives_start_and_length_of_each_row():
-  start, length, is_block = cudnn_lstm.contiguous_block(_mask("pre"))
+  start, length, is_block = cudnn.contiguous_block(_mask("pre"))
   np.testing.assert_array_equal(start, [0, 3, 6, 0])
   np.testing.assert_array_equal(length, [7, 4, 1, 0])
   assert is_block
-  start, length, is_block = cudnn_lstm.contiguous_block(_mask("post"))
+  start, length, is_block = cudnn.contiguous_block(_mask("post"))
   np.testing.assert_array_equal(start, [0, 0, 0, 0])
   assert is_block
-  assert not cudnn_lstm.contiguous_block(_mask("holes"))[2]
+  assert not cudnn.contiguous_block(_mask("holes"))[2]
 
 
 @pytest.mark.parametrize("mask_kind", ["none", "pre", "post", "holes"])
@@ -105,8 +105,8 @@ def test_cudnn_layer_equals_the_fused_layer(on_reference, mask_kind, layer_cls, 
 
 
 def test_a_mask_with_holes_runs_the_fallback(monkeypatch):
-  monkeypatch.setattr(cudnn_lstm, "available", lambda: True)
-  monkeypatch.setattr(cudnn_lstm, "lstm_kernel", nan_kernel)
+  monkeypatch.setattr(cudnn, "available", lambda: True)
+  monkeypatch.setattr(cudnn, "lstm_kernel", nan_kernel)
   x = _x()
   layer = lstm.LSTM(H, return_sequences=True, implementation="cudnn")
   params = layer.init(jax.random.key(4), x)["params"]

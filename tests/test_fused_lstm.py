@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstm_jax import fused_lstm
-from lstm_jax import recurrence
+from lstm_jax.lstm import fused
+from lstm_jax.lstm import recurrence
 
 T, B, H = 6, 4, 3
 
@@ -67,7 +67,7 @@ def test_outputs_and_final_state_equal_reference(mask_kind):
   x_proj, kernel, h0, c0, _ = _inputs()
   mask = _mask(mask_kind)
   expected = recurrence.scan_recurrence(x_proj, kernel, mask, h0, c0)
-  actual = jax.jit(fused_lstm.fused_recurrence)(x_proj, kernel, mask, h0, c0)
+  actual = jax.jit(fused.fused_recurrence)(x_proj, kernel, mask, h0, c0)
   _assert_trees_close(actual, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -76,7 +76,7 @@ def test_gradients_equal_reference(mask_kind):
   inputs = _inputs()
   mask = _mask(mask_kind)
   expected = _grads(recurrence.scan_recurrence, mask, inputs)
-  actual = _grads(fused_lstm.fused_recurrence, mask, inputs, transform=jax.jit)
+  actual = _grads(fused.fused_recurrence, mask, inputs, transform=jax.jit)
   _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
@@ -85,7 +85,7 @@ def test_gradients_with_recurrent_dropout_equal_reference(mask_kind):
   inputs = _inputs(with_recurrent_mask=True)
   mask = _mask(mask_kind)
   expected = _grads(recurrence.scan_recurrence, mask, inputs)
-  actual = _grads(fused_lstm.fused_recurrence, mask, inputs, transform=jax.jit)
+  actual = _grads(fused.fused_recurrence, mask, inputs, transform=jax.jit)
   assert len(actual) == 5
   _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
@@ -93,7 +93,7 @@ def test_gradients_with_recurrent_dropout_equal_reference(mask_kind):
 def test_grad_of_jit_equals_reference():
   inputs = _inputs()
   mask = _mask("pre_padding")
-  jitted = jax.jit(fused_lstm.fused_recurrence)
+  jitted = jax.jit(fused.fused_recurrence)
   expected = _grads(recurrence.scan_recurrence, mask, inputs)
   actual = _grads(jitted, mask, inputs)
   _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
@@ -102,11 +102,11 @@ def test_grad_of_jit_equals_reference():
 def test_fully_masked_row_keeps_initial_state_and_passes_gradient_through():
   x_proj, kernel, h0, c0, _ = _inputs()
   mask = _mask("post_padding")  # row 3 has length 0
-  hs, (h_last, c_last) = fused_lstm.fused_recurrence(x_proj, kernel, mask, h0, c0)
+  hs, (h_last, c_last) = fused.fused_recurrence(x_proj, kernel, mask, h0, c0)
   np.testing.assert_array_equal(hs[:, 3], jnp.broadcast_to(h0[3], (T, H)))
   np.testing.assert_array_equal(h_last[3], h0[3])
   np.testing.assert_array_equal(c_last[3], c0[3])
-  d_x, _, d_h0, d_c0 = _grads(fused_lstm.fused_recurrence, mask, (x_proj, kernel, h0, c0, None))
+  d_x, _, d_h0, d_c0 = _grads(fused.fused_recurrence, mask, (x_proj, kernel, h0, c0, None))
   np.testing.assert_array_equal(d_x[:, 3], 0.0)
   # Every output of the row is h0 and the final c is c0: the loss's own slopes.
   weights = jax.random.normal(jax.random.key(7), (T, B, H))
@@ -120,10 +120,10 @@ def test_bfloat16_matmuls_close_to_reference(mask_kind):
   mask = _mask(mask_kind)
   x_proj, kernel, h0, c0, _ = inputs
   expected = recurrence.scan_recurrence(x_proj, kernel, mask, h0, c0)
-  actual = jax.jit(fused_lstm.fused_recurrence)(x_proj, kernel, mask, h0, c0)
+  actual = jax.jit(fused.fused_recurrence)(x_proj, kernel, mask, h0, c0)
   assert actual[0].dtype == jnp.float32
   _assert_trees_close(actual, expected, rtol=2e-2, atol=2e-2)
   expected_grads = _grads(recurrence.scan_recurrence, mask, inputs)
-  actual_grads = _grads(fused_lstm.fused_recurrence, mask, inputs, transform=jax.jit)
+  actual_grads = _grads(fused.fused_recurrence, mask, inputs, transform=jax.jit)
   # Gradients keep the dtypes of their inputs (bfloat16 x_proj and kernel).
   _assert_trees_close(actual_grads, expected_grads, rtol=5e-2, atol=5e-2)

@@ -255,15 +255,22 @@ def test_unknown_implementation_is_a_clear_error():
     lstm.LSTM(H, implementation="pallas").init(jax.random.key(0), jnp.zeros((1, T, F)))
 
 
-def test_inputs_and_their_projection_together_are_a_clear_error():
+def test_projected_inputs_of_the_wrong_width_are_a_clear_error():
   layer = lstm.LSTM(H)
-  params = _random_params(0)
-  x = jnp.asarray(_inputs(1))
-  x_proj = jnp.zeros((T, B, 4 * H))
-  with pytest.raises(ValueError, match="exactly one of inputs x, their projection x_proj"):
-    layer.apply({"params": params}, x, x_proj=x_proj)
-  with pytest.raises(ValueError, match=r"x_proj must be \[time, batch, 4 \* units = 20\]"):
-    layer.apply({"params": params}, None, x_proj=jnp.zeros((T, B, 3)))
+  params = {k: v for k, v in _random_params(0).items() if k == "recurrent_kernel"}
+  with pytest.raises(ValueError, match=r"projected inputs must be \[time, batch, 4 \* units = 20\]"):
+    layer.apply({"params": params}, lstm.Projected(jnp.zeros((T, B, 3))))
+
+
+def test_projected_inputs_give_the_results_of_the_inputs():
+  params = _random_params(3)
+  x, mask, _ = _padded_batch([6, 4, 2], "post")
+  layer = lstm.LSTM(H, return_sequences=True, go_backwards=True)
+  projection = jnp.swapaxes(jnp.asarray(x) @ params["kernel"] + params["bias"], 0, 1)
+  want, _ = layer.apply({"params": params}, jnp.asarray(x), jnp.asarray(mask))
+  recurrent_only = {"recurrent_kernel": params["recurrent_kernel"]}
+  got, _ = layer.apply({"params": recurrent_only}, lstm.Projected(projection), jnp.asarray(mask))
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("layer_cls,kwargs", [
@@ -278,9 +285,9 @@ def test_distinct_rows_give_the_results_and_gradients_of_the_inputs(layer_cls, k
   layer = layer_cls(H, return_sequences=True, time_chunks=2, **kwargs)
 
   def loss(p, rows, use_rows):
-    inputs = ({"x": None, "x_rows": rows, "row_index": jnp.asarray(row_index)} if use_rows
-              else {"x": jnp.take(rows, row_index, axis=0)})
-    outputs, _ = layer.apply({"params": p}, mask=jnp.asarray(mask), **inputs)
+    inputs = (lstm.DistinctRows(rows, jnp.asarray(row_index)) if use_rows
+              else jnp.take(rows, row_index, axis=0))
+    outputs, _ = layer.apply({"params": p}, inputs, mask=jnp.asarray(mask))
     return jnp.sum(jnp.sin(outputs)), outputs
 
   def run(use_rows):
@@ -292,21 +299,28 @@ def test_distinct_rows_give_the_results_and_gradients_of_the_inputs(layer_cls, k
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("inputs", [
-    {"x_rows": jnp.zeros((4, F)), "row_index": jnp.zeros((B, T), jnp.int32)},
-    {"x_proj": jnp.zeros((T, B, 4 * H))}])
-def test_input_dropout_is_refused_without_the_inputs_themselves(inputs):
+def test_input_dropout_on_distinct_rows_equals_input_dropout_on_the_inputs():
+  params = _random_params(31)
+  rows = jnp.asarray(_inputs(32, batch=1, time=5)[0])
+  row_index = jnp.asarray(np.random.default_rng(33).integers(0, 5, (B, T)), jnp.int32)
+  layer = lstm.LSTM(H, return_sequences=True, dropout=0.5)
+  rngs = {"dropout": jax.random.key(34)}
+  got, _ = layer.apply({"params": params}, lstm.DistinctRows(rows, row_index),
+                       deterministic=False, rngs=rngs)
+  want, _ = layer.apply({"params": params}, jnp.take(rows, row_index, axis=0),
+                        deterministic=False, rngs=rngs)
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+  plain, _ = layer.apply({"params": params}, lstm.DistinctRows(rows, row_index))
+  assert not np.allclose(got, plain)  # the dropout really ran
+
+
+def test_input_dropout_is_refused_on_projected_inputs():
   layer = lstm.LSTM(H, dropout=0.5)
   rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
+  projected = lstm.Projected(jnp.zeros((T, B, 4 * H)))
   with pytest.raises(ValueError, match="input dropout draws a mask per sequence: it needs"):
-    layer.init(rngs, None, deterministic=False, **inputs)
-  layer.init(rngs, None, deterministic=True, **inputs)  # without dropout: fine
-
-
-def test_distinct_rows_need_their_index():
-  layer = lstm.LSTM(H)
-  with pytest.raises(ValueError, match="x_rows and row_index go together"):
-    layer.init(jax.random.key(0), None, x_rows=jnp.zeros((4, F)))
+    layer.init(rngs, projected, deterministic=False)
+  layer.init(rngs, projected, deterministic=True)  # without dropout: fine
 
 
 def test_mask_of_the_wrong_shape_is_a_clear_error():

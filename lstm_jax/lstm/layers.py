@@ -24,15 +24,16 @@ the sequential loop of another runs: on a CPU that keeps a second core busy
 (`docs/PERFORMANCE.md`).
 """
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lstm_jax import cudnn_lstm
-from lstm_jax import fused_lstm
-from lstm_jax import recurrence
+from lstm_jax.lstm import cudnn
+from lstm_jax.lstm import fused
+from lstm_jax.lstm import inputs as inputs_lib
+from lstm_jax.lstm import recurrence
 
 Recurrence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
 
@@ -42,7 +43,7 @@ DEFAULT_TIME_CHUNKS = 4
 
 RECURRENCES: dict[str, Recurrence] = {
     "scan": recurrence.scan_recurrence,
-    "fused": fused_lstm.fused_recurrence,
+    "fused": fused.fused_recurrence,
 }
 
 
@@ -99,7 +100,7 @@ class LSTM(nn.Module):
     dtype: compute dtype of the matmuls (bfloat16 on accelerators); the cell
       state and the outputs stay float32.
     implementation: one of `IMPLEMENTATIONS`: a key of `RECURRENCES`, or
-      "cudnn" (`cudnn_lstm`; CUDA GPUs only).
+      "cudnn" (`lstm.cudnn`; CUDA GPUs only).
     time_chunks: pieces the time axis is run in (see the module docstring).
   """
   units: int
@@ -119,29 +120,18 @@ class LSTM(nn.Module):
   @nn.compact
   def __call__(
       self,
-      x: Optional[jax.Array],
+      x: Union[jax.Array, inputs_lib.LayerInputs],
       mask: Optional[jax.Array] = None,
       *,
       deterministic: bool = True,
-      x_proj: Optional[jax.Array] = None,
-      x_rows: Optional[jax.Array] = None,
-      row_index: Optional[jax.Array] = None,
   ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """Runs the layer.
 
     Args:
-      x: <float32>[B, T, F] inputs; None when `x_proj` or `x_rows` is given.
+      x: <float32>[B, T, F] inputs, or any `inputs.LayerInputs` (the batch's
+        distinct rows, or the projection itself; see `lstm.inputs`).
       mask: <bool>[B, T], True on real steps; None when every step is real.
       deterministic: disables dropout; when False a 'dropout' RNG is needed.
-      x_proj: <float32>[T, B, 4H] the input projection `x @ kernel + bias`,
-        time-major, computed elsewhere (inference from a per-token table,
-        `model.input_projection_table`); replaces `x`. Needs existing params
-        and no input dropout.
-      x_rows: <float32>[S, F] the distinct input vectors, with `row_index`
-        <int32>[B, T] such that x[b, t] = x_rows[row_index[b, t]]; replaces
-        `x`. Each distinct row is projected once (a batch of text holds far
-        fewer distinct tokens than token slots), in training too; same
-        results as `x` up to float rounding. No input dropout.
 
     Returns:
       outputs <float32>[B, T, H] if `return_sequences` else <float32>[B, H],
@@ -151,97 +141,60 @@ class LSTM(nn.Module):
     _check_rate("dropout", self.dropout)
     _check_rate("recurrent_dropout", self.recurrent_dropout)
     units = self.units
-    if sum(a is not None for a in (x, x_proj, x_rows)) != 1:
-      raise ValueError("LSTM takes exactly one of inputs x, their projection x_proj, "
-                       "or their distinct rows x_rows")
-    if (x_rows is None) != (row_index is None):
-      raise ValueError("LSTM x_rows and row_index go together")
-    if x_rows is not None:
-      if x_rows.ndim != 2 or row_index.ndim != 2:
-        raise ValueError(f"LSTM x_rows must be [rows, features] and row_index [batch, time], "
-                         f"got shapes {x_rows.shape} and {row_index.shape}")
-      if self.implementation == "cudnn":
-        # cuDNN projects the inputs itself.
-        x, x_rows = jnp.take(x_rows, row_index, axis=0), None
-    if x_rows is not None:
-      batch, time = row_index.shape
-      features = x_rows.shape[-1]
-    elif x_proj is not None:
-      if x_proj.ndim != 3 or x_proj.shape[-1] != 4 * units:
-        raise ValueError(f"LSTM x_proj must be [time, batch, 4 * units = {4 * units}], "
-                         f"got shape {x_proj.shape}")
-      time, batch, _ = x_proj.shape
-    elif x.ndim != 3:
-      raise ValueError(f"LSTM expects inputs [batch, time, features], got shape {x.shape}")
-    else:
-      batch, time, features = x.shape
-    if x is None and not deterministic and self.dropout > 0:
-      raise ValueError("LSTM input dropout draws a mask per sequence: it needs the inputs x, "
-                       "not their projection x_proj or distinct rows x_rows")
+    inputs = inputs_lib.as_inputs(x)
+    inputs.check(units)
+    batch, time = inputs.batch_time
     if mask is not None and mask.shape != (batch, time):
       raise ValueError(
           f"LSTM mask must have shape [batch, time] = {(batch, time)}, got {mask.shape}")
 
-    # Declared in Keras's order, which also fixes their initial values; a
-    # given projection replaces kernel and bias.
-    projects = x_proj is None
-    kernel = None if not projects else self.param(
-        "kernel", nn.initializers.glorot_uniform(), (features, 4 * units), jnp.float32)
+    # Declared in Keras's order, which also fixes their initial values;
+    # projected inputs have had kernel and bias applied already.
+    kernel = bias = None
+    if inputs.needs_kernel:
+      kernel = self.param("kernel", nn.initializers.glorot_uniform(),
+                          (inputs.features, 4 * units), jnp.float32)
     recurrent_kernel = self.param("recurrent_kernel", nn.initializers.orthogonal(),
                                   (units, 4 * units), jnp.float32)
-    bias = None if not projects else self.param(
-        "bias", unit_forget_bias_init, (4 * units,), jnp.float32)
-    if x is not None:
-      x = x.astype(jnp.float32)
-      if not deterministic and self.dropout > 0:
-        x = x * self._dropout_mask((batch, features), self.dropout)[:, None, :]
+    if inputs.needs_kernel:
+      bias = self.param("bias", unit_forget_bias_init, (4 * units,), jnp.float32)
+    if not deterministic and self.dropout > 0:
+      inputs = inputs.with_dropout(lambda shape: self._dropout_mask(shape, self.dropout))
     recurrent_mask = None
     if not deterministic and self.recurrent_dropout > 0:
       recurrent_mask = self._dropout_mask((batch, units), self.recurrent_dropout)
     mask = None if mask is None else mask.astype(bool)
     if self.go_backwards:
-      x, x_proj, row_index, mask = (
-          None if a is None else jnp.flip(a, axis=axis)
-          for a, axis in ((x, 1), (x_proj, 0), (row_index, 1), (mask, 1)))
+      inputs = inputs.reversed()
+      mask = None if mask is None else jnp.flip(mask, axis=1)
 
     def in_pieces() -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
       """hs <[B, T, H]> and the final state, time-major inside."""
-      x_time = None if x is None else jnp.swapaxes(x, 0, 1).astype(self.dtype)
+      project = inputs.piece_projection(kernel, bias, self.dtype)
       time_mask = None if mask is None else jnp.swapaxes(mask, 0, 1)
-      compute_kernel = None if kernel is None else kernel.astype(self.dtype)
       compute_recurrent_kernel = recurrent_kernel.astype(self.dtype)
-      if x_rows is not None:
-        rows_proj = jnp.dot(x_rows.astype(self.dtype), compute_kernel,
-                            preferred_element_type=jnp.float32) + bias
-        index_time = jnp.swapaxes(row_index, 0, 1)
       h_last = c_last = jnp.zeros((batch, units), jnp.float32)
       hs_pieces = []
       # A given projection leaves nothing to overlap the loop with: one piece.
-      for start, stop in chunk_bounds(time, 1 if x_proj is not None else self.time_chunks):
-        if x is not None:
-          piece = jnp.dot(x_time[start:stop], compute_kernel,
-                          preferred_element_type=jnp.float32) + bias
-        elif x_rows is not None:
-          piece = jnp.take(rows_proj, index_time[start:stop], axis=0)
-        else:
-          piece = x_proj[start:stop].astype(jnp.float32)
+      for start, stop in chunk_bounds(time, self.time_chunks if inputs.needs_kernel else 1):
         hs, (h_last, c_last) = recurrence_fn(
-            piece, compute_recurrent_kernel,
+            project(start, stop), compute_recurrent_kernel,
             None if time_mask is None else time_mask[start:stop], h_last, c_last,
             recurrent_mask)
         hs_pieces.append(hs)
       return jnp.swapaxes(jnp.concatenate(hs_pieces, axis=0), 0, 1), (h_last, c_last)
 
-    # cuDNN has no recurrent dropout, takes the inputs themselves, and is
-    # used in float32 only: otherwise the fused path runs (as in Keras).
-    if (self.implementation == "cudnn" and x is not None and recurrent_mask is None
+    # cuDNN projects the inputs itself, has no recurrent dropout and is used in
+    # float32 only: otherwise the fused path runs (as in Keras).
+    dense = inputs.dense() if self.implementation == "cudnn" else None
+    if (dense is not None and recurrent_mask is None
         and jnp.dtype(self.dtype) == jnp.float32):
-      if not cudnn_lstm.available():
+      if not cudnn.available():
         raise ValueError(
             "LSTM implementation 'cudnn' needs a CUDA GPU, but JAX's backend is "
             f"{jax.default_backend()!r}; use implementation 'fused'")
-      hs, (h_last, c_last) = cudnn_lstm.cudnn_layer(
-          x, mask, kernel, recurrent_kernel, bias, fallback=in_pieces)
+      hs, (h_last, c_last) = cudnn.cudnn_layer(
+          dense, mask, kernel, recurrent_kernel, bias, fallback=in_pieces)
     else:
       hs, (h_last, c_last) = in_pieces()
     outputs = hs if self.return_sequences else h_last
@@ -268,23 +221,18 @@ class Bidirectional(nn.Module):
   @nn.compact
   def __call__(
       self,
-      x: Optional[jax.Array],
+      x: Union[jax.Array, inputs_lib.LayerInputs],
       mask: Optional[jax.Array] = None,
       *,
       deterministic: bool = True,
-      x_proj: Optional[jax.Array] = None,
-      x_rows: Optional[jax.Array] = None,
-      row_index: Optional[jax.Array] = None,
   ) -> tuple[jax.Array, tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]]:
     """Runs both directions.
 
     Args:
-      x: <float32>[B, T, F] inputs; None when `x_proj` is given.
+      x: <float32>[B, T, F] inputs or any `inputs.LayerInputs` (projected
+        inputs hold both directions' projections, <[T, B, 8H]>, forward first).
       mask: <bool>[B, T], True on real steps; None when every step is real.
       deterministic: disables dropout; when False a 'dropout' RNG is needed.
-      x_proj: <float32>[T, B, 8H] both directions' input projections, forward
-        then backward (see `LSTM`).
-      x_rows, row_index: the inputs as distinct rows (see `LSTM`).
 
     Returns:
       outputs <float32>[B, T, 2H] if `return_sequences` else <float32>[B, 2H],
@@ -294,12 +242,10 @@ class Bidirectional(nn.Module):
                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
                   dtype=self.dtype, implementation=self.implementation,
                   time_chunks=self.time_chunks)
-    proj_fw, proj_bw = (None, None) if x_proj is None else jnp.split(x_proj, 2, axis=-1)
-    rows = dict(x_rows=x_rows, row_index=row_index)
-    y_fw, state_fw = LSTM(**config, name="forward")(
-        x, mask, deterministic=deterministic, x_proj=proj_fw, **rows)
+    forward, backward = inputs_lib.as_inputs(x).directions()
+    y_fw, state_fw = LSTM(**config, name="forward")(forward, mask, deterministic=deterministic)
     y_bw, state_bw = LSTM(**config, go_backwards=True, name="backward")(
-        x, mask, deterministic=deterministic, x_proj=proj_bw, **rows)
+        backward, mask, deterministic=deterministic)
     outputs = jnp.concatenate(
         [y_fw, jnp.flip(y_bw, axis=1) if self.return_sequences else y_bw], axis=-1)
     if self.return_sequences and mask is not None:
