@@ -86,6 +86,10 @@ while [[ "${1:-}" == --* ]]; do
   esac
   shift
 done
+if "$publish" && [ "$#" -gt 0 ]; then
+  echo "--publish reports the whole study; without it, $* are reported into $RUNS/report" >&2
+  exit 2
+fi
 [ "$#" -gt 0 ] && EXPERIMENTS=("$@")
 
 run() {

@@ -36,6 +36,13 @@ def test_publish_reports_the_whole_study_into_docs_and_trains_nothing():
   assert command.endswith("runs/sentiment_glove --out docs")
 
 
+def test_publish_refuses_a_part_of_the_study():
+  result = subprocess.run(["bash", "launch/study.sh", "--dry_run", "--publish", "sentiment_glove"],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 2
+  assert result.stdout == ""
+
+
 def test_the_launchers_command_is_recorded(tmp_path, monkeypatch):
   monkeypatch.setenv(main_lib.LAUNCHER_ENV, "bash launch/study.sh x")
   monkeypatch.setattr(sys, "argv", ["main.py", "--workdir=w"])
