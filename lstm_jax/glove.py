@@ -15,8 +15,8 @@ cache directory shared by all runs, `$LSTM_JAX_CACHE_DIR/glove/glove.6B.zip`;
 `fetch` downloads it there when it is missing (resumable, a progress bar on a
 terminal, every member's CRC-32 checked before the archive is kept).
 
-Command line: `python -m lstm_jax.glove download --dest DIR` fetches the
-official archive elsewhere.
+Command line: `python -m lstm_jax.glove download` fetches the official archive
+into the shared cache ahead of a run, `--dest DIR` elsewhere.
 """
 
 import argparse
@@ -540,12 +540,16 @@ def main(argv: Optional[list[str]] = None) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
   download = commands.add_parser("download", help="download the GloVe archive")
-  download.add_argument("--dest", required=True, help="directory to save it in")
+  download.add_argument("--dest", default=None,
+                        help="directory to save it in (default: the cache shared by "
+                        "runs, where a config naming glove.6B.<dim>d.txt finds it)")
   download.add_argument("--url", default=GLOVE_6B_URL)
   download.add_argument("--sha256", default=None, help="expected hex digest")
   args = parser.parse_args(argv)
+  shared = args.dest is None
   try:
-    path = download_glove(args.dest, args.url, args.sha256)
+    path = download_glove(shared_archive().parent if shared else args.dest, args.url,
+                          args.sha256, check_zip=shared)
   except errors.UserError as e:
     errors.exit_with(e)
   print(f"\nSaved {path}. Use it with --config.embedding.path={path}")

@@ -399,3 +399,8 @@ def test_offline_fetch_is_one_message_with_every_route(tmp_path, offline):
   message = str(info.value)
   assert message.startswith(glove.missing_message(tmp_path / "glove.6B.300d.txt"))
   assert "Cannot reach" in message
+
+
+def test_download_command_line_fills_the_shared_cache(official):
+  glove.main(["download", "--url", official.url])
+  assert glove.shared_archive().read_bytes() == official.payload
