@@ -2,11 +2,15 @@
 # Runs every experiment of the study, in sequence, on the public corpora of
 # $LSTM_JAX_DATA_DIR (see README "Results"), then the reference points
 # (majority class, TF-IDF + logistic regression, the same model in Keras) and
-# the report. Resumable: a finished run prints its results and is skipped, an
-# interrupted one resumes from its last checkpoint.
+# the report of the experiments it ran, in $RUNS/report/. Resumable: a finished
+# run prints its results and is skipped, an interrupted one resumes from its
+# last checkpoint.
 #
 #   bash launch/study.sh                 # all experiments into runs/
 #   RUNS=/scratch/runs bash launch/study.sh sentiment_keras huffpost_headline_glove
+#   bash launch/study.sh --publish       # no training: the whole study's report
+#                                        # into docs/ (the only way it changes)
+#   bash launch/study.sh --dry_run ...   # prints the commands, runs nothing
 #
 # GloVe: only the 50d vectors are available here, so the _glove runs override
 # embedding.path / embedding.dim; with glove.6B.300d.txt set GLOVE and GLOVE_DIM.
@@ -21,9 +25,7 @@ RUNS="${RUNS:-runs}"
 PYTHON="${PYTHON:-python}"
 GLOVE="${GLOVE:-$DATA/glove_6b_50d/glove.6B.50d.top100k.txt.gz}"
 GLOVE_DIM="${GLOVE_DIM:-50}"
-# Where the report (table, figures) goes: a partial study's report belongs
-# outside docs/, which holds the whole study's.
-REPORT_OUT="${REPORT_OUT:-docs}"
+PUBLISHED=docs  # the tracked report of the whole study
 KERAS_REFERENCE="${KERAS_REFERENCE:-sentiment_keras sentiment_glove huffpost_headline_keras huffpost_headline_glove huffpost_description_keras huffpost_description_glove huffpost_both_keras huffpost_both_glove huffpost_headline41_keras huffpost_headline41_glove huffpost_both27_keras huffpost_both27_glove}"
 
 imdb=(--config.data.source=files
@@ -74,17 +76,49 @@ EXPERIMENTS=(letters_authors_keras letters_authors_glove
              huffpost_headline41_keras huffpost_headline41_glove
              huffpost_both27_keras huffpost_both27_glove
              sentiment_keras sentiment_glove)
+publish=false
+dry_run=false
+while [[ "${1:-}" == --* ]]; do
+  case "$1" in
+    --publish) publish=true ;;
+    --dry_run) dry_run=true ;;
+    *) echo "unknown option $1 (accepted: --publish, --dry_run)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if "$publish" && [ "$#" -gt 0 ]; then
+  echo "--publish reports the whole study; without it, $* are reported into $RUNS/report" >&2
+  exit 2
+fi
 [ "$#" -gt 0 ] && EXPERIMENTS=("$@")
 
+run() {
+  if "$dry_run"; then printf '%q ' "$@"; echo; else "$@"; fi
+}
+
+workdirs=()
+for name in "${EXPERIMENTS[@]}"; do
+  workdirs+=("$RUNS/$name")
+done
+if "$publish"; then
+  run "$PYTHON" -m lstm_jax.report "${workdirs[@]}" --out "$PUBLISHED"
+  exit
+fi
+
+# The command a run is credited with in the report (lstm_jax/main.py).
+launcher="bash launch/study.sh"
+[ "$RUNS" = runs ] || launcher="RUNS=$RUNS $launcher"
 for name in "${EXPERIMENTS[@]}"; do
   echo "=== $name"
   # Word splitting of the overrides is intended: paths under $DATA have no spaces.
   # shellcheck disable=SC2046
-  "$PYTHON" -m lstm_jax.main --config="configs/$name.py" --workdir="$RUNS/$name" \
+  run env LSTM_JAX_LAUNCHER="$launcher $name" \
+    "$PYTHON" -m lstm_jax.main --config="configs/$name.py" --workdir="$RUNS/$name" \
     $(overrides "$name")
-  [ -f "$RUNS/$name/baselines.json" ] || "$PYTHON" -m lstm_jax.baselines --workdir="$RUNS/$name"
+  [ -f "$RUNS/$name/baselines.json" ] || run "$PYTHON" -m lstm_jax.baselines --workdir="$RUNS/$name"
   if [[ " $KERAS_REFERENCE " == *" $name "* ]]; then
-    "$PYTHON" -m lstm_jax.keras_reference --workdir="$RUNS/$name"
+    run "$PYTHON" -m lstm_jax.keras_reference --workdir="$RUNS/$name"
   fi
 done
-"$PYTHON" -m lstm_jax.report "$RUNS"/*/ --out "$REPORT_OUT" --command_template "bash launch/study.sh {name}"
+# Only these experiments, into $RUNS/report/ (the report's default).
+run "$PYTHON" -m lstm_jax.report "${workdirs[@]}"

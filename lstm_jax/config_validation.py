@@ -4,7 +4,6 @@ Every problem is reported at once, each naming the key, the bad value and
 what is accepted, so a run never fails minutes in on a typo.
 """
 
-import pathlib
 from typing import Any
 
 import ml_collections
@@ -12,6 +11,7 @@ import ml_collections
 from configs import default as default_config
 from lstm_jax import datasets
 from lstm_jax import errors
+from lstm_jax import glove
 
 CHOICES = {
     "data.padding": ("pre", "post"),
@@ -153,14 +153,20 @@ def _check_data(data: ml_collections.ConfigDict) -> list[str]:
   return []
 
 
-def _check_glove(embedding: ml_collections.ConfigDict) -> list[str]:
+def _check_glove(embedding: ml_collections.ConfigDict, download: bool) -> list[str]:
+  """A missing GloVe 6B file is downloaded into the shared cache if `download`."""
   if not embedding.path:
     return ["embedding.path is empty: embedding.kind='glove' needs a GloVe file "
             "(glove.6B.300d.txt, .txt.gz or glove.6B.zip); download it with "
             "`python -m lstm_jax.glove download --dest DIR`"]
-  if not pathlib.Path(embedding.path).exists():
-    return [f"embedding.path: {embedding.path} does not exist; download GloVe with "
-            "`python -m lstm_jax.glove download --dest DIR` and point embedding.path at it"]
+  if glove.find(embedding.path) is not None:
+    return []
+  if not download:
+    return [glove.missing_message(embedding.path)]
+  try:
+    glove.fetch(embedding.path)
+  except errors.MissingFileError as e:
+    return [str(e)]
   return []
 
 
@@ -179,6 +185,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not problems:
     problems = _check_values(config) + _check_data(config.data)
     if config.embedding.kind == "glove":
-      problems += _check_glove(config.embedding)
+      # No download while anything else is wrong: one message lists it all.
+      problems += _check_glove(config.embedding, download=not problems)
   if problems:
     raise ConfigError("invalid config:\n  " + "\n  ".join(problems))

@@ -9,8 +9,14 @@ that directory is writable and otherwise in `$LSTM_JAX_CACHE_DIR` (default
 `~/.cache/lstm_jax`). The cache is keyed on the source's size and mtime, so a
 changed file is parsed again; loading from it reads only the rows asked for.
 
-Command line: `python -m lstm_jax.glove download --dest DIR` fetches the
-official archive (resumable, with a progress bar on a terminal).
+A path naming a GloVe 6B file (`glove.6B.<dim>d.txt` or `glove.6B.zip`, in
+any directory) that is not there is read from the official archive in the
+cache directory shared by all runs, `$LSTM_JAX_CACHE_DIR/glove/glove.6B.zip`;
+`fetch` downloads it there when it is missing (resumable, a progress bar on a
+terminal, every member's CRC-32 checked before the archive is kept).
+
+Command line: `python -m lstm_jax.glove download` fetches the official archive
+into the shared cache ahead of a run, `--dest DIR` elsewhere.
 """
 
 import argparse
@@ -22,12 +28,14 @@ import json
 import logging
 import os
 import pathlib
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import BinaryIO, Callable, Optional
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +44,9 @@ from pyarrow import csv as pa_csv
 from lstm_jax import errors
 
 GLOVE_6B_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
+GLOVE_6B_ARCHIVE = "glove.6B.zip"  # 822 MiB; glove.6B.{50,100,200,300}d.txt inside
+# The names `fetch` can get from the archive.
+_GLOVE_6B_NAME = re.compile(r"glove\.6B\.(50|100|200|300)d\.txt|glove\.6B\.zip")
 CACHE_ENV = "LSTM_JAX_CACHE_DIR"
 CACHE_VERSION = 1
 OOV_POLICIES = ("zeros", "random")
@@ -98,10 +109,73 @@ class _Source:
     return open(self.path, "rb")
 
 
-def _resolve(path: os.PathLike, dim: Optional[int], member: Optional[str]) -> _Source:
+def shared_archive() -> pathlib.Path:
+  """Where `fetch` keeps the official archive, for every run."""
+  return default_cache_dir() / "glove" / GLOVE_6B_ARCHIVE
+
+
+def names_glove_6b(path: os.PathLike) -> bool:
+  """Whether `path`'s file name is one the official archive provides."""
+  return _GLOVE_6B_NAME.fullmatch(pathlib.Path(path).name) is not None
+
+
+def find(path: os.PathLike) -> Optional[pathlib.Path]:
+  """The file to read for `path` (embedding.path): the path itself, else for a
+  GloVe 6B name the shared archive if it was downloaded; None when neither is."""
   path = pathlib.Path(path).expanduser()
-  if not path.is_file():
-    raise errors.MissingFileError(f"GloVe file not found: {path}. {_WHERE_TO_GET}")
+  if path.is_file():
+    return path
+  if names_glove_6b(path) and shared_archive().is_file():
+    return shared_archive()
+  return None
+
+
+def missing_message(path: os.PathLike) -> str:
+  """What to do when no file is found for `path`: one message, every route."""
+  local = ("point --config.embedding.path at a local glove.6B.<dim>d.txt, its .gz or "
+           "glove.6B.zip and set --config.embedding.dim to its width (launch/study.sh: "
+           "GLOVE=FILE GLOVE_DIM=DIM)")
+  if not names_glove_6b(path):
+    return f"embedding.path: GloVe file {path} not found; {local}."
+  return (f"embedding.path: {path} not found, and the GloVe 6B archive is not in the "
+          f"shared cache {shared_archive()} (${CACHE_ENV} moves it). A run downloads "
+          f"it from {GLOVE_6B_URL} when online; offline, copy "
+          f"{GLOVE_6B_ARCHIVE} (from that URL) to {shared_archive()}, or {local}.")
+
+
+def fetch(path: os.PathLike, *, timeout: float = 60.0,
+          progress: Optional[Callable[[int, Optional[int]], None]] = None
+          ) -> pathlib.Path:
+  """`find(path)`, downloading the official archive into the shared cache when
+  `path` is a missing GloVe 6B file.
+
+  Raises:
+    MissingFileError: nothing to read and nothing downloaded; the message
+      (`missing_message`) says where to put which file, and why the download
+      failed.
+  """
+  found = find(path)
+  if found is not None:
+    return found
+  if not names_glove_6b(path):
+    raise errors.MissingFileError(missing_message(path))
+  target = shared_archive()
+  print(f"GloVe: {path} not found; downloading {GLOVE_6B_URL} (822 MiB) into "
+        f"{target.parent}, shared by all runs.", file=sys.stderr)
+  try:
+    return download_glove(target.parent, GLOVE_6B_URL, timeout=timeout,
+                          progress=progress, check_zip=True)
+  except DownloadError as e:
+    raise errors.MissingFileError(f"{missing_message(path)} ({e})") from None
+
+
+def _resolve(path: os.PathLike, dim: Optional[int], member: Optional[str]) -> _Source:
+  requested = pathlib.Path(path).expanduser()
+  path = find(requested)
+  if path is None:
+    raise errors.MissingFileError(missing_message(requested))
+  if path != requested and requested.suffix == ".txt":
+    member = member or requested.name  # e.g. glove.6B.300d.txt of the archive
   if not zipfile.is_zipfile(path):
     return _Source(path, None)
   with zipfile.ZipFile(path) as archive:
@@ -370,13 +444,13 @@ def _sha256(path: pathlib.Path) -> str:
 
 def download_glove(dest_dir: os.PathLike, url: str = GLOVE_6B_URL,
                    sha256: Optional[str] = None, *, timeout: float = 60.0,
-                   progress: Optional[Callable[[int, Optional[int]], None]] = None
-                   ) -> pathlib.Path:
+                   progress: Optional[Callable[[int, Optional[int]], None]] = None,
+                   check_zip: bool = False) -> pathlib.Path:
   """Downloads a GloVe archive, resuming a partial download.
 
   The data goes to `<name>.part` and is renamed when complete (and verified,
-  when `sha256` is given); a later call continues a `.part` file with an HTTP
-  Range request.
+  when `sha256` is given or `check_zip` is set); a later call continues a
+  `.part` file with an HTTP Range request.
 
   Args:
     dest_dir: the directory to put the file in.
@@ -385,6 +459,8 @@ def download_glove(dest_dir: os.PathLike, url: str = GLOVE_6B_URL,
     timeout: seconds of network silence before giving up.
     progress: called with (bytes done, total or None); default: a progress
       line on stderr when it is a terminal.
+    check_zip: the file must be a zip archive whose every member matches its
+      CRC-32; otherwise it is deleted (DownloadError).
 
   Returns:
     The downloaded file.
@@ -428,8 +504,23 @@ def download_glove(dest_dir: os.PathLike, url: str = GLOVE_6B_URL,
       raise DownloadError(f"Download of {url} stopped at {done} of {total} bytes; "
                             f"run again to resume from {part}.")
   _verify(part, sha256, partial=part)
+  if check_zip:
+    _check_zip(part, url)
   os.replace(part, target)
   return target
+
+
+def _check_zip(path: pathlib.Path, url: str) -> None:
+  """Deletes `path` and raises DownloadError unless every member's CRC-32 matches."""
+  try:
+    with zipfile.ZipFile(path) as archive:
+      bad = archive.testzip()
+  except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+    bad = f"the archive ({e})"
+  if bad is not None:
+    path.unlink()
+    raise DownloadError(f"The download of {url} is damaged ({bad} fails its checksum); "
+                        "it was deleted: run again.")
 
 
 def _verify(path: pathlib.Path, sha256: Optional[str], partial: Optional[pathlib.Path]) -> None:
@@ -449,12 +540,16 @@ def main(argv: Optional[list[str]] = None) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
   download = commands.add_parser("download", help="download the GloVe archive")
-  download.add_argument("--dest", required=True, help="directory to save it in")
+  download.add_argument("--dest", default=None,
+                        help="directory to save it in (default: the cache shared by "
+                        "runs, where a config naming glove.6B.<dim>d.txt finds it)")
   download.add_argument("--url", default=GLOVE_6B_URL)
   download.add_argument("--sha256", default=None, help="expected hex digest")
   args = parser.parse_args(argv)
+  shared = args.dest is None
   try:
-    path = download_glove(args.dest, args.url, args.sha256)
+    path = download_glove(shared_archive().parent if shared else args.dest, args.url,
+                          args.sha256, check_zip=shared)
   except errors.UserError as e:
     errors.exit_with(e)
   print(f"\nSaved {path}. Use it with --config.embedding.path={path}")

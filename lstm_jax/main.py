@@ -76,14 +76,21 @@ def quiet_libraries() -> None:
     tfds.disable_progress_bar()
 
 
+# A launcher that runs this module for its user (launch/study.sh) sets this to
+# the command its user typed, which is then the run's command.
+LAUNCHER_ENV = "LSTM_JAX_LAUNCHER"
+
+
 def record_command(workdir: str) -> None:
   """Keeps the command line of a finished run, so reports can show how to rerun it."""
   import jax  # pylint: disable=g-import-not-at-top
   from lstm_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   if jax.process_index() == 0:
+    command = os.environ.get(LAUNCHER_ENV) or " ".join(
+        ["python -m lstm_jax.main", *map(shlex.quote, sys.argv[1:])])
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, workdir_lib.COMMAND_FILE), "w", encoding="utf-8") as f:
-      f.write(" ".join(["python -m lstm_jax.main", *map(shlex.quote, sys.argv[1:])]) + "\n")
+      f.write(command + "\n")
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -1,14 +1,22 @@
 """Figures and the results table, built from finished workdirs.
 
-  python -m lstm_jax.report RUN_DIR... --out docs/
+  python -m lstm_jax.report runs/*/            # writes runs/report/
+  python -m lstm_jax.report RUN_DIR... --out DIR
+
+A run is its workdir: runs of one config in different workdirs are rows of
+their own, named by the workdir (by its path when two share a name). Without
+`--out` the report goes to `report/` in the runs' common parent directory,
+never into the project's tracked docs/ (`bash launch/study.sh --publish`
+writes there).
 
 For each run directory this writes `curves.png` (loss and accuracy per epoch,
 train vs validation, best epoch marked) and `confusion.png` (test confusion
 matrix, normalised by true class) into the run directory and copies them to
-`<out>/figures/<run name>_{curves,confusion}.png`. Across runs it draws
+`<out>/figures/<run key>_{curves,confusion}.png`. Across runs it draws
 `<out>/figures/trainable_vs_glove.png` (test accuracy per task, trainable vs
 GloVe embedding) and writes `<out>/RESULTS_TABLE.md` (also printed): one row
-per run with the reference points of `baselines.json` when the run has one.
+per run with the reference points of `baselines.json` when the run has one,
+and the command that ran it (its command.txt).
 
 A run directory missing a file the report needs is named with the file and
 skipped; the other runs are still reported.
@@ -18,6 +26,7 @@ import argparse
 import collections
 import dataclasses
 import json
+import os
 import pathlib
 import shutil
 import sys
@@ -42,6 +51,8 @@ EMBEDDING_TOKENS = ("keras", "trainable")
 LEGEND = {"trainable": "trainable embedding", "glove": "GloVe"}
 STUDY_FIGURE = "trainable_vs_glove.png"
 TABLE_FILE = "RESULTS_TABLE.md"
+REPORT_DIR = "report"  # the default --out, next to the run directories
+# A run without command.txt is credited with its config's name.
 DEFAULT_COMMAND = ("python -m lstm_jax.main --config=configs/{name}.py "
                    "--workdir={workdir}")
 MISSING = "—"
@@ -65,6 +76,8 @@ class Run:
     results: results.json.
     baselines: baselines.json, or {} when the run has none.
     command: command.txt (the command line that ran it), or None.
+    key: what identifies the run in the report (row, figure names): the
+      workdir's name, or its path when two reported workdirs share a name.
   """
   run_dir: pathlib.Path
   config: dict[str, Any]
@@ -72,6 +85,11 @@ class Run:
   results: dict[str, Any]
   baselines: dict[str, Any]
   command: Optional[str] = None
+  key: str = ""
+
+  def __post_init__(self):
+    if not self.key:
+      object.__setattr__(self, "key", self.run_dir.resolve().name)
 
   @property
   def name(self) -> str:
@@ -96,18 +114,20 @@ class Run:
 
   @property
   def task_key(self) -> str:
-    """The name without its embedding tokens: pairs `x_keras` with `x_glove`."""
-    return "_".join(t for t in self.name.split("_")
+    """The key without its embedding tokens: pairs `x_keras` with `x_glove`."""
+    return "_".join(t for t in self.key.split("_")
                     if t not in EMBEDDING_TOKENS and not t.startswith("glove")
-                    ) or self.name
+                    ) or self.key
 
   @property
   def data_label(self) -> str:
-    """`data.source`, with the first training file's name for `files`."""
+    """`data.source`; for `files` the name of every train and test file."""
     source = self.setting("data.source")
-    files = self.setting("data.train_files")
-    if source == "files" and files:
-      return f"files: {pathlib.PurePath(files[0]).name}"
+    train, test = (", ".join(pathlib.PurePath(f).name
+                             for f in self.setting(f"data.{split}_files") or ())
+                   for split in ("train", "test"))
+    if source == "files" and train:
+      return f"files: {train}" + (f"; test {test}" if test else "")
     return MISSING if source is None else str(source)
 
   @property
@@ -232,7 +252,7 @@ def curves_figure(run: Run) -> Figure:
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend()
-  figure.suptitle(f"{run.name}: {run.data_label}, {run.task_label}, "
+  figure.suptitle(f"{run.key}: {run.data_label}, {run.task_label}, "
                   f"{run.embedding_label} embedding")
   return figure
 
@@ -266,7 +286,7 @@ def confusion_figure(run: Run) -> Figure:
       ax.text(j, i, f"{value:.0f}", ha="center", va="center",
               fontsize=font - 1, color="white" if value > 50 else "black")
   figure.colorbar(image, ax=ax, shrink=0.8, label="% of the true class")
-  ax.set_title(f"{run.name}: test confusion, normalised by true class\n"
+  ax.set_title(f"{run.key}: test confusion, normalised by true class\n"
                f"accuracy {run.results['test_accuracy']:.3f}, macro-F1 "
                f"{run.results['test_macro_f1']:.3f}")
   return figure
@@ -345,15 +365,20 @@ TABLE_HEADER = (
     "figures")
 
 
-def table_row(run: Run, command_template: str = DEFAULT_COMMAND,
-              figures_dir: Optional[str] = None) -> list[str]:
+def run_command(run: Run) -> str:
+  """How the run was launched: its command.txt, else its config's command."""
+  if run.command:
+    return run.command
+  if run.config.get("name"):
+    return DEFAULT_COMMAND.format(name=run.config["name"], workdir=run.run_dir)
+  return MISSING
+
+
+def table_row(run: Run, figures_dir: Optional[str] = None) -> list[str]:
   """The cells of `run`'s row, in TABLE_HEADER order.
 
   Args:
     run: the run.
-    command_template: the command that reproduces the run, with `{name}` and
-      `{workdir}` placeholders; by default the run's own command.txt is shown
-      when it has one.
     figures_dir: where the figures are, relative to the table; no links when
       None.
   """
@@ -365,12 +390,10 @@ def table_row(run: Run, command_template: str = DEFAULT_COMMAND,
       f"{keras_accuracy:.3f} / "
       f"{format_duration(_reference(run, 'keras', 'train_seconds'))}")
   figures = MISSING if figures_dir is None else (
-      f"[curves]({figures_dir}/{run.name}_curves.png), "
-      f"[confusion]({figures_dir}/{run.name}_confusion.png)")
-  command = (run.command if run.command and command_template == DEFAULT_COMMAND
-             else command_template.format(name=run.name, workdir=run.run_dir))
+      f"[curves]({figures_dir}/{run.key}_curves.png), "
+      f"[confusion]({figures_dir}/{run.key}_confusion.png)")
   return [
-      run.name,
+      run.key,
       run.data_label,
       run.task_label,
       run.embedding_label,
@@ -385,18 +408,17 @@ def table_row(run: Run, command_template: str = DEFAULT_COMMAND,
       _ratio(_reference(run, "majority", "test_accuracy")),
       tfidf if "tfidf_logreg" in run.baselines else MISSING,
       keras,
-      f"`{command}`",
+      f"`{run_command(run)}`",
       figures,
   ]
 
 
-def results_table(runs: Sequence[Run], command_template: str = DEFAULT_COMMAND,
-                  figures_dir: Optional[str] = None) -> str:
+def results_table(runs: Sequence[Run], figures_dir: Optional[str] = None) -> str:
   """A markdown table, one row per run (see TABLE_HEADER)."""
   lines = ["| " + " | ".join(TABLE_HEADER) + " |",
            "|" + "---|" * len(TABLE_HEADER)]
   for run in runs:
-    cells = table_row(run, command_template, figures_dir)
+    cells = table_row(run, figures_dir)
     lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) +
                  " |")
   return "\n".join(lines) + "\n"
@@ -414,7 +436,28 @@ def report_run(run: Run, figures_out: Optional[pathlib.Path]) -> None:
     _save(make(run), path)
     if figures_out is not None:
       figures_out.mkdir(parents=True, exist_ok=True)
-      shutil.copyfile(path, figures_out / f"{run.name}_{kind}.png")
+      shutil.copyfile(path, figures_out / f"{run.key}_{kind}.png")
+
+
+def with_unique_keys(runs: Sequence[Run]) -> list[Run]:
+  """Runs whose workdirs share a name are keyed by their path instead."""
+  counts = collections.Counter(run.key for run in runs)
+  if max(counts.values(), default=0) < 2:
+    return list(runs)
+  base = pathlib.Path(os.path.commonpath([r.run_dir.resolve() for r in runs]))
+  return [run if counts[run.key] == 1 else dataclasses.replace(
+      run, key="_".join(run.run_dir.resolve().relative_to(base).parts))
+          for run in runs]
+
+
+def default_out(run_dirs: Sequence[pathlib.Path]) -> pathlib.Path:
+  """`report/` in the run directories' common parent (e.g. runs/report)."""
+  parents = [os.path.normpath(d.parent) for d in run_dirs]
+  try:
+    common = os.path.commonpath(parents)
+  except ValueError:  # relative and absolute paths mixed
+    common = os.path.commonpath([os.path.abspath(p) for p in parents])
+  return pathlib.Path(common) / REPORT_DIR
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -424,47 +467,47 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
   parser.add_argument("run_dirs", nargs="+", type=pathlib.Path,
                       metavar="RUN_DIR", help="finished workdirs")
   parser.add_argument("--out", type=pathlib.Path, default=None,
-                      help="writes figures/ and RESULTS_TABLE.md here; "
-                      "without it the table is only printed")
-  parser.add_argument("--command_template", default=DEFAULT_COMMAND,
-                      help="the command shown per run; {name} is the "
-                      "experiment name, {workdir} the run directory")
+                      help="writes figures/ and RESULTS_TABLE.md here "
+                      f"(default: {REPORT_DIR}/ next to the run directories)")
   return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str]) -> int:
   """Reports every readable run; returns 1 when none could be reported."""
   args = _parse_args(argv)
-  figures_out = None if args.out is None else args.out / "figures"
+  out = args.out or default_out(args.run_dirs)
+  # `runs/*/` names an earlier report too: it is no run.
+  run_dirs = [d for d in args.run_dirs if d.resolve() != out.resolve()]
   runs, seen = [], {}
-  for run_dir in args.run_dirs:
+  for run_dir in run_dirs:
     try:
       run = load_run(run_dir)
     except RunError as e:
       print(f"skipped: {e}", file=sys.stderr)
       continue
-    if run.name in seen:
-      print(f"skipped: {run_dir}: run name {run.name!r} was already reported "
-            f"from {seen[run.name]}", file=sys.stderr)
+    if run_dir.resolve() in seen:
+      print(f"skipped: {run_dir}: already reported as "
+            f"{seen[run_dir.resolve()]}", file=sys.stderr)
       continue
-    seen[run.name] = run_dir
-    report_run(run, figures_out)
+    seen[run_dir.resolve()] = run_dir
     runs.append(run)
   if not runs:
     print("no run could be reported", file=sys.stderr)
     return 1
-  table = results_table(runs, args.command_template,
-                        None if figures_out is None else "figures")
+  runs = with_unique_keys(runs)
+  figures_out = out / "figures"
+  for run in runs:
+    report_run(run, figures_out)
+  table = results_table(runs, "figures")
   print(table)
-  if args.out is not None:
-    study = study_figure(runs)
-    _save(study, figures_out / STUDY_FIGURE)
-    command = "python -m lstm_jax.report " + " ".join(
-        str(d) for d in args.run_dirs) + f" --out {args.out}"
-    (args.out / TABLE_FILE).write_text(
-        f"Regenerate with `{command}`.\n\n{table}\n"
-        f"![Test accuracy, trainable embedding vs GloVe]"
-        f"(figures/{STUDY_FIGURE})\n", encoding="utf-8")
+  _save(study_figure(runs), figures_out / STUDY_FIGURE)
+  command = "python -m lstm_jax.report " + " ".join(
+      str(d) for d in run_dirs) + f" --out {out}"
+  (out / TABLE_FILE).write_text(
+      f"Regenerate with `{command}`.\n\n{table}\n"
+      f"![Test accuracy, trainable embedding vs GloVe]"
+      f"(figures/{STUDY_FIGURE})\n", encoding="utf-8")
+  print(f"wrote {out / TABLE_FILE} and {figures_out}/", file=sys.stderr)
   return 0
 
 

@@ -1,10 +1,13 @@
 """Config checks run before anything is read or compiled."""
 
+import socket
+
 import ml_collections
 import pytest
 
 from configs import default
 from lstm_jax import config_validation as cv
+from lstm_jax import glove
 
 
 def valid_config(tmp_path):
@@ -66,12 +69,37 @@ def test_missing_data_file_is_named(tmp_path):
     cv.validate(config)
 
 
-def test_glove_without_a_file_says_how_to_get_one(tmp_path):
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+  """No GloVe in the shared cache, and its URL refuses connections."""
+  monkeypatch.setenv(glove.CACHE_ENV, str(tmp_path / "cache"))
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  monkeypatch.setattr(glove, "GLOVE_6B_URL", f"http://127.0.0.1:{port}/glove.6B.zip")
+
+
+def test_offline_missing_glove_says_where_to_put_it(tmp_path, offline):
   config = valid_config(tmp_path)
   config.embedding.kind = "glove"
   config.embedding.path = str(tmp_path / "glove.6B.300d.txt")
-  with pytest.raises(cv.ConfigError, match=r"embedding.path: .* does not exist; download"):
+  with pytest.raises(cv.ConfigError) as info:
     cv.validate(config)
+  assert glove.missing_message(config.embedding.path) in str(info.value)
+  assert "Cannot reach" in str(info.value)
+
+
+def test_missing_data_and_glove_are_one_message_and_nothing_downloads(tmp_path, offline,
+                                                                      monkeypatch):
+  monkeypatch.setattr(glove, "download_glove", None)  # would raise if called
+  config = valid_config(tmp_path)
+  config.data.test_files = (str(tmp_path / "nope.csv"),)
+  config.embedding.kind = "glove"
+  config.embedding.path = str(tmp_path / "glove.6B.300d.txt")
+  with pytest.raises(cv.ConfigError) as info:
+    cv.validate(config)
+  assert "data.test_files: file not found" in str(info.value)
+  assert glove.missing_message(config.embedding.path) in str(info.value)
 
 
 def test_comma_separated_lists_are_split():

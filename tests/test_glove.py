@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import http.server
+import io
 import os
 import threading
 import zipfile
@@ -155,13 +156,22 @@ def test_word2vec_header_is_explained(tmp_path, cache_dir):
     glove.load_glove(path)
 
 
-def test_missing_file_says_how_to_get_it(tmp_path):
+def test_missing_file_says_every_way_to_get_it(tmp_path, cache_dir):
   with pytest.raises(FileNotFoundError) as info:
     glove.load_glove(tmp_path / "glove.6B.300d.txt")
   message = str(info.value)
-  assert "glove.6B.300d.txt" in message
-  assert "embedding.path" in message
-  assert "python -m lstm_jax.glove download --dest" in message
+  assert f"embedding.path: {tmp_path / 'glove.6B.300d.txt'} not found" in message
+  assert f"copy glove.6B.zip (from that URL) to {glove.shared_archive()}" in message
+  assert glove.GLOVE_6B_URL in message
+  assert "--config.embedding.path" in message
+  assert "GLOVE=FILE GLOVE_DIM=DIM" in message
+
+
+def test_a_file_of_another_name_is_not_downloaded(tmp_path, cache_dir):
+  with pytest.raises(FileNotFoundError) as info:
+    glove.fetch(tmp_path / "vectors.txt")
+  assert "shared cache" not in str(info.value)
+  assert "GLOVE=FILE GLOVE_DIM=DIM" in str(info.value)
 
 
 def small_vectors() -> glove.Vectors:
@@ -324,3 +334,73 @@ def test_real_glove_50d(shared_data, tmp_path):
   matrix, coverage = glove.embedding_matrix(word_index, cached, 4)
   np.testing.assert_array_equal(matrix[1], vectors.vectors[0])
   assert coverage["words_found"] == 2
+
+
+def glove_6b_archive() -> bytes:
+  """A small archive with the official member name of the 50-d vectors."""
+  vectors = np.round(np.random.default_rng(0).normal(size=(3, 50)), 3)
+  path_bytes = io.BytesIO()
+  with zipfile.ZipFile(path_bytes, "w", zipfile.ZIP_DEFLATED) as archive:
+    archive.writestr("glove.6B.50d.txt", glove_text(["the", "cat", "sat"], vectors))
+    archive.writestr("glove.6B.100d.txt", b"a " + b"1 " * 99 + b"1\n")
+  return path_bytes.getvalue()
+
+
+@pytest.fixture
+def official(monkeypatch, cache_dir):
+  """The official URL served by 127.0.0.1."""
+  s = _Server(glove_6b_archive())
+  monkeypatch.setattr(glove, "GLOVE_6B_URL", s.url)
+  yield s
+  s.close()
+
+
+@pytest.fixture
+def offline(monkeypatch, cache_dir):
+  """The official URL refuses connections."""
+  s = _Server(b"")
+  s.close()
+  monkeypatch.setattr(glove, "GLOVE_6B_URL", s.url)
+  return s
+
+
+def test_a_missing_glove_6b_file_is_fetched_into_the_shared_cache(tmp_path, official):
+  wanted = tmp_path / "glove" / "glove.6B.50d.txt"
+  seen = []
+  path = glove.fetch(wanted, progress=lambda done, total: seen.append((done, total)))
+  assert path == glove.shared_archive()
+  assert seen[-1] == (len(official.payload),) * 2
+  vectors = glove.load_glove(wanted, dim=50)
+  assert vectors.words == ["the", "cat", "sat"]
+  assert vectors.source == f"{glove.shared_archive()}:glove.6B.50d.txt"
+
+
+def test_the_shared_archive_is_downloaded_once(tmp_path, official):
+  glove.fetch(tmp_path / "a" / "glove.6B.50d.txt")
+  assert glove.fetch(tmp_path / "b" / "glove.6B.100d.txt") == glove.shared_archive()
+  assert len(official.ranges) == 1
+
+
+def test_a_damaged_archive_is_deleted(tmp_path, monkeypatch, cache_dir):
+  archive = glove_6b_archive()
+  s = _Server(archive[:100] + bytes([archive[100] ^ 0xFF]) + archive[101:])
+  monkeypatch.setattr(glove, "GLOVE_6B_URL", s.url)
+  try:
+    with pytest.raises(FileNotFoundError, match="is damaged"):
+      glove.fetch(tmp_path / "glove.6B.50d.txt")
+  finally:
+    s.close()
+  assert list(glove.shared_archive().parent.iterdir()) == []
+
+
+def test_offline_fetch_is_one_message_with_every_route(tmp_path, offline):
+  with pytest.raises(FileNotFoundError) as info:
+    glove.fetch(tmp_path / "glove.6B.300d.txt", timeout=5)
+  message = str(info.value)
+  assert message.startswith(glove.missing_message(tmp_path / "glove.6B.300d.txt"))
+  assert "Cannot reach" in message
+
+
+def test_download_command_line_fills_the_shared_cache(official):
+  glove.main(["download", "--url", official.url])
+  assert glove.shared_archive().read_bytes() == official.payload

@@ -153,7 +153,7 @@ def test_missing_file_is_named_and_only_that_run_skipped(tmp_path, capsys):
   assert report.main([str(broken), str(good)]) == 0
   captured = capsys.readouterr()
   assert f"skipped: {broken}: missing results.json" in captured.err
-  assert [r["run"] for r in table_rows(captured.out)] == ["imdb"]
+  assert [r["run"] for r in table_rows(captured.out.split("\n\n")[0])] == ["imdb"]
 
 
 def test_no_reportable_run_exits_with_1(tmp_path, capsys):
@@ -247,3 +247,60 @@ def test_table_shows_the_runs_own_command(tmp_path):
       "--config.data.source=files\n")
   row = report.table_row(report.load_run(run_dir))
   assert row[report.TABLE_HEADER.index("command")].endswith("--config.data.source=files`")
+
+
+def reported_rows(out: pathlib.Path) -> list[dict[str, str]]:
+  return table_rows((out / report.TABLE_FILE).read_text().split("\n\n")[1])
+
+
+def test_without_out_the_report_goes_next_to_the_runs_not_into_docs(tmp_path):
+  docs = tmp_path / "docs"
+  (docs / "figures").mkdir(parents=True)
+  (docs / report.TABLE_FILE).write_text("the published study\n")
+  runs = tmp_path / "runs"
+  dirs = [str(make_run(runs, name)) for name in ("imdb_keras", "imdb_glove")]
+  assert report.main(dirs) == 0
+  assert [r["run"] for r in reported_rows(runs / report.REPORT_DIR)] == [
+      "imdb_keras", "imdb_glove"]
+  assert (docs / report.TABLE_FILE).read_text() == "the published study\n"
+  assert list((docs / "figures").iterdir()) == []
+
+
+def test_an_earlier_report_in_the_runs_dir_is_not_a_run(tmp_path, capsys):
+  runs = tmp_path / "runs"
+  make_run(runs, "imdb")
+  assert report.main([str(runs / "imdb")]) == 0
+  capsys.readouterr()
+  assert report.main([str(d) for d in sorted(runs.iterdir())]) == 0
+  assert "skipped" not in capsys.readouterr().err
+  assert [r["run"] for r in reported_rows(runs / report.REPORT_DIR)] == ["imdb"]
+
+
+def test_runs_of_one_config_in_different_workdirs_are_rows_of_their_own(tmp_path):
+  runs = tmp_path / "runs"
+  dirs = [str(make_run(runs, name, config_name=False)) for name in ("a", "b", "c")]
+  for d in dirs:
+    config = json.loads((pathlib.Path(d) / "config.json").read_text())
+    (pathlib.Path(d) / "config.json").write_text(json.dumps({**config, "name": "default"}))
+  assert report.main(dirs + [dirs[0]]) == 0
+  rows = reported_rows(runs / report.REPORT_DIR)
+  assert [r["run"] for r in rows] == ["a", "b", "c"]
+  assert rows[1]["command"] == (
+      f"`python -m lstm_jax.main --config=configs/default.py --workdir={dirs[1]}`")
+  for name in ("a", "b", "c"):
+    assert_png(runs / report.REPORT_DIR / "figures" / f"{name}_curves.png")
+
+
+def test_workdirs_sharing_a_name_are_keyed_by_their_path(tmp_path):
+  runs = [report.load_run(make_run(tmp_path / parent, "imdb"))
+          for parent in ("old", "new")]
+  assert [r.key for r in report.with_unique_keys(runs)] == ["old_imdb", "new_imdb"]
+
+
+def test_data_column_names_every_train_and_test_file(tmp_path):
+  run_dir = make_run(tmp_path, "imdb")
+  config = json.loads((run_dir / "config.json").read_text())
+  config["data"].update(source="files", train_files=["d/a.jsonl", "d/b.jsonl"],
+                        test_files=["d/t.jsonl"])
+  (run_dir / "config.json").write_text(json.dumps(config))
+  assert report.load_run(run_dir).data_label == "files: a.jsonl, b.jsonl; test t.jsonl"

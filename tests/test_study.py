@@ -1,0 +1,50 @@
+"""Tests for launch/study.sh's choice of runs and report (dry runs: nothing trains)."""
+
+import pathlib
+import subprocess
+import sys
+
+from lstm_jax import main as main_lib
+from lstm_jax import workdir as workdir_lib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def study(*args: str) -> list[str]:
+  """The commands `bash launch/study.sh --dry_run ARGS` would run."""
+  out = subprocess.run(["bash", "launch/study.sh", "--dry_run", *args], cwd=ROOT,
+                       env={"PATH": "/usr/bin:/bin", "PYTHON": "python"},
+                       capture_output=True, text=True, check=True).stdout
+  return [line.strip() for line in out.splitlines() if not line.startswith("===")]
+
+
+def test_one_experiment_is_trained_and_reported_alone_next_to_the_runs():
+  commands = study("huffpost_headline_glove")
+  assert commands[-1] == "python -m lstm_jax.report runs/huffpost_headline_glove"
+  assert not any("docs" in c for c in commands)
+
+
+def test_a_run_is_credited_to_the_study_command_that_launched_it():
+  [train] = [c for c in study("huffpost_headline_glove") if "lstm_jax.main" in c]
+  assert train.startswith(
+      "env LSTM_JAX_LAUNCHER=bash\\ launch/study.sh\\ huffpost_headline_glove python")
+
+
+def test_publish_reports_the_whole_study_into_docs_and_trains_nothing():
+  [command] = study("--publish")
+  assert command.startswith("python -m lstm_jax.report runs/letters_authors_keras ")
+  assert command.endswith("runs/sentiment_glove --out docs")
+
+
+def test_publish_refuses_a_part_of_the_study():
+  result = subprocess.run(["bash", "launch/study.sh", "--dry_run", "--publish", "sentiment_glove"],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 2
+  assert result.stdout == ""
+
+
+def test_the_launchers_command_is_recorded(tmp_path, monkeypatch):
+  monkeypatch.setenv(main_lib.LAUNCHER_ENV, "bash launch/study.sh x")
+  monkeypatch.setattr(sys, "argv", ["main.py", "--workdir=w"])
+  main_lib.record_command(str(tmp_path))
+  assert (tmp_path / workdir_lib.COMMAND_FILE).read_text() == "bash launch/study.sh x\n"
