@@ -24,15 +24,9 @@ shapes stays bounded.
 
 from collections.abc import Iterator, Sequence
 import math
-from typing import NamedTuple, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
-
-
-class TokenCount(NamedTuple):
-  """Token slots of a batch: `real` (non-padding tokens of real rows) and `padded`."""
-  real: int
-  padded: int
 
 
 def _check(token_ids: np.ndarray, labels: np.ndarray, batch_size: int, num_devices: int,
@@ -184,26 +178,3 @@ def batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int, num_d
       batch["batch_vocab"], batch["token_index"] = batch_vocabulary(batch["token_ids"])
     yield batch
 
-
-def count_tokens(batch: dict[str, np.ndarray]) -> TokenCount:
-  """Real and padded token slots of a batch (filler rows count as padding)."""
-  real = int(np.count_nonzero(batch["token_ids"] * (batch["weight"][..., None] > 0)))
-  return TokenCount(real=real, padded=batch["token_ids"].size - real)
-
-
-def bucketing_savings(token_ids: np.ndarray, batch_size: int,
-                      bucket_lengths: Sequence[int]) -> dict[str, float]:
-  """Token slots per epoch with fixed-length batches and with bucketing.
-
-  Returns:
-    {'fixed_slots', 'bucketed_slots', 'real_tokens', 'saved_fraction'}: slots
-    are batch rows x length summed over an epoch's batches (filler rows
-    included), `saved_fraction` = 1 - bucketed / fixed.
-  """
-  buckets = _buckets(bucket_lengths, token_ids.shape[1])
-  counts = np.bincount(_assign(token_ids, buckets), minlength=len(buckets))
-  fixed = math.ceil(len(token_ids) / batch_size) * batch_size * token_ids.shape[1]
-  bucketed = sum(math.ceil(c / batch_size) * batch_size * b for c, b in zip(counts, buckets))
-  return {"fixed_slots": fixed, "bucketed_slots": bucketed,
-          "real_tokens": int(sequence_lengths(token_ids).sum()),
-          "saved_fraction": 1 - bucketed / fixed if fixed else 0.0}

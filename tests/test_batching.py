@@ -130,22 +130,6 @@ def test_num_batches_counts_partial_batches():
     batching.num_batches(17, 8, bucket_lengths=(4,))
 
 
-def test_count_tokens_counts_filler_rows_as_padding():
-  batch = {"token_ids": np.array([[[0, 3, 4]], [[5, 6, 7]]], np.int32),
-           "weight": np.array([[1.0], [0.0]], np.float32)}
-  assert batching.count_tokens(batch) == batching.TokenCount(real=2, padded=4)
-
-
-def test_bucketing_savings_match_the_batches_produced():
-  token_ids, labels = make_data(n=40)
-  savings = batching.bucketing_savings(token_ids, 8, (3, 5))
-  epoch = run(token_ids, labels, bucket_lengths=(3, 5))
-  assert savings["bucketed_slots"] == sum(b["token_ids"].size for b in epoch)
-  assert savings["fixed_slots"] == 5 * 8 * 8
-  assert savings["real_tokens"] == sum(batching.count_tokens(b).real for b in epoch)
-  assert 0 < savings["saved_fraction"] < 1
-
-
 def test_vocab_size_bucket_rounds_up_to_four_steps_per_doubling():
   sizes = [batching.vocab_size_bucket(n, cap=10**6) for n in (1, 64, 65, 81, 129, 2500, 9450)]
   assert sizes == [64, 64, 80, 96, 160, 2560, 10240]
