@@ -10,8 +10,8 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.629, macro-F1 0.367, best epo
 5 min 01 s (majority class 0.350, TF-IDF + LR 0.601 / 0.230).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_both27_glove", ("headline", "short_description"), glove=True, max_length=96)
+  return experiments.huffpost("huffpost_both27_glove", ("headline", "short_description"), glove=True, max_length=96)

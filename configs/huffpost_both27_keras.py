@@ -10,8 +10,8 @@ Result (2-core CPU): test accuracy 0.581, macro-F1 0.186, best epoch 2 of 5, 4 m
 (majority class 0.350, TF-IDF + LR 0.601 / 0.230).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_both27_keras", ("headline", "short_description"), glove=False, max_length=96)
+  return experiments.huffpost("huffpost_both27_keras", ("headline", "short_description"), glove=False, max_length=96)

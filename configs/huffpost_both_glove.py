@@ -11,8 +11,8 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.658, macro-F1 0.418, best epo
 (majority class 0.336, TF-IDF + LR 0.619 / 0.176).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_both_glove", ("headline", "short_description"), glove=True, max_length=96)
+  return experiments.huffpost("huffpost_both_glove", ("headline", "short_description"), glove=True, max_length=96)

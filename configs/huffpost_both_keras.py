@@ -11,8 +11,8 @@ Result (2-core CPU): test accuracy 0.582, macro-F1 0.141, best epoch 3 of 6, 129
 (majority class 0.336, TF-IDF + LR 0.619 / 0.176, Keras 3 fit 0.561 / 0.140).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_both_keras", ("headline", "short_description"), glove=False, max_length=96)
+  return experiments.huffpost("huffpost_both_keras", ("headline", "short_description"), glove=False, max_length=96)

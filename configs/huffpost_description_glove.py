@@ -11,8 +11,8 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.545, macro-F1 0.168, best epo
 (majority class 0.336, TF-IDF + LR 0.526 / 0.095).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_description_glove", ("short_description",), glove=True, max_length=64)
+  return experiments.huffpost("huffpost_description_glove", ("short_description",), glove=True, max_length=64)

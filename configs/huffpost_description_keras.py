@@ -11,8 +11,8 @@ Result (2-core CPU): test accuracy 0.496, macro-F1 0.085, best epoch 2 of 5, 73 
 (majority class 0.336, TF-IDF + LR 0.526 / 0.095, Keras 3 fit 0.490 / 0.110).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_description_keras", ("short_description",), glove=False, max_length=64)
+  return experiments.huffpost("huffpost_description_keras", ("short_description",), glove=False, max_length=64)

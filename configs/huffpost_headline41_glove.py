@@ -9,8 +9,8 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.460, macro-F1 0.460, best epo
 2 min 47 s (majority class 0.024, TF-IDF + LR 0.474 / 0.475).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_headline41_glove", ("headline",), glove=True, max_length=32)
+  return experiments.huffpost("huffpost_headline41_glove", ("headline",), glove=True, max_length=32)

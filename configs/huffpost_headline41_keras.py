@@ -9,8 +9,8 @@ Result (2-core CPU): test accuracy 0.438, macro-F1 0.440, best epoch 2 of 5, 2 m
 (majority class 0.024, TF-IDF + LR 0.474 / 0.475, Keras 3 fit 0.435).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_headline41_keras", ("headline",), glove=False, max_length=32)
+  return experiments.huffpost("huffpost_headline41_keras", ("headline",), glove=False, max_length=32)

@@ -11,8 +11,8 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.614, macro-F1 0.274, best epo
 (majority class 0.336, TF-IDF + LR 0.597 / 0.189).
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.huffpost("huffpost_headline_glove", ("headline",), glove=True, max_length=32)
+  return experiments.huffpost("huffpost_headline_glove", ("headline",), glove=True, max_length=32)

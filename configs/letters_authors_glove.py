@@ -6,9 +6,9 @@ r"""Letters by author (the 10 senders with most single-sender letters); frozen G
 Result: see the row "letters_authors_glove" of docs/RESULTS.md.
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.letters("letters_authors_glove", "author", dropout=0.1, glove=True,
+  return experiments.letters("letters_authors_glove", "author", dropout=0.1, glove=True,
                        top_k_labels=10)

@@ -6,9 +6,9 @@ r"""Letters by author (the 10 senders with most single-sender letters); trainabl
 Result: see the row "letters_authors_keras" of docs/RESULTS.md.
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.letters("letters_authors_keras", "author", dropout=0.1, glove=False,
+  return experiments.letters("letters_authors_keras", "author", dropout=0.1, glove=False,
                        top_k_labels=10)

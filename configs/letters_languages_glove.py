@@ -6,9 +6,9 @@ r"""Letters by language; frozen GloVe 6B 300d embedding, no dropout.
 Result: see the row "letters_languages_glove" of docs/RESULTS.md.
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.letters("letters_languages_glove", "language", dropout=0.0, glove=True,
+  return experiments.letters("letters_languages_glove", "language", dropout=0.0, glove=True,
                        top_k_labels=0)

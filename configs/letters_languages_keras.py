@@ -6,9 +6,9 @@ r"""Letters by language; trainable embedding, no dropout.
 Result: see the row "letters_languages_keras" of docs/RESULTS.md.
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.letters("letters_languages_keras", "language", dropout=0.0, glove=False,
+  return experiments.letters("letters_languages_keras", "language", dropout=0.0, glove=False,
                        top_k_labels=0)

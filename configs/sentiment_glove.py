@@ -6,8 +6,8 @@ r"""Sentiment of IMDB reviews; frozen GloVe 6B 300d embedding, dropout 0.2.
 Result: see the row "sentiment_glove" of docs/RESULTS.md.
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.sentiment("sentiment_glove", glove=True)
+  return experiments.sentiment("sentiment_glove", glove=True)

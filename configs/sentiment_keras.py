@@ -5,8 +5,8 @@ r"""Sentiment of IMDB reviews; trainable embedding, dropout 0.2.
 Result: see the row "sentiment_keras" of docs/RESULTS.md.
 """
 
-from configs import study
+from lstm_jax import experiments
 
 
 def get_config():
-  return study.sentiment("sentiment_keras", glove=False)
+  return experiments.sentiment("sentiment_keras", glove=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import ml_collections
 
-from configs import default as default_config
+from lstm_jax import config as config_lib
 from lstm_jax import datasets
 from lstm_jax import errors
 from lstm_jax import glove
@@ -81,7 +81,7 @@ def changed_keys(old: dict, new: dict) -> set[str]:
   old run predates the key and ran with that behaviour.
   """
   a, b = flatten(old), flatten(new)
-  defaults = flatten(to_plain(default_config.get_config().to_dict()))
+  defaults = flatten(to_plain(config_lib.default_config().to_dict()))
   return {k for k in a.keys() | b.keys()
           if a.get(k) != b.get(k) and not (k not in a and k in defaults and b[k] == defaults[k])}
 
@@ -109,7 +109,7 @@ def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 def _check_types(config: ml_collections.ConfigDict) -> list[str]:
-  expected = flatten(default_config.get_config().to_dict())
+  expected = flatten(config_lib.default_config().to_dict())
   given = flatten(config.to_dict())
   problems = []
   for key in sorted(given.keys() - expected.keys()):

@@ -25,7 +25,7 @@ import jax
 import ml_collections
 from ml_collections import config_flags
 
-from configs import default as default_config
+from lstm_jax import config as config_lib
 from lstm_jax import config_validation
 from lstm_jax import datasets
 from lstm_jax import errors
@@ -49,7 +49,7 @@ def define_flags() -> None:
   module's functions import anywhere."""
   flags.DEFINE_string("workdir", None, "Workdir of a training run.", required=True)
   config_flags.DEFINE_config_dict(
-      "config", default_config.get_config(),
+      "config", config_lib.default_config(),
       "Overrides of the run's config.json, e.g. --config.data.test_files=other.csv.",
       lock_config=True)
   flags.DEFINE_enum("split", "test", SPLITS, "The split to evaluate.")

@@ -12,6 +12,7 @@ import time
 import pytest
 import tensorflow_datasets as tfds
 
+from lstm_jax import config as config_lib
 from lstm_jax import datasets
 from lstm_jax.datasets import builders
 from lstm_jax.datasets import readers
@@ -262,8 +263,8 @@ def test_mocked_imdb_text_comes_back_as_str(tmp_path):
   assert splits.test.texts == [f"review {i}" for i in range(12)]
 
 
-def test_default_config_has_every_key():
-  config = datasets.default_config()
-  assert set(config.keys()) == set(datasets.config.DEFAULTS)
+def test_the_schema_holds_every_data_key_at_its_default():
+  data = config_lib.default_config().data.to_dict()
+  assert {k: data[k] for k in datasets.config.DEFAULTS} == dict(datasets.config.DEFAULTS)
   assert datasets.DataOptions.from_config(
-      {**config.to_dict(), "source": "imdb"}).validation_mode == "stratified"
+      {**data, "source": "imdb"}).validation_mode == "stratified"

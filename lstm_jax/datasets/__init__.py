@@ -9,7 +9,6 @@ from lstm_jax.datasets.builders import Imdb
 from lstm_jax.datasets.builders import Letters
 from lstm_jax.datasets.builders import TextFiles
 from lstm_jax.datasets.config import DataOptions
-from lstm_jax.datasets.config import default_config
 from lstm_jax.datasets.errors import DataError
 from lstm_jax.datasets.loader import load_splits
 from lstm_jax.datasets.report import accounting_errors
@@ -18,6 +17,6 @@ from lstm_jax.datasets.splits import Splits
 
 __all__ = [
     "DataError", "DataOptions", "HuffpostNews", "Imdb", "Letters",
-    "SplitData", "Splits", "TextFiles", "accounting_errors", "default_config",
+    "SplitData", "Splits", "TextFiles", "accounting_errors",
     "load_splits",
 ]

@@ -70,16 +70,6 @@ DEFAULTS: Mapping[str, Any] = {
     "download": True,
 }
 
-_LIST_KEYS = ("train_files", "test_files", "text_fields", "columns",
-              "file_labels")
-
-
-def default_config() -> ml_collections.ConfigDict:
-  """Returns the `data` config with every key of this module at its default."""
-  return ml_collections.ConfigDict(
-      {k: list(v) if k in _LIST_KEYS else v for k, v in DEFAULTS.items()})
-
-
 def _as_tuple(key: str, value: Any) -> tuple[str, ...]:
   """A list, tuple or comma-separated string → tuple of non-empty strings."""
   if value is None:

@@ -1,4 +1,4 @@
-"""The settings of the study's experiments, shared by their config files.
+"""The settings of the study's experiments, shared by their config files (`configs/`).
 
 The study trained Keras LSTMs with batch 64, dropout 0–0.2 and EarlyStopping on
 val_loss with patience 3, comparing a trainable embedding with GloVe 6B 300d.
@@ -6,14 +6,14 @@ val_loss with patience 3, comparing a trainable embedding with GloVe 6B 300d.
 
 import ml_collections
 
-from configs import default
+from lstm_jax import config as config_lib
 
 GLOVE_300D = "glove/glove.6B.300d.txt"
 
 
 def experiment(name: str, *, dropout: float, glove: bool) -> ml_collections.ConfigDict:
   """The defaults plus what every experiment of the study shares."""
-  config = default.get_config()
+  config = config_lib.default_config()
   config.name = name
   config.model.dropout = dropout
   config.train.batch_size = 64
