@@ -70,6 +70,9 @@ def default_config() -> ml_collections.ConfigDict:
   train.clip_mode = "global_norm"  # global_norm | per_variable_norm | value | none
   train.clip_norm = 1.0
   train.num_devices = 0  # local devices to use; 0 = all
+  # Weights of the training loss per class, as Keras fit(class_weight=):
+  # "" none | "balanced" (n / (C * count)) | "label=weight,..." (others keep 1).
+  train.class_weight = ""
 
   config.early_stopping = early_stopping = ml_collections.ConfigDict()
   early_stopping.monitor = "val_loss"

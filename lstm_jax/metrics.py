@@ -27,7 +27,8 @@ SUM_KEYS = ("loss_sum", "correct", "count", "confusion")
 
 
 def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
-                  num_classes: int) -> dict[str, jax.Array]:
+                  num_classes: int, *, loss_weights: Optional[jax.Array] = None
+                  ) -> dict[str, jax.Array]:
   """Weighted metric sums of one batch (jit / pmap safe).
 
   Args:
@@ -35,6 +36,8 @@ def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
     labels: <int32>[B] true class ids in [0, C).
     weights: <float32>[B] 1 for a real example, 0 for padding.
     num_classes: C.
+    loss_weights: <float32>[B] weights of the loss sum alone (class weights
+      times `weights`); None: `weights`.
 
   Returns:
     A dict of sums: `loss_sum` <float32>[] (softmax cross-entropy),
@@ -44,6 +47,7 @@ def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
   """
   logits = logits.astype(jnp.float32)
   weights = weights.astype(jnp.float32)
+  loss_weights = weights if loss_weights is None else loss_weights.astype(jnp.float32)
   true_one_hot = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
   log_probs = jax.nn.log_softmax(logits, axis=-1)
   losses = -jnp.sum(true_one_hot * log_probs, axis=-1)
@@ -51,7 +55,7 @@ def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
   pred_one_hot = jax.nn.one_hot(predicted, num_classes, dtype=jnp.float32)
   return {
       # `where` so that a padded row with non-finite logits adds 0, not NaN.
-      "loss_sum": jnp.sum(jnp.where(weights > 0, weights * losses, 0.0)),
+      "loss_sum": jnp.sum(jnp.where(weights > 0, loss_weights * losses, 0.0)),
       "correct": jnp.sum(weights * (predicted == labels)),
       "count": jnp.sum(weights),
       "confusion": jnp.einsum("bt,bp->tp", true_one_hot * weights[:, None],

@@ -31,6 +31,7 @@ from jax.experimental import multihost_utils
 
 from lstm_jax import batching
 from lstm_jax import checkpoints
+from lstm_jax import class_weights
 from lstm_jax import config_validation
 from lstm_jax import cpu_devices
 from lstm_jax import early_stopping
@@ -100,7 +101,8 @@ def distinct_tokens(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.Array,
-               *, num_classes: int) -> tuple[TrainState, dict[str, jax.Array]]:
+               *, num_classes: int, class_weights: Optional[jax.Array] = None
+               ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One optimizer update on one device's shard of the global batch.
 
   Args:
@@ -109,9 +111,12 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
       optionally `batch_vocab <int32>[S]` and `token_index <int32>[b, T]`.
     dropout_rng: the run's dropout key; folded with the step and the device.
     num_classes: C.
+    class_weights: <float32>[C] weights of the training loss (`class_weights`),
+      or None. The mean still divides by the number of examples, as Keras's.
 
   Returns:
-    The new state and the batch's metric sums (over all devices).
+    The new state and the batch's metric sums (over all devices); the loss
+    sum is the weighted one that is minimised.
   """
   rng = jax.random.fold_in(jax.random.fold_in(dropout_rng, state.step),
                            jax.lax.axis_index(AXIS))
@@ -120,12 +125,16 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
     logits = state.apply_fn({"params": params}, batch["token_ids"], train=True,
                             rngs={"dropout": rng}, **distinct_tokens(batch))
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-    return jnp.sum(losses * batch["weight"]), logits
+    return jnp.sum(losses * loss_weights), logits
 
+  loss_weights = batch["weight"]
+  if class_weights is not None:
+    loss_weights = loss_weights * jnp.take(class_weights, batch["label"])
   grads, logits = jax.grad(loss_fn, has_aux=True)(state.params)
   count = jax.lax.psum(jnp.sum(batch["weight"]), AXIS)
   grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / jnp.maximum(count, 1.0), grads)
-  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes)
+  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
+                                   loss_weights=loss_weights)
   return state.apply_gradients(grads=grads), jax.lax.psum(sums, AXIS)
 
 
@@ -296,8 +305,14 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
                                             data.embedding_matrix))
   dropout_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
 
+  weights = class_weights.parse(config.train.class_weight, data.label_names, data.train.labels)
+  if weights is not None and is_chief:
+    logging.info("class weights: %s", ", ".join(
+        f"{name}={w:.3g}" for name, w in zip(data.label_names, weights)))
   p_train_step = jax.pmap(
-      functools.partial(train_step, num_classes=num_classes), axis_name=AXIS,
+      functools.partial(train_step, num_classes=num_classes,
+                        class_weights=None if weights is None else jnp.asarray(weights)),
+      axis_name=AXIS,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
       devices=topology.devices)
   p_eval_step = jax.pmap(

@@ -13,6 +13,7 @@ import pytest
 
 from configs import default
 from lstm_jax import batching
+from lstm_jax import reporting
 from lstm_jax import train
 
 WORDS = {"good": ["great", "fine", "lovely", "superb", "nice"],
@@ -248,3 +249,17 @@ def test_train_and_eval_steps_hand_the_batch_vocabulary_to_the_model():
   jax.pmap(functools.partial(train.eval_step, apply_fn=apply_fn, num_classes=2),
            axis_name=train.AXIS, in_axes=(None, 0), out_axes=None)(state.params, batch)
   assert seen == [["batch_vocab", "token_index"]] * 2
+
+
+def test_class_weights_scale_the_training_loss_only(tmp_path):
+  """Adam without clipping is invariant to a loss scaled by 2: the same weights are
+  learned, the training loss doubles, and validation stays unweighted."""
+  def run(class_weight, name):
+    config = tiny_config(tmp_path, **{"train.class_weight": class_weight,
+                                      "train.clip_mode": "none", "train.max_epochs": 1})
+    train.train_and_evaluate(config, tmp_path / name)
+    return reporting.read_history(tmp_path / name)[0]
+
+  weighted, plain = run("good=2,bad=2", "weighted"), run("", "plain")
+  assert weighted["loss"] == pytest.approx(2 * plain["loss"], rel=1e-3)
+  assert weighted["val_loss"] == pytest.approx(plain["val_loss"], rel=1e-3)
