@@ -1,0 +1,59 @@
+"""`lstm_jax.fit`: one call on in-memory texts, the command's own pipeline underneath."""
+
+import random
+
+import pytest
+
+import lstm_jax
+from lstm_jax import errors
+from lstm_jax import reporting
+
+WORDS = {"good": ["great", "superb", "lovely"], "bad": ["awful", "boring", "dull"]}
+FILLER = ["the", "a", "film", "plot", "actor", "scene"]
+TINY = {"data.max_length": 10, "embedding.dim": 8, "model.units": 8, "train.batch_size": 32,
+        "train.num_devices": 1, "train.max_epochs": 2, "train.learning_rate": 0.02}
+
+
+def reviews(n, seed):
+  rng = random.Random(seed)
+  labels = [rng.choice(["good", "bad"]) for _ in range(n)]
+  texts = [" ".join(rng.choices(FILLER, k=4) + [rng.choice(WORDS[label])]) for label in labels]
+  return texts, labels
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("fit") / "run"
+  return lstm_jax.fit(*reviews(300, 1), workdir, test_data=reviews(60, 2), overrides=TINY)
+
+
+def test_fit_returns_the_history_of_the_workdir_as_keras_does(fitted):
+  epochs = reporting.read_history(fitted.workdir)
+  assert len(epochs) == 2
+  assert fitted.history["val_loss"] == [e["val_loss"] for e in epochs]
+  assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(fitted.history)
+
+
+def test_fit_tests_on_the_given_test_data(fitted):
+  assert fitted.results["num_test"] == 60
+  assert 0.0 <= fitted.results["test_accuracy"] <= 1.0
+
+
+def test_the_same_call_again_returns_the_finished_run(fitted):
+  again = lstm_jax.fit(*reviews(300, 1), fitted.workdir, test_data=reviews(60, 2), overrides=TINY)
+  assert again.results == fitted.results
+
+
+def test_other_texts_in_the_same_workdir_are_refused(fitted):
+  with pytest.raises(errors.UserError, match="another config"):
+    lstm_jax.fit(*reviews(300, 3), fitted.workdir, overrides=TINY)
+
+
+def test_texts_and_labels_of_different_lengths_are_a_clear_error(tmp_path):
+  with pytest.raises(errors.UserError, match="3 texts but 2 labels"):
+    lstm_jax.fit(["a", "b", "c"], ["x", "y"], tmp_path)
+
+
+def test_an_unknown_override_is_a_clear_error(tmp_path):
+  with pytest.raises(errors.UserError, match="unknown config key 'train.epochs'"):
+    lstm_jax.fit(["a"], ["x"], tmp_path, overrides={"train.epochs": 3})
