@@ -59,6 +59,30 @@ class NonFiniteLossError(errors.UserError, RuntimeError):
   """The training loss became NaN or infinite."""
 
 
+class DivergedError(errors.UserError, RuntimeError):
+  """The training loss is finite but far above chance: the run diverged."""
+
+
+# Predicting uniformly costs ln C per example, and a run that learns anything
+# averages less over an epoch; 10x that means confident wrong answers on most
+# examples (learning rate 1e9 gives ~1e9). Scaled by the largest class weight.
+DIVERGENCE_FACTOR = 10.0
+
+
+def divergence_threshold(num_classes: int, weights: Optional[np.ndarray]) -> float:
+  """The epoch mean training loss above which a run has diverged."""
+  largest = 1.0 if weights is None else max(1.0, float(np.max(weights)))
+  return DIVERGENCE_FACTOR * math.log(max(num_classes, 2)) * largest
+
+
+def _lost_epoch_advice(config: ml_collections.ConfigDict, epoch: int) -> str:
+  return ((f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else
+           "no epoch had finished, so no checkpoint was written")
+          + f". Lower train.learning_rate (now {config.train.learning_rate}) or check "
+          f"clipping (train.clip_mode={config.train.clip_mode}, train.clip_norm="
+          f"{config.train.clip_norm}), then rerun with --restart or another --workdir.")
+
+
 def results_line(results: dict[str, Any]) -> str:
   return (f"test_accuracy: {results['test_accuracy']:.4f} - test_macro_f1: "
           f"{results['test_macro_f1']:.4f} - test_loss: {results['test_loss']:.4f} - "
@@ -309,6 +333,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   if weights is not None and is_chief:
     logging.info("class weights: %s", ", ".join(
         f"{name}={w:.3g}" for name, w in zip(data.label_names, weights)))
+  diverged_above = divergence_threshold(num_classes, weights)
   p_train_step = jax.pmap(
       functools.partial(train_step, num_classes=num_classes,
                         class_weights=None if weights is None else jnp.asarray(weights)),
@@ -391,13 +416,13 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       if bad_step is not None:
         raise NonFiniteLossError(
             f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
-            f"{num_steps}; "
-            + (f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else
-               "no epoch had finished, so no checkpoint was written")
-            + f". Lower train.learning_rate (now {config.train.learning_rate}) or check "
-            f"clipping (train.clip_mode={config.train.clip_mode}, train.clip_norm="
-            f"{config.train.clip_norm}), then rerun with --restart or another --workdir.")
+            f"{num_steps}; " + _lost_epoch_advice(config, epoch))
       train_metrics = metrics_lib.summarize(sum_metrics(per_step), data.label_names)
+      if train_metrics["loss"] > diverged_above:
+        raise DivergedError(
+            f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
+            f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
+            f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch))
       val_metrics = evaluate(p_eval_step, state.params, data.validation, config, topology,
                              data.label_names)
       seconds = time.monotonic() - start

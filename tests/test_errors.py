@@ -43,7 +43,7 @@ def run_main(exception: str, tmp_path) -> subprocess.CompletedProcess:
     config_validation.ConfigError, datasets.DataError, checkpoints.CheckpointError,
     checkpoints.DamagedCheckpointError, workdir_lock.WorkdirLockedError,
     serving.WorkdirError, glove.GloveFormatError, glove.DownloadError, report.RunError,
-    train.NonFiniteLossError, errors.MissingFileError, errors.BadValueError,
+    train.NonFiniteLossError, train.DivergedError, errors.MissingFileError, errors.BadValueError,
     errors.WriteError, errors.MissingDependencyError])
 def test_every_error_the_user_can_fix_is_a_user_error(error):
   assert issubclass(error, errors.UserError)

@@ -217,8 +217,8 @@ def test_non_finite_loss_names_epoch_and_step_and_keeps_the_last_checkpoint(
   real = train.train_step
   bad_step = STEPS_PER_EPOCH + 2  # epoch 2, step 3
 
-  def train_step(state, batch, dropout_rng, *, num_classes):
-    new_state, sums = real(state, batch, dropout_rng, num_classes=num_classes)
+  def train_step(state, batch, dropout_rng, **kwargs):
+    new_state, sums = real(state, batch, dropout_rng, **kwargs)
     sums["loss_sum"] = jnp.where(state.step == bad_step, jnp.nan, sums["loss_sum"])
     return new_state, sums
 
@@ -230,3 +230,21 @@ def test_non_finite_loss_names_epoch_and_step_and_keeps_the_last_checkpoint(
     train.train_and_evaluate(config_for(data), workdir)
   assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["1"]
   assert not (workdir / "results.json").exists()
+
+
+def test_a_diverging_run_stops_with_the_loss_and_keeps_the_last_checkpoint(data, tmp_path):
+  config = config_for(data)
+  config.train.learning_rate = 1e9
+  config.train.clip_mode = "none"
+  workdir = tmp_path / "workdir"
+  with pytest.raises(train.DivergedError,
+                     match=r"the training diverged: epoch 1's mean loss is .*more than 10x the "
+                     r"0\.693 of guessing among 2 classes; no epoch had finished.*Lower "
+                     r"train\.learning_rate \(now 1000000000\.0\)"):
+    train.train_and_evaluate(config, workdir)
+  assert not (workdir / "results.json").exists()
+
+
+def test_a_healthy_run_is_far_below_the_divergence_threshold(reference):
+  history = reporting.read_history(reference)
+  assert max(e["loss"] for e in history) < train.divergence_threshold(2, None) / 5
