@@ -237,18 +237,34 @@ def first_nonfinite_step(per_step: list[dict[str, np.ndarray]]) -> Optional[int]
 
 
 def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
-  """Refuses to continue a workdir that was started with another config."""
+  """Refuses to continue a workdir that was started with another config.
+
+  A workdir holding no checkpoint (not even a mid-epoch one) and no results
+  has nothing to protect: its earlier start failed before an epoch ended (a
+  bad file, a missing download), so the corrected command starts it over.
+  """
   path = workdir / CONFIG_FILE
   new = json_config(config)
   if path.exists():
     changed = sorted(config_validation.changed_keys(reporting.read_json(path), new))
-    if changed:
+    if not changed:
+      return
+    if _holds_a_run(workdir):
       raise config_validation.ConfigError(
           f"{path} was written by a run with another config (differs in: "
           f"{', '.join(changed)}). Use another --workdir, or pass --restart to delete "
           "this run and start over.")
-  else:
-    reporting.write_json_atomic(path, new)
+    logging.info("%s: an earlier start ended before any checkpoint; starting over with "
+                 "the new config (differs in: %s)", workdir, ", ".join(changed))
+    # Its vocabulary and data report came from the old config.
+    clear_workdir(workdir)
+  reporting.write_json_atomic(path, new)
+
+
+def _holds_a_run(workdir: pathlib.Path) -> bool:
+  checkpoints_dir = workdir / workdir_lib.CHECKPOINT_DIR
+  return ((workdir / RESULTS_FILE).exists()
+          or (checkpoints_dir.is_dir() and any(checkpoints_dir.iterdir())))
 
 
 def json_config(config: ml_collections.ConfigDict) -> dict:
@@ -278,6 +294,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
   with workdir_lock.WorkdirLock(workdir) if is_chief else contextlib.nullcontext():
     if is_chief:
       if restart:
+        logging.warning("--restart: deleting the previous run in %s", workdir)
         clear_workdir(workdir)
       check_workdir_config(workdir, config)
     # The other processes look at the workdir once process 0 has checked it.
@@ -294,7 +311,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
 
 def clear_workdir(workdir: pathlib.Path) -> None:
   """Deletes everything of a previous run but the lock this process holds."""
-  logging.warning("--restart: deleting the previous run in %s", workdir)
   for path in workdir.iterdir():
     if path.name == workdir_lock.LOCK_FILE:
       continue

@@ -3,8 +3,10 @@
 The lock belongs to the open file, so the kernel releases it when the holding
 process exits for any reason, SIGKILL included: a lock left behind by a killed
 run never blocks the next one. The file also records who holds the lock (pid,
-host, start time) so that a refused run can name the holder. The file itself
-stays in place; only the `flock` on it counts.
+host, start time) so that a refused run can name the holder. The holder
+deletes the file when it releases the lock, so a finished workdir holds none;
+a process that locked a file which was deleted meanwhile takes the lock again
+on the new file (checked by inode), so two processes never both hold it.
 
 `flock` is advisory and per host: on a network filesystem it may not reach
 other machines, so two hosts must not share a workdir.
@@ -51,19 +53,24 @@ class WorkdirLock:
     if self._fd is not None:
       raise RuntimeError(f"{self.path} is already held by this WorkdirLock")
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      holder = _describe(_read_holder(fd))
+    while True:
+      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        holder = _describe(_read_holder(fd))
+        os.close(fd)
+        raise WorkdirLockedError(
+            f"another run is using this workdir: {holder} holds {self.path}. "
+            "Wait for it to finish, stop it, or choose another --workdir."
+        ) from None
+      except BaseException:
+        os.close(fd)
+        raise
+      if _is_current(fd, self.path):
+        break
+      # The holder deleted this file between our open and our lock: try the new one.
       os.close(fd)
-      raise WorkdirLockedError(
-          f"another run is using this workdir: {holder} holds {self.path}. "
-          "Wait for it to finish, stop it, or choose another --workdir."
-      ) from None
-    except BaseException:
-      os.close(fd)
-      raise
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
@@ -75,10 +82,15 @@ class WorkdirLock:
     self._fd = fd
 
   def release(self) -> None:
-    """Releases the lock; the lock file stays (its content is informative)."""
+    """Deletes the lock file, then releases the lock."""
     if self._fd is None:
       return
-    # Closing the descriptor drops the flock.
+    # Deleted while still locked, so no one can take the lock on a file that
+    # is about to vanish; closing the descriptor drops the flock.
+    try:
+      os.unlink(self.path)
+    except FileNotFoundError:
+      pass
     os.close(self._fd)
     self._fd = None
 
@@ -88,6 +100,14 @@ class WorkdirLock:
 
   def __exit__(self, *exc_info: Any) -> None:
     self.release()
+
+
+def _is_current(fd: int, path: str) -> bool:
+  """Whether the locked descriptor is still the file at `path`."""
+  try:
+    return os.stat(path).st_ino == os.fstat(fd).st_ino
+  except FileNotFoundError:
+    return False
 
 
 def _read_holder(fd: int) -> Optional[dict[str, Any]]:

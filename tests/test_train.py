@@ -13,6 +13,7 @@ import pytest
 
 from configs import default
 from lstm_jax import batching
+from lstm_jax import errors
 from lstm_jax import reporting
 from lstm_jax import train
 
@@ -263,3 +264,12 @@ def test_class_weights_scale_the_training_loss_only(tmp_path):
   weighted, plain = run("good=2,bad=2", "weighted"), run("", "plain")
   assert weighted["loss"] == pytest.approx(2 * plain["loss"], rel=1e-3)
   assert weighted["val_loss"] == pytest.approx(plain["val_loss"], rel=1e-3)
+
+
+def test_a_start_that_failed_before_any_checkpoint_lets_the_corrected_command_train(tmp_path):
+  workdir = tmp_path / "workdir"
+  with pytest.raises(errors.UserError, match="sentiment"):
+    train.train_and_evaluate(tiny_config(tmp_path, **{"data.label_field": "sentiment"}), workdir)
+  results = train.train_and_evaluate(tiny_config(tmp_path, **{"train.max_epochs": 1}), workdir)
+  assert results["epochs_run"] == 1
+  assert not (workdir / ".lock").exists()

@@ -86,3 +86,30 @@ def test_acquiring_twice_is_an_error(tmp_path):
   with lock:
     with pytest.raises(RuntimeError, match="already held"):
       lock.acquire()
+
+
+def test_releasing_deletes_the_lock_file_and_the_workdir_can_be_locked_again(tmp_path):
+  lock = workdir_lock.WorkdirLock(str(tmp_path))
+  with lock:
+    assert (tmp_path / ".lock").exists()
+  assert not (tmp_path / ".lock").exists()
+  with workdir_lock.WorkdirLock(str(tmp_path)):
+    assert (tmp_path / ".lock").exists()
+
+
+def test_a_lock_taken_on_a_file_deleted_meanwhile_moves_to_the_new_file(tmp_path, monkeypatch):
+  """The race of deleting on release: a process that opened the old file locks it
+  after the holder deleted it; it must lock the file now at the path instead."""
+  real_flock = workdir_lock.fcntl.flock
+  calls = []
+
+  def flock_after_the_holder_left(fd, operation):
+    if not calls:  # the first attempt: the holder deletes its file under our feet
+      (tmp_path / ".lock").unlink()
+    calls.append(fd)
+    return real_flock(fd, operation)
+
+  monkeypatch.setattr(workdir_lock.fcntl, "flock", flock_after_the_holder_left)
+  with workdir_lock.WorkdirLock(str(tmp_path)) as lock:
+    assert len(calls) == 2
+    assert os.fstat(lock._fd).st_ino == os.stat(tmp_path / ".lock").st_ino
