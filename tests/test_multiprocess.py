@@ -30,7 +30,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 LAUNCH = REPO_ROOT / "launch"
 HEARTBEAT_SECONDS = 5
 # Read by process 0 only; any other process writing one of these would race.
-WORKDIR_FILES = {".lock", "checkpoints", "command.txt", "config.json", "dataset_report.json",
+WORKDIR_FILES = {"checkpoints", "command.txt", "config.json", "dataset_report.json",
                  "labels.json", "metrics.jsonl", "results.json", "tensorboard",
                  "tokenizer.json"}
 
@@ -207,6 +207,7 @@ def test_an_error_in_one_process_stops_the_other_promptly(tmp_path):
   workdir = tmp_path / "workdir"
   workdir.mkdir()
   (workdir / "config.json").write_text(json.dumps({"name": "another run"}))
+  (workdir / "results.json").write_text(json.dumps({"test_accuracy": 0.5}))
   start = time.monotonic()
   done = launch(as_flags(run_settings(tmp_path), workdir), timeout=120)
   assert done.returncode != 0
