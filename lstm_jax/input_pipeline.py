@@ -130,6 +130,8 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
     report["glove_coverage"] = coverage
     logging.info("GloVe coverage: %s", coverage)
   if write:
+    for line in datasets.dropped_lines(report):
+      logging.warning("data: %s", line)
     reporting.write_json_atomic(workdir / REPORT_FILE, report)
   return Dataset(encoded["train"], encoded["validation"], encoded["test"], tokenizer,
                  label_names, report, matrix)

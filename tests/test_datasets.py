@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 
 from lstm_jax import config as config_lib
 from lstm_jax import datasets
+from lstm_jax import input_pipeline
 from lstm_jax.datasets import builders
 from lstm_jax.datasets import readers
 from lstm_jax.datasets import splits as splits_lib
@@ -268,3 +269,25 @@ def test_the_schema_holds_every_data_key_at_its_default():
   assert {k: data[k] for k in datasets.config.DEFAULTS} == dict(datasets.config.DEFAULTS)
   assert datasets.DataOptions.from_config(
       {**data, "source": "imdb"}).validation_mode == "stratified"
+
+
+def test_the_report_names_the_first_dropped_rows_of_each_source_split(tmp_path):
+  train = write(tmp_path / "train.csv",
+                "text,label\n" + "good film,pos\nbad film,neg\n" * 10 + ",pos\nx,pos,y\n")
+  report = load(tmp_path, train_files=train).report
+  assert report["first_dropped"] == {"train": {readers.EMPTY_TEXT: [f"{train}:22"],
+                                               readers.WRONG_FIELD_COUNT: [f"{train}:23"]}}
+  assert datasets.dropped_lines(report) == [
+      f"train: dropped 2 of 18 rows; {readers.EMPTY_TEXT}: 1 ({train}:22); "
+      f"{readers.WRONG_FIELD_COUNT}: 1 ({train}:23)"]
+
+
+def test_loading_a_dataset_shows_its_drops(tmp_path, caplog):
+  config = config_lib.default_config()
+  config.data.train_files = (write(tmp_path / "train.csv",
+                                   "text,label\n" + "good film,pos\nbad,neg\n" * 10 + ",pos\n"),)
+  config.data.tfds_data_dir = str(tmp_path / "tfds")
+  with caplog.at_level("WARNING"):
+    input_pipeline.load_dataset(config, tmp_path)
+  assert "data: train: dropped 1 of " in caplog.text
+  assert f"{readers.EMPTY_TEXT}: 1 ({tmp_path / 'train.csv'}:22)" in caplog.text

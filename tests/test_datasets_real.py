@@ -125,3 +125,14 @@ def test_huffpost_v3_views_share_their_articles_split_by_split(shared_data, tmp_
     # view is its headline, a space and its description.
     assert b.texts == [f"{x} {y}" for x, y in zip(h.texts, d.texts)]
   assert (len(both.train), len(both.validation), len(both.test)) == (8099, 900, 1000)
+
+
+def test_bullinger_sentences_quotes_are_text(shared_data):
+  """With CSV quoting, a quote in a sentence would swallow the rows after it."""
+  path = str(shared_data("letters_bullinger/bullinger_sentences.tsv.gz"))
+  with pytest.raises(datasets.DataError, match="line 4616: a quote opened here swallows"):
+    list(readers.read_file(path, readers.ReadOptions(label_field="lang"), readers.Tally()))
+  tally = readers.Tally()
+  examples = readers.read_file(path, readers.ReadOptions(label_field="lang", quoting="none"),
+                               tally)
+  assert sum(1 for _ in examples) == tally.read == 220276

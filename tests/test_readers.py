@@ -122,6 +122,64 @@ def test_csv_rows_with_missing_or_extra_columns_are_counted(tmp_path):
   assert tally.dropped == {readers.WRONG_FIELD_COUNT: 2}
 
 
+def test_dropped_rows_are_named_by_file_and_line(tmp_path):
+  path = tmp_path / "a.csv"
+  path.write_text("text,label\nok,a\nshort\n,a\nx,a,extra\n", "utf-8")
+  _, tally = read(path)
+  assert tally.first_dropped == {readers.WRONG_FIELD_COUNT: [f"{path}:3", f"{path}:5"],
+                                 readers.EMPTY_TEXT: [f"{path}:4"]}
+
+
+def test_only_the_first_rows_of_a_reason_are_named(tmp_path):
+  path = tmp_path / "a.csv"
+  path.write_text("text,label\n" + ",a\n" * 9, "utf-8")
+  _, tally = read(path)
+  assert tally.dropped == {readers.EMPTY_TEXT: 9}
+  assert len(tally.first_dropped[readers.EMPTY_TEXT]) == readers.FIRST_DROPPED
+
+
+def csv_rows(count: int) -> list[str]:
+  """A header and `count` - 1 well-formed rows: line i reads `row i,pos|neg`."""
+  return ["text,label"] + [f"row {i},{'pos' if i % 2 else 'neg'}"
+                           for i in range(2, count + 1)]
+
+
+def test_a_quote_left_open_to_the_end_of_the_file_stops_with_its_line(tmp_path):
+  rows = csv_rows(200)
+  rows[49] = '"broken quote line,pos'
+  path = tmp_path / "a.csv"
+  path.write_text("\n".join(rows) + "\n", "utf-8")
+  with pytest.raises(DataError, match=r"a.csv: line 50: a quote opened here is "
+                     r"never closed: the 150 lines .* data.quoting=none"):
+    read(path)
+
+
+def test_a_quote_that_swallows_whole_rows_stops_with_its_lines(tmp_path):
+  rows = csv_rows(20)
+  rows[4] = 'row 5,"pos'
+  rows[9] = 'row 10,neg"'
+  path = tmp_path / "a.csv"
+  path.write_text("\n".join(rows) + "\n", "utf-8")
+  with pytest.raises(DataError, match="line 5: a quote opened here swallows "
+                     "lines 6-10, which are rows of 2 columns on their own"):
+    read(path)
+
+
+def test_a_quoted_field_over_several_lines_with_a_wrong_column_count_stops(tmp_path):
+  path = tmp_path / "a.csv"
+  path.write_text('text,label\nok,a\n"runs on\nover, lines", b, c\n', "utf-8")
+  with pytest.raises(DataError, match="line 3: a quoted field runs on to line 4 "
+                     "and the row has 3 columns instead of 2"):
+    read(path)
+
+
+def test_quoting_none_reads_quotes_as_text_one_row_per_line(tmp_path):
+  path = tmp_path / "a.tsv"
+  path.write_text('text\tlabel\n"Timemus bellum\tla\nBrema "urbs"\tla\n', "utf-8")
+  examples, _ = read(path, quoting="none")
+  assert [e.text for e in examples] == ['"Timemus bellum', 'Brema "urbs"']
+
+
 def test_malformed_json_line_names_file_and_line(tmp_path):
   path = tmp_path / "a.jsonl"
   path.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label"\n',

@@ -2,7 +2,8 @@
 
 Each builder yields features `text`, `label` (both text) and `id` (where the
 row came from), keeps the source order (`disable_shuffling`), and stores the
-rows it dropped, by split and reason, in `info.metadata["dropped"]`. None of
+rows it dropped, by split and reason, in `info.metadata["dropped"]` (the first
+of each reason by id in `info.metadata["first_dropped"]`). None of
 them needs TensorFlow: archives are read with `tarfile`, files with
 `readers.py`.
 
@@ -32,6 +33,7 @@ from lstm_jax.datasets import readers
 from lstm_jax.datasets.errors import DataError
 
 DROPPED = "dropped"  # `info.metadata` key: {split: {reason: count}}.
+FIRST_DROPPED = "first_dropped"  # {split: {reason: [id, ...]}}.
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_ARCHIVE = tfds.download.checksums.UrlInfo(
@@ -69,7 +71,7 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
         homepage=self.HOMEPAGE,
         citation=self.CITATION,
         disable_shuffling=True,
-        metadata=tfds.core.MetadataDict({DROPPED: {}}),
+        metadata=tfds.core.MetadataDict({DROPPED: {}, FIRST_DROPPED: {}}),
     )
 
   def _generate_examples(self, split: str,
@@ -88,6 +90,7 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
                       f"{tally.read} read, dropped {dict(tally.dropped)}. "
                       "Check the files, data.text_fields and data.label_field")
     self.info.metadata[DROPPED][split] = dict(tally.dropped)
+    self.info.metadata[FIRST_DROPPED][split] = tally.first_dropped
 
   def _from_files(self, split: str, paths: tuple[str, ...],
                   options: readers.ReadOptions) -> Generated:

@@ -12,6 +12,7 @@ Every key, its default and meaning:
 | `encoding` | `'utf-8'` | any ASCII-compatible codec name, e.g. `latin-1`, `cp1252` |
 | `format` | `'auto'` | `auto` (from the extension, `.gz` ignored), `jsonl`, `csv`, `tsv`, `lines_per_label` (one text per line, one file per label) |
 | `columns` | `()` | column names of a CSV / TSV file without a header row |
+| `quoting` | `'csv'` | CSV / TSV quoting: `csv` (`"` quotes a field, which may then hold delimiters and newlines; `""` is a quote inside it) or `none` (quotes are plain text, one row per line) |
 | `file_labels` | `()` | `lines_per_label`: `name=label` items mapping a file's base name to its label; default: the file's suffix (`rt-polarity.pos` → `pos`), or its stem for `.txt` (`de.txt` → `de`) |
 | `label_names_file` | `''` | optional JSON object mapping label ids to names, e.g. `{"0": "POLITICS"}` |
 | `label_separator` | `''` | splits a label into several values (e.g. `;` for letters with several senders); a row with several is dropped |
@@ -38,6 +39,7 @@ from typing import Any, Mapping
 import ml_collections
 
 from lstm_jax.datasets.errors import DataError
+from lstm_jax.datasets.readers import QUOTINGS
 
 SOURCES = ("imdb", "huffpost", "letters", "files")
 FORMATS = ("auto", "jsonl", "csv", "tsv", "lines_per_label")
@@ -55,6 +57,7 @@ DEFAULTS: Mapping[str, Any] = {
     "encoding": "utf-8",
     "format": "auto",
     "columns": (),
+    "quoting": "csv",
     "file_labels": (),
     "label_names_file": "",
     "label_separator": "",
@@ -118,6 +121,7 @@ class DataOptions:
   encoding: str
   format: str
   columns: tuple[str, ...]
+  quoting: str
   file_labels: tuple[tuple[str, str], ...]
   label_names_file: str
   label_separator: str
@@ -191,6 +195,7 @@ class DataOptions:
         encoding=encoding,
         format=_choice("format", get("format"), FORMATS),
         columns=_as_tuple("columns", get("columns")),
+        quoting=_choice("quoting", get("quoting"), QUOTINGS),
         file_labels=tuple(file_labels),
         label_names_file=label_names_file,
         label_separator=str(get("label_separator") or ""),

@@ -27,6 +27,7 @@ def read_options(options: DataOptions) -> readers.ReadOptions:
       text_fields=options.text_fields,
       label_field=options.label_field,
       columns=options.columns,
+      quoting=options.quoting,
       label_separator=options.label_separator,
       label_names=(readers.load_label_names(options.label_names_file)
                    if options.label_names_file else ()),
@@ -163,8 +164,9 @@ def load_splits(data: ml_collections.ConfigDict | Mapping[str, Any]
       top_k_labels=options.top_k_labels,
       min_examples_per_label=options.min_examples_per_label)
   source_rows = {}
+  metadata = builder.info.metadata
   for split, kept in source.items():
-    dropped = builder.info.metadata.get(builders.DROPPED, {}).get(split, {})
+    dropped = metadata.get(builders.DROPPED, {}).get(split, {})
     accounts[split].read += sum(dropped.values())
     accounts[split].dropped.update(dropped)
     source_rows[split] = len(kept) + sum(dropped.values())
@@ -179,6 +181,9 @@ def load_splits(data: ml_collections.ConfigDict | Mapping[str, Any]
           accounts[name].read, accounts[name].dropped, data.texts, data.labels)
                  for name, data in split_data.items()},
       "source_rows": source_rows,
+      # Data prepared before the ids were kept has none.
+      "first_dropped": {split: metadata.get(builders.FIRST_DROPPED, {}).get(split, {})
+                        for split in source},
   }
   if errors := report_lib.accounting_errors(report):
     raise AssertionError(f"rows lost between reading and splitting: {errors}")

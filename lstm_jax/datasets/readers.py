@@ -2,8 +2,8 @@
 
 Every row read is either yielded as an `Example` or counted in a `Tally` under
 the reason it was dropped. Bad input that cannot be a row (a malformed JSON
-line, undecodable bytes, a missing column) raises `DataError` naming the file,
-the line and the fix. Blank lines of JSON-lines / CSV / TSV files are not rows;
+line, undecodable bytes, a missing column, a CSV quote that swallows the lines
+after it) raises `DataError` naming the file, the line and the fix. Blank lines of JSON-lines / CSV / TSV files are not rows;
 in `lines_per_label` files every line is a row.
 """
 
@@ -28,6 +28,9 @@ LABEL_NOT_STRING = "label is not a string or number"
 LABEL_NOT_NAMED = "label not in label_names_file"
 WRONG_FIELD_COUNT = "wrong number of columns"
 
+QUOTINGS = ("csv", "none")  # `data.quoting` of CSV / TSV files.
+FIRST_DROPPED = 5  # Rows named per drop reason.
+
 _EXTENSION_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
                       ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
 
@@ -42,13 +45,19 @@ class Example:
 
 @dataclasses.dataclass
 class Tally:
-  """Rows read and rows dropped by reason (rows kept = read - dropped)."""
+  """Rows read, rows dropped by reason (rows kept = read - dropped), and the
+  ids (`file:line`) of the first `FIRST_DROPPED` rows of each reason."""
   read: int = 0
   dropped: collections.Counter = dataclasses.field(
       default_factory=collections.Counter)
+  first_dropped: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
-  def drop(self, reason: str) -> None:
+  def drop(self, reason: str, row_id: str = "") -> None:
+    """Counts a dropped row; `row_id` is empty for drops of a whole label."""
     self.dropped[reason] += 1
+    first = self.first_dropped.setdefault(reason, [])
+    if row_id and len(first) < FIRST_DROPPED:
+      first.append(row_id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +68,7 @@ class ReadOptions:
   text_fields: tuple[str, ...] = ("text",)
   label_field: str = "label"
   columns: tuple[str, ...] = ()
+  quoting: str = "csv"
   label_separator: str = ""
   label_names: tuple[tuple[str, str], ...] = ()
   file_labels: tuple[tuple[str, str], ...] = ()
@@ -164,7 +174,7 @@ class RowParser:
     self._tally.read += 1
     reason, text, value = self._parse(texts, label)
     if reason:
-      self._tally.drop(reason)
+      self._tally.drop(reason, row_id)
       return None
     return Example(text=text, label=value, id=row_id)
 
@@ -195,10 +205,10 @@ class RowParser:
       return INVALID_UNICODE, "", ""
     return "", text, value
 
-  def skip(self, reason: str) -> None:
+  def skip(self, reason: str, row_id: str) -> None:
     """Counts a row that could not be parsed into fields as read and dropped."""
     self._tally.read += 1
-    self._tally.drop(reason)
+    self._tally.drop(reason, row_id)
 
   def _label_values(self, label: Any) -> list[str] | None:
     """The label's non-empty values, stripped; None if not label-like."""
@@ -244,9 +254,65 @@ def _missing_columns_message(path: str, missing: list[str],
           "data.label_field (or data.columns for a file without a header row)")
 
 
+class _RecordedLines:
+  """The lines a `csv.reader` pulls, kept until `take()` so that a record's
+  physical lines can be checked."""
+
+  def __init__(self, lines: Iterator[str]):
+    self._lines = lines
+    self._taken: list[str] = []
+
+  def __iter__(self) -> "_RecordedLines":
+    return self
+
+  def __next__(self) -> str:
+    line = next(self._lines)
+    self._taken.append(line)
+    return line
+
+  def take(self) -> list[str]:
+    taken, self._taken = self._taken, []
+    return taken
+
+
+def _check_multiline_record(path: str, first_line: int, lines: list[str],
+                            record: list[str], num_columns: int,
+                            dialect: dict[str, Any]) -> None:
+  """Refuses a record whose quoted field ran over several lines by mistake.
+
+  A quoted field may hold newlines; but one that reaches the end of the file,
+  leaves the record with the wrong number of columns, or swallows lines that
+  are complete rows on their own is a stray quote that would hide those rows.
+  """
+  last_line = first_line + len(lines) - 1
+  where = f"{path}: line {first_line}"
+  fix = ("close the quote, write a quote inside a quoted field as \"\", or set "
+         "data.quoting=none if quotes in this file are plain text")
+  try:
+    list(csv.reader(lines, strict=True, **dialect))
+  except csv.Error as e:
+    if "unexpected end of data" in str(e):
+      raise DataError(f"{where}: a quote opened here is never closed: the "
+                      f"{len(lines) - 1} lines to the end of the file would "
+                      f"become part of one field; {fix}") from None
+  if len(record) != num_columns:
+    raise DataError(f"{where}: a quoted field runs on to line {last_line} and "
+                    f"the row has {len(record)} columns instead of "
+                    f"{num_columns}; {fix}")
+  if all(len(next(csv.reader([line], **dialect), [])) == num_columns
+         for line in lines):
+    raise DataError(f"{where}: a quote opened here swallows lines "
+                    f"{first_line + 1}-{last_line}, which are rows of "
+                    f"{num_columns} columns on their own; {fix}")
+
+
 def _read_delimited(path: str, delimiter: str, options: ReadOptions,
                     parse: RowParser) -> Iterator[Example]:
-  reader = csv.reader(_lines(path, options.encoding), delimiter=delimiter)
+  dialect = {"delimiter": delimiter}
+  if options.quoting == "none":
+    dialect["quoting"] = csv.QUOTE_NONE
+  lines = _RecordedLines(_lines(path, options.encoding))
+  reader = csv.reader(lines, **dialect)
   try:
     header = list(options.columns) or next(reader, None)
     if header is None:
@@ -258,14 +324,20 @@ def _read_delimited(path: str, delimiter: str, options: ReadOptions,
       raise DataError(_missing_columns_message(path, missing, header))
     text_at = [header.index(f) for f in options.text_fields]
     label_at = header.index(options.label_field)
+    lines.take()
     for record in reader:
+      raw = lines.take()
+      first_line = reader.line_num - len(raw) + 1
       if not record:
         continue
+      if len(raw) > 1:
+        _check_multiline_record(path, first_line, raw, record, len(header),
+                                dialect)
+      row_id = f"{path}:{first_line}"
       if len(record) != len(header):
-        parse.skip(WRONG_FIELD_COUNT)
+        parse.skip(WRONG_FIELD_COUNT, row_id)
         continue
-      example = parse([record[i] for i in text_at], record[label_at],
-                      f"{path}:{reader.line_num}")
+      example = parse([record[i] for i in text_at], record[label_at], row_id)
       if example:
         yield example
   except csv.Error as e:

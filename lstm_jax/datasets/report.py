@@ -11,7 +11,9 @@ Layout (JSON-ready):
          "label_counts": {label: int},     # of the used rows
          "length_percentiles": {"p50": .., "p90": .., "p95": .., "p99": ..,
                                 "max": ..}}},   # whitespace words, used rows
-     "source_rows": {"train": int, "test": int}}  # rows in the source files
+     "source_rows": {"train": int, "test": int},  # rows in the source files
+     "first_dropped": {"train" | "test": {reason: [row id, ...]}}}
+                                           # the first source rows dropped
 
 Rows held out of the source's training rows count in the split they went to,
 so the `read` of the three splits sums to the rows of the source.
@@ -44,6 +46,24 @@ def split_report(read: int, dropped: Mapping[str, int], texts: Sequence[str],
       "label_counts": dict(sorted(counts.items())),
       "length_percentiles": length_percentiles(texts),
   }
+
+
+def dropped_lines(report: dict) -> list[str]:
+  """One line per split with drops: each reason, its count, its first rows."""
+  lines = []
+  for name, split in report["splits"].items():
+    if not split["dropped"]:
+      continue
+    first = report.get("first_dropped", {}).get(name, {})
+    reasons = []
+    for reason, count in split["dropped"].items():
+      ids = first.get(reason, [])
+      more = ", ..." if count > len(ids) else ""
+      reasons.append(f"{reason}: {count}" +
+                     (f" ({', '.join(ids)}{more})" if ids else ""))
+    lines.append(f"{name}: dropped {sum(split['dropped'].values())} of "
+                 f"{split['read']} rows; {'; '.join(reasons)}")
+  return lines
 
 
 def accounting_errors(report: dict) -> list[str]:
