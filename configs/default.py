@@ -91,6 +91,10 @@ def get_config() -> ml_collections.ConfigDict:
   train.clip_mode = "global_norm"  # global_norm | per_variable_norm | value | none
   train.clip_norm = 1.0
   train.num_devices = 0  # local devices to use; 0 = all
+  # What is printed, as Keras fit(verbose=): 0 nothing, 1 a progress bar within each
+  # epoch (a line every 30 s when stdout is not a terminal), 2 one line per epoch.
+  # It may change when a run resumes.
+  train.verbose = 1
 
   config.early_stopping = early_stopping = ml_collections.ConfigDict()
   early_stopping.monitor = "val_loss"
