@@ -50,8 +50,11 @@ def define_flags() -> None:
   flags.DEFINE_string("workdir", None, "Workdir of a training run.", required=True)
   config_flags.DEFINE_config_dict(
       "config", default_config.get_config(),
-      "Overrides of the run's config.json, e.g. --config.data.test_files=other.csv.",
+      "Overrides of the run's config.json, e.g. --config.data.test_files=other.csv; "
+      "the keys are those of configs/default.py.",
       lock_config=True)
+  # Its default is the whole default config, which --help would print as a value.
+  FLAGS["config"].default_as_str = None
   flags.DEFINE_enum("split", "test", SPLITS, "The split to evaluate.")
   flags.DEFINE_enum(
       "weights", "results", serving.WEIGHTS,

@@ -3,16 +3,22 @@ and model summary, as much as `train.verbose` asks."""
 
 import doctest
 import io
+import pathlib
 import re
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from lstm_jax import console
 from lstm_jax import train
 from test_train import scripted_validation
 from test_train import tiny_config
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class Terminal(io.StringIO):
@@ -154,3 +160,11 @@ def test_a_frozen_embedding_is_non_trainable(tmp_path):
   params, lines = summary_of(tiny_config(tmp_path, **{"embedding.trainable": False}))
   assert count(lines, "Non-trainable params") == params["embedding"]["embedding"].size
   assert count(lines, "Total params") == sum(x.size for x in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize("program", ["main", "evaluate", "predict"])
+def test_help_is_short(program):
+  done = subprocess.run([sys.executable, "-m", f"lstm_jax.{program}", "--help"], cwd=REPO_ROOT,
+                        capture_output=True, text=True)
+  assert "--workdir" in done.stdout
+  assert len(done.stdout.splitlines()) < 40
