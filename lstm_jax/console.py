@@ -194,6 +194,12 @@ class Console:
       for line in lines:
         print(line, file=self._stream, flush=True)
 
+  def summary(self, model: nn.Module, params: Any, frozen: Any, seq_length: int,
+              name: str) -> None:
+    """Prints `summary_lines`; traces the model only when it is printed."""
+    if self.verbose != SILENT:
+      self.print(*summary_lines(model, params, frozen, seq_length, name))
+
   def progress_bar(self, total: int, first_step: int) -> Optional[ProgressBar]:
     if self.verbose != PROGRESS_BAR:
       return None

@@ -297,9 +297,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
                                             data.embedding_matrix))
   dropout_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
   console = console_lib.Console(config.train.verbose, is_chief)
-  console.print(*console_lib.summary_lines(
-      model, state.params, frozen_mask(state.params, config.embedding.trainable),
-      config.data.max_length, config.name))
+  console.summary(model, state.params, frozen_mask(state.params, config.embedding.trainable),
+                  config.data.max_length, config.name)
 
   p_train_step = jax.pmap(
       functools.partial(train_step, num_classes=num_classes), axis_name=AXIS,
