@@ -73,6 +73,10 @@ def default_config() -> ml_collections.ConfigDict:
   # Weights of the training loss per class, as Keras fit(class_weight=):
   # "" none | "balanced" (n / (C * count)) | "label=weight,..." (others keep 1).
   train.class_weight = ""
+  # What is printed, as Keras fit(verbose=): 0 nothing, 1 a progress bar within each
+  # epoch (a line every 30 s when stdout is not a terminal), 2 one line per epoch.
+  # It may change when a run resumes.
+  train.verbose = 1
 
   config.early_stopping = early_stopping = ml_collections.ConfigDict()
   early_stopping.monitor = "val_loss"

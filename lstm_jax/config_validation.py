@@ -9,6 +9,7 @@ from typing import Any
 import ml_collections
 
 from lstm_jax import config as config_lib
+from lstm_jax import console
 from lstm_jax import datasets
 from lstm_jax import errors
 from lstm_jax import glove
@@ -24,7 +25,11 @@ CHOICES = {
     "train.clip_mode": ("global_norm", "per_variable_norm", "value", "none"),
     "early_stopping.mode": ("auto", "min", "max"),
     "early_stopping.monitor": ("val_loss", "val_accuracy", "loss", "accuracy"),
+    "train.verbose": console.VERBOSITIES,
 }
+
+# Keys that change what is printed, not what is computed: a run may resume with others.
+OUTPUT_ONLY_KEYS = ("train.verbose",)
 
 # key: (lowest, highest, lowest is allowed)
 RANGES = {
@@ -78,11 +83,11 @@ def changed_keys(old: dict, new: dict) -> set[str]:
   """Keys whose values differ between two plain configs.
 
   A key that `old` lacks and `new` holds at its default is not a change: the
-  old run predates the key and ran with that behaviour.
+  old run predates the key and ran with that behaviour. Nor are `OUTPUT_ONLY_KEYS`.
   """
   a, b = flatten(old), flatten(new)
   defaults = flatten(to_plain(config_lib.default_config().to_dict()))
-  return {k for k in a.keys() | b.keys()
+  return {k for k in (a.keys() | b.keys()) - set(OUTPUT_ONLY_KEYS)
           if a.get(k) != b.get(k) and not (k not in a and k in defaults and b[k] == defaults[k])}
 
 
@@ -131,7 +136,7 @@ def _check_values(config: ml_collections.ConfigDict) -> list[str]:
   problems = []
   for key, choices in CHOICES.items():
     if key in flat and flat[key] not in choices:
-      problems.append(f"{key}={flat[key]!r}: accepted values are {', '.join(choices)}")
+      problems.append(f"{key}={flat[key]!r}: accepted values are {', '.join(map(str, choices))}")
   for key, (low, high, low_ok) in RANGES.items():
     value = flat.get(key)
     if not isinstance(value, (int, float)) or isinstance(value, bool):

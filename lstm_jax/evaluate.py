@@ -50,8 +50,11 @@ def define_flags() -> None:
   flags.DEFINE_string("workdir", None, "Workdir of a training run.", required=True)
   config_flags.DEFINE_config_dict(
       "config", config_lib.default_config(),
-      "Overrides of the run's config.json, e.g. --config.data.test_files=other.csv.",
+      "Overrides of the run's config.json, e.g. --config.data.test_files=other.csv; "
+      "the keys are listed in lstm_jax/config.py.",
       lock_config=True)
+  # Its default is the whole default config, which --help would print as a value.
+  FLAGS["config"].default_as_str = None
   flags.DEFINE_enum("split", "test", SPLITS, "The split to evaluate.")
   flags.DEFINE_enum(
       "weights", "results", serving.WEIGHTS,

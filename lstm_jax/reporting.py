@@ -1,5 +1,5 @@
-"""What a run tells the user and leaves in its workdir: epoch lines, progress,
-`metrics.jsonl`, `results.json`, TensorBoard events.
+"""What a run leaves in its workdir: `metrics.jsonl`, `results.json`,
+TensorBoard events. What it prints is `console`'s.
 
 Every write is atomic (temporary file, then rename), so a run killed at any
 moment leaves either the old or the new file, never half of one.
@@ -8,27 +8,14 @@ moment leaves either the old or the new file, never half of one.
 import json
 import os
 import pathlib
-import sys
-import time
-from typing import Any, Iterable, Optional, TextIO
+from typing import Any, Iterable
 
 from lstm_jax import workdir as workdir_lib
 # The atomic writes live with the workdir; re-exported for the modules that report.
 from lstm_jax.workdir import read_json, write_json_atomic, write_text_atomic  # pylint: disable=unused-import
 
+# An epoch's record in metrics.jsonl, as Keras names the figures.
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
-
-def epoch_line(record: dict[str, float], max_epochs: int) -> str:
-  """Formats one epoch like Keras's `fit` log.
-
-  >>> epoch_line({"epoch": 2, "loss": 0.5, "accuracy": 0.75, "val_loss": 0.6,
-  ...             "val_accuracy": 0.7, "seconds": 3.2}, 10)
-  'Epoch 2/10 - 3.2s - loss: 0.5000 - accuracy: 0.7500 - val_loss: 0.6000 - val_accuracy: 0.7000'
-  """
-  parts = [f"Epoch {record['epoch']}/{max_epochs}", f"{record['seconds']:.1f}s"]
-  parts += [f"{k}: {record[k]:.4f}" for k in EPOCH_KEYS[1:-1]]
-  return " - ".join(parts)
 
 
 def write_history(workdir: os.PathLike, history: Iterable[dict[str, Any]]) -> None:
@@ -60,31 +47,3 @@ class TensorBoard:
 
   def close(self) -> None:
     self._writer.close()
-
-
-class ProgressBar:
-  """A one-line progress bar inside an epoch; silent when not on a terminal."""
-
-  def __init__(self, total: int, stream: Optional[TextIO] = None, width: int = 30):
-    self._total = max(total, 1)
-    self._stream = stream or sys.stderr
-    self._enabled = self._stream.isatty()
-    self._width = width
-    self._start = time.monotonic()
-    self._last_draw = 0.0
-
-  def update(self, done: int) -> None:
-    now = time.monotonic()
-    if not self._enabled or (now - self._last_draw < 0.2 and done < self._total):
-      return
-    self._last_draw = now
-    filled = self._width * done // self._total
-    eta = (now - self._start) / max(done, 1) * (self._total - done)
-    self._stream.write(f"\r{done}/{self._total} [{'=' * filled}{'.' * (self._width - filled)}]"
-                       f" ETA {eta:.0f}s ")
-    self._stream.flush()
-
-  def close(self) -> None:
-    if self._enabled:
-      self._stream.write("\r" + " " * (self._width + 40) + "\r")
-      self._stream.flush()

@@ -33,6 +33,7 @@ from lstm_jax import batching
 from lstm_jax import checkpoints
 from lstm_jax import class_weights
 from lstm_jax import config_validation
+from lstm_jax import console as console_lib
 from lstm_jax import cpu_devices
 from lstm_jax import early_stopping
 from lstm_jax import errors
@@ -344,6 +345,9 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   state = jax.device_get(create_train_state(config, model, config.data.max_length,
                                             data.embedding_matrix))
   dropout_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
+  console = console_lib.Console(config.train.verbose, is_chief)
+  console.summary(model, state.params, frozen_mask(state.params, config.embedding.trainable),
+                  config.data.max_length, config.name)
 
   weights = class_weights.parse(config.train.class_weight, data.label_names, data.train.labels)
   if weights is not None and is_chief:
@@ -395,7 +399,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
         break
       progress = progress or preemption.EpochProgress(epoch)
       start = time.monotonic() - progress.seconds
-      bar = reporting.ProgressBar(num_steps) if is_chief else None
+      bar = console.progress_bar(num_steps, progress.steps_done)
       # Time before an interruption counts as it did then.
       per_step = list(progress.per_step)
       compile_seconds = progress.seconds - progress.timed_seconds
@@ -423,7 +427,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
           compiled_shapes.add(shape)
         per_step.append(sums)
         if bar:
-          bar.update(i + 1)
+          bar.update(i + 1, per_step)
       per_step = jax.device_get(per_step)
       timed_seconds = time.monotonic() - start - compile_seconds
       if bar:
@@ -463,7 +467,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       if is_chief:
         reporting.write_history(workdir, history)
         tb.write_epoch(record)
-        print(reporting.epoch_line(record, config.train.max_epochs), flush=True)
+      console.print(console_lib.epoch_line(record, config.train.max_epochs))
   finally:
     stop.uninstall()
     ckpt.wait_until_finished()
@@ -472,6 +476,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
 
   results = _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
                            topology)
+  console.print(*console_lib.end_of_training_lines(results))
   if is_chief:
     reporting.write_json_atomic(workdir / RESULTS_FILE, results)
   ckpt.close()

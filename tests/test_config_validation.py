@@ -44,6 +44,7 @@ def test_wrong_type_is_named(tmp_path):
     ("train.learning_rate", 0.0, r"train.learning_rate=0.0: must be in \(0.0"),
     ("data.padding", "left", r"data.padding='left': accepted values are pre, post"),
     ("model.time_chunks", 0, r"model.time_chunks=0: must be in \[1"),
+    ("train.verbose", 3, r"train.verbose=3: accepted values are 0, 1, 2"),
 ])
 def test_out_of_range_value_is_named(tmp_path, key, value, message):
   config = valid_config(tmp_path)
@@ -127,3 +128,9 @@ def test_a_key_added_since_a_run_started_is_a_change_only_off_its_default():
   assert cv.changed_keys(old, new) == set()
   new["model"]["time_chunks"] = 1
   assert cv.changed_keys(old, new) == {"model.time_chunks"}
+
+
+def test_a_resumed_run_may_print_differently():
+  old = cv.to_plain(default.get_config().to_dict())
+  new = {**old, "train": {**old["train"], "verbose": 2}}
+  assert cv.changed_keys(old, new) == set()

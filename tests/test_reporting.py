@@ -1,16 +1,10 @@
 """Workdir files are written atomically and read back unchanged."""
 
-import doctest
-import io
 import os
 
 import pytest
 
 from lstm_jax import reporting
-
-
-def test_epoch_line_doctest():
-  assert doctest.testmod(reporting).failed == 0
 
 
 def test_history_round_trips(tmp_path):
@@ -31,12 +25,3 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     reporting.write_json_atomic(path, {"a": 2})
   assert reporting.read_json(path) == {"a": 1}
   assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
-
-
-def test_progress_bar_is_silent_off_a_terminal():
-  stream = io.StringIO()
-  bar = reporting.ProgressBar(10, stream=stream)
-  for i in range(10):
-    bar.update(i + 1)
-  bar.close()
-  assert stream.getvalue() == ""
