@@ -7,10 +7,12 @@ file, a plain line every `PLAIN_INTERVAL_SECONDS`), 2 everything but the bar.
 Only process 0 prints. The files a run writes are `reporting`'s.
 """
 
+import logging
 import sys
 import time
 from typing import Any, Callable, Optional, Sequence, TextIO
 
+from absl import logging as absl_logging
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -22,6 +24,22 @@ SILENT, PROGRESS_BAR, ONE_LINE_PER_EPOCH = 0, 1, 2
 VERBOSITIES = (SILENT, PROGRESS_BAR, ONE_LINE_PER_EPOCH)
 TTY_INTERVAL_SECONDS = 0.2  # redraws of the bar in place
 PLAIN_INTERVAL_SECONDS = 30.0  # lines written when stdout is not a terminal
+
+
+class _LogLineFormatter(logging.Formatter):
+  """`warning: ...` like the commands' own `error: ...` lines; info as it is."""
+
+  def format(self, record: logging.LogRecord) -> str:
+    message = super().format(record)
+    if record.levelno >= logging.WARNING:
+      return f"{record.levelname.lower()}: {message}"
+    return message
+
+
+def use_plain_log_lines() -> None:
+  """Log lines without absl's `W1203 10:25:21.186130 1396529 file.py:134]`
+  prefix, which is for log files, not for the user of a command."""
+  absl_logging.get_absl_handler().setFormatter(_LogLineFormatter())
 
 
 def epoch_line(record: dict[str, float], max_epochs: int) -> str:

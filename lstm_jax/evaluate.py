@@ -27,6 +27,7 @@ from ml_collections import config_flags
 
 from lstm_jax import config as config_lib
 from lstm_jax import config_validation
+from lstm_jax import console
 from lstm_jax import datasets
 from lstm_jax import errors
 from lstm_jax import input_pipeline
@@ -175,6 +176,7 @@ def dropped_warning(result: Mapping[str, Any]) -> str:
 def main(argv: Sequence[str]) -> None:
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
+  console.use_plain_log_lines()
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   overrides = {name[len("config."):]: FLAGS[name].value for name in FLAGS

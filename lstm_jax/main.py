@@ -112,10 +112,12 @@ def main(argv):
   if logging.get_verbosity() <= logging.INFO:
     quiet_libraries()
   import jax  # pylint: disable=g-import-not-at-top
+  from lstm_jax import console  # pylint: disable=g-import-not-at-top
   from lstm_jax import cpu_devices  # pylint: disable=g-import-not-at-top
   from lstm_jax import errors  # pylint: disable=g-import-not-at-top
   from lstm_jax import train  # pylint: disable=g-import-not-at-top
   cpu_devices.configure()
+  console.use_plain_log_lines()
   try:
     initialize_distributed()
     results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, restart=_RESTART.value)

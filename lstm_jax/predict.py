@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from lstm_jax import console
 from lstm_jax import errors
 from lstm_jax import serving
 
@@ -79,6 +80,7 @@ def unknown_warning(index: int, text: str) -> str:
 def main(argv: Sequence[str]) -> None:
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
+  console.use_plain_log_lines()
   texts = list(argv[1:])
   try:
     if FLAGS.input is not None:

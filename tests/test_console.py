@@ -3,6 +3,7 @@ and model summary, as much as `train.verbose` asks."""
 
 import doctest
 import io
+import logging
 import pathlib
 import re
 import subprocess
@@ -168,3 +169,11 @@ def test_help_is_short(program):
                         capture_output=True, text=True)
   assert "--workdir" in done.stdout
   assert len(done.stdout.splitlines()) < 40
+
+
+def test_log_lines_read_like_the_commands_own_lines():
+  formatter = console._LogLineFormatter()  # pylint: disable=protected-access
+  def line(level):
+    return formatter.format(logging.LogRecord("absl", level, "x.py", 1, "data: %s", ("ok",), None))
+  assert line(logging.WARNING) == "warning: data: ok"
+  assert line(logging.INFO) == "data: ok"

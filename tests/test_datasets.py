@@ -291,3 +291,13 @@ def test_loading_a_dataset_shows_its_drops(tmp_path, caplog):
     input_pipeline.load_dataset(config, tmp_path)
   assert "data: train: dropped 1 of " in caplog.text
   assert f"{readers.EMPTY_TEXT}: 1 ({tmp_path / 'train.csv'}:22)" in caplog.text
+
+
+def test_preparing_local_files_says_what_and_where_once(tmp_path, capsys):
+  train = write(tmp_path / "train.csv", "text,label\n" + "good film,pos\nbad,neg\n" * 10)
+  load(tmp_path, train_files=train)
+  out = capsys.readouterr().out
+  assert f"Preparing {train} into {tmp_path / 'tfds'}" in out
+  assert "Unknown size" not in out and "Generating" not in out
+  load(tmp_path, train_files=train)
+  assert "Preparing" not in capsys.readouterr().out

@@ -74,6 +74,18 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
         metadata=tfds.core.MetadataDict({DROPPED: {}, FIRST_DROPPED: {}}),
     )
 
+  # TFDS announces every preparation as "Downloading and preparing dataset
+  # Unknown size ...", local files included; these say what happens instead.
+  def _log_download_bytes(self) -> None:
+    what = self.builder_config.description if self.builder_config else self.name
+    download = (f", downloading {self.info.download_size}"
+                if self.info.download_size else "")
+    print(f"Preparing {what} into {self.data_dir}{download}; later runs reuse it.",
+          flush=True)
+
+  def _log_download_done(self) -> None:
+    pass
+
   def _generate_examples(self, split: str,
                          examples: Iterator[readers.Example],
                          tally: readers.Tally) -> Generated:
@@ -232,8 +244,8 @@ def files_config(train_files: tuple[str, ...], test_files: tuple[str, ...],
   }, sort_keys=True)
   return FilesConfig(
       name=hashlib.sha256(key.encode()).hexdigest()[:16],
-      description=f"train: {', '.join(train_files)}; "
-                  f"test: {', '.join(test_files) or '-'}",
+      description=", ".join(train_files) + (
+          f" (test: {', '.join(test_files)})" if test_files else ""),
       train_files=tuple(os.path.abspath(p) for p in train_files),
       test_files=tuple(os.path.abspath(p) for p in test_files),
       read_options=options)

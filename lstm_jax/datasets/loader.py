@@ -47,6 +47,18 @@ def _tfds_warnings_silenced():
     logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def _progress_bars(enable: bool):
+  """TFDS's progress bars on or off for a while (they are global)."""
+  # TFDS exposes setting the switch, not reading it.
+  before = getattr(tfds.core.utils.tqdm_utils, "_active", True)
+  tfds.display_progress_bar(enable and before)
+  try:
+    yield
+  finally:
+    tfds.display_progress_bar(before)
+
+
 def make_builder(options: DataOptions) -> tfds.core.DatasetBuilder:
   """The TFDS builder for `options.source`, rooted at `options.tfds_data_dir`."""
   with _tfds_warnings_silenced():
@@ -111,11 +123,13 @@ def prepare(options: DataOptions) -> tfds.core.DatasetBuilder:
   """Prepares the source as `array_record` once; later calls reuse it."""
   builder = make_builder(options)
   _check_manual_files(options, builder)
+  # Local files are read in seconds: the bars of TFDS's stages would only be noise.
   try:
-    builder.download_and_prepare(
-        file_format="array_record",
-        download_config=tfds.download.DownloadConfig(
-            manual_dir=options.manual_dir))
+    with _progress_bars(options.source == "imdb"):
+      builder.download_and_prepare(
+          file_format="array_record",
+          download_config=tfds.download.DownloadConfig(
+              manual_dir=options.manual_dir))
   except download_manager.NonMatchingChecksumError as e:
     raise DataError(f"a downloaded or manual file does not match its "
                     f"registered checksum; delete it and download it again "
