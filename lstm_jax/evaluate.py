@@ -1,11 +1,15 @@
 r"""Evaluates a trained model on a split of its data or on other files.
 
   python -m lstm_jax.evaluate --workdir=runs/sentiment_keras
-  python -m lstm_jax.evaluate --workdir=runs/my_run \
-    --config.data.test_files=other.csv --output=other_eval.json
+  python -m lstm_jax.evaluate --workdir=runs/my_run --files=other.csv \
+    --config.data.format=tsv --config.data.encoding=latin-1 --output=other_eval.json
 
-The data config is the run's `config.json`; `--config.data.*` keys override
-it (and `--config.train.batch_size`, `--config.train.num_devices`). The saved
+`--files` measures every row of those files and reads nothing else: the run's
+reading keys (format, encoding, columns, text and label fields, ...) apply to
+them unless `--config.data.*` overrides them, and the run's training files are
+not read. Without `--files`, a split of the run's own data is measured: the data
+config is the run's `config.json`, `--config.data.*` keys override it (and
+`--config.train.batch_size`, `--config.train.num_devices`). The saved
 tokenizer and class names are used, never refitted: rows whose label the model
 was not trained on are dropped and counted, with a warning. The metrics are
 training's: loss, accuracy, macro-F1, per-class precision / recall / F1 and
@@ -56,7 +60,10 @@ def define_flags() -> None:
       lock_config=True)
   # Its default is the whole default config, which --help would print as a value.
   FLAGS["config"].default_as_str = None
-  flags.DEFINE_enum("split", "test", SPLITS, "The split to evaluate.")
+  flags.DEFINE_list("files", [], "Files to measure, all their rows; the run's data "
+                    "is then not read. Their reading keys: --config.data.*.")
+  flags.DEFINE_enum("split", "test", SPLITS,
+                    "The split of the run's data to evaluate (without --files).")
   flags.DEFINE_enum(
       "weights", "results", serving.WEIGHTS,
       "results: the weights results.json reports test metrics for; best: the best epoch by "
@@ -83,6 +90,19 @@ def eval_config(run_config: ml_collections.ConfigDict,
   return config_validation.normalize(ml_collections.ConfigDict(plain))
 
 
+def files_data_config(data: ml_collections.ConfigDict, files: Sequence[str]
+                      ) -> ml_collections.ConfigDict:
+  """`data` with its reading keys, reading every row of `files` into one split."""
+  data = ml_collections.ConfigDict(data.to_dict())
+  data.source = "files"
+  data.train_files = tuple(files)
+  data.test_files = ()
+  # Nothing is held out or filtered: untrained labels are counted, not hidden.
+  data.validation_split = data.test_split = 0.0
+  data.top_k_labels = data.min_examples_per_label = 0
+  return data
+
+
 def trained_rows(split: datasets.SplitData, label_names: Sequence[str]
                  ) -> tuple[list[str], list[str], int]:
   """Texts and labels of the rows with a trained label, and how many others."""
@@ -92,17 +112,19 @@ def trained_rows(split: datasets.SplitData, label_names: Sequence[str]
 
 
 def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str = "test",
-                     weights: str = "results") -> dict[str, Any]:
-  """Evaluates a trained model on one split of the (overridden) data config.
+                     weights: str = "results", files: Sequence[str] = ()) -> dict[str, Any]:
+  """Evaluates a trained model on `files`, or on one split of the run's data.
 
   Args:
     workdir: the run's directory.
     overrides: `section.key` → value, applied to the run's config.json.
-    split: "test", "validation" or "train".
+    split: "test", "validation" or "train" (without `files`).
     weights: which checkpoint to evaluate (`serving.WEIGHTS`).
+    files: files to measure, every row; the run's data is then not read.
 
   Returns:
-    The metrics of `metrics.summarize`, plus `split`, `weights`, `epoch`,
+    The metrics of `metrics.summarize`, plus `split` ("files" for `files`),
+    `files`, `weights`, `epoch`,
     `num_examples`, `dropped` (reason → rows), `num_dropped`, `label_names`
     and `data` (the data config used).
 
@@ -112,15 +134,19 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
   if split not in SPLITS:
     raise errors.BadValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
   config = eval_config(serving.read_config(workdir), overrides)
+  if files:
+    config.data = files_data_config(config.data, files)
   classifier = serving.load_classifier(workdir, weights=weights)
   label_names = classifier.label_names
   splits = datasets.load_splits(config.data)
-  texts, labels, untrained = trained_rows(getattr(splits, split), label_names)
-  dropped = collections.Counter(splits.report["splits"][split]["dropped"])
+  read_split = "train" if files else split
+  texts, labels, untrained = trained_rows(getattr(splits, read_split), label_names)
+  dropped = collections.Counter(splits.report["splits"][read_split]["dropped"])
   if untrained:
     dropped[LABEL_NOT_TRAINED] += untrained
   if not texts:
-    raise errors.BadValueError(f"the {split} split has no row with a trained label "
+    raise errors.BadValueError(f"{', '.join(files) or f'the {split} split'} has no row with a "
+                     "trained label "
                      f"(dropped: {dict(dropped)}); the model knows {label_names}")
   encoded = input_pipeline.encode(texts, labels, label_names, classifier.tokenizer,
                                   config.data)
@@ -133,7 +159,8 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
   metrics = train.evaluate(p_eval_step, classifier.params, encoded, config, topology,
                            label_names)
   return {
-      "split": split,
+      "split": "files" if files else split,
+      "files": list(files),
       "weights": weights,
       "epoch": classifier.epoch,
       "num_examples": len(encoded),
@@ -149,8 +176,9 @@ def summary(result: Mapping[str, Any]) -> str:
   """A readable account of `evaluate_workdir`'s result."""
   names = result["label_names"]
   width = max(len("class"), *map(len, names))
+  measured = ", ".join(result["files"]) or f"{result['split']} split"
   lines = [
-      f"{result['split']} split: {result['num_examples']} examples, "
+      f"{measured}: {result['num_examples']} examples, "
       f"{result['num_dropped']} dropped; weights of epoch {result['epoch']} "
       f"({result['weights']})",
       f"loss: {result['loss']:.4f} - accuracy: {result['accuracy']:.4f} - "
@@ -170,7 +198,8 @@ def summary(result: Mapping[str, Any]) -> str:
 
 def dropped_warning(result: Mapping[str, Any]) -> str:
   reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(result["dropped"].items()))
-  return f"warning: {result['num_dropped']} rows of the {result['split']} split dropped ({reasons})"
+  measured = ", ".join(result["files"]) or f"the {result['split']} split"
+  return f"warning: {result['num_dropped']} rows of {measured} dropped ({reasons})"
 
 
 def main(argv: Sequence[str]) -> None:
@@ -182,8 +211,11 @@ def main(argv: Sequence[str]) -> None:
   overrides = {name[len("config."):]: FLAGS[name].value for name in FLAGS
                if name.startswith("config.") and FLAGS[name].present}
   try:
+    if FLAGS.files and FLAGS["split"].present:
+      raise errors.BadValueError("--split chooses a split of the run's data; --files measures "
+                                 "all rows of the files: pass one of them")
     result = evaluate_workdir(FLAGS.workdir, overrides, split=FLAGS.split,
-                              weights=FLAGS.weights)
+                              weights=FLAGS.weights, files=FLAGS.files)
   except errors.UserError as e:
     errors.exit_with(e)
   if result["num_dropped"]:

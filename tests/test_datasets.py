@@ -296,8 +296,8 @@ def test_loading_a_dataset_shows_its_drops(tmp_path, caplog):
 def test_preparing_local_files_says_what_and_where_once(tmp_path, capsys):
   train = write(tmp_path / "train.csv", "text,label\n" + "good film,pos\nbad,neg\n" * 10)
   load(tmp_path, train_files=train)
-  out = capsys.readouterr().out
+  out = capsys.readouterr().err
   assert f"Preparing {train} into {tmp_path / 'tfds'}" in out
   assert "Unknown size" not in out and "Generating" not in out
   load(tmp_path, train_files=train)
-  assert "Preparing" not in capsys.readouterr().out
+  assert "Preparing" not in capsys.readouterr().err

@@ -60,6 +60,44 @@ def test_other_file_is_evaluated_and_unseen_labels_are_dropped(workdir, other_fi
   assert result["per_class"]["pos"]["support"] == 12
 
 
+@pytest.fixture(scope="module")
+def other_tsv(other_file):
+  """`other_file`'s rows as a latin-1 TSV without a header, label first."""
+  rows = [line.rsplit(",", 1) for line in other_file.read_text().splitlines()[1:]]
+  path = other_file.with_name("other.tsv")
+  path.write_text("".join(f"{label}\t{text} caf\u00e9\n" for text, label in rows), "latin-1")
+  return path
+
+
+def test_files_are_measured_with_their_own_reading_keys_alone(workdir, other_tsv, tmp_path,
+                                                             monkeypatch):
+  read = []
+  real_read_file = evaluate.datasets.readers.read_file
+  monkeypatch.setattr(evaluate.datasets.readers, "read_file",
+                      lambda path, *args: read.append(path) or real_read_file(path, *args))
+  result = evaluate.evaluate_workdir(
+      str(workdir), {"data.format": "tsv", "data.encoding": "latin-1",
+                     "data.columns": "label,text", "data.tfds_data_dir": str(tmp_path)},
+      files=[str(other_tsv)])
+
+  assert read == [str(other_tsv)]
+  assert (result["split"], result["files"]) == ("files", [str(other_tsv)])
+  assert result["num_examples"] == 24 and result["accuracy"] == 1.0
+  assert result["dropped"] == {evaluate.LABEL_NOT_TRAINED: 3}
+
+
+def test_command_line_measures_files_and_names_them(workdir, other_tsv, tmp_path):
+  done = subprocess.run(
+      [sys.executable, "-m", "lstm_jax.evaluate", f"--workdir={workdir}", f"--files={other_tsv}",
+       "--config.data.format=tsv", "--config.data.encoding=latin-1",
+       "--config.data.columns=label,text", f"--config.data.tfds_data_dir={tmp_path}"],
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.startswith(f"{other_tsv}: 24 examples, 3 dropped")
+  assert f"warning: 3 rows of {other_tsv} dropped" in done.stderr
+
+
 @pytest.mark.parametrize("key", ["model.units", "data.vocab_size", "seed"])
 def test_keys_of_the_trained_model_cannot_be_overridden(workdir, key):
   with pytest.raises(ValueError, match=f"--config.{key} cannot be overridden"):

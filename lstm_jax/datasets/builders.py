@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import re
+import sys
 import tarfile
 from typing import Iterator
 
@@ -80,8 +81,9 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
     what = self.builder_config.description if self.builder_config else self.name
     download = (f", downloading {self.info.download_size}"
                 if self.info.download_size else "")
+    # On stderr: the stdout of `evaluate` and `predict` is their result.
     print(f"Preparing {what} into {self.data_dir}{download}; later runs reuse it.",
-          flush=True)
+          file=sys.stderr, flush=True)
 
   def _log_download_done(self) -> None:
     pass
