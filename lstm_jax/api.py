@@ -56,6 +56,7 @@ def _write_examples(folder: pathlib.Path, split: str, texts: Texts, labels: Labe
 
 def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
         config: Optional[ml_collections.ConfigDict] = None,
+        validation_data: Optional[tuple[Texts, Labels]] = None,
         test_data: Optional[tuple[Texts, Labels]] = None,
         overrides: Optional[Mapping[str, Any]] = None) -> History:
   """Trains a classifier of `texts` by `labels` with early stopping.
@@ -66,6 +67,9 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
     workdir: the run's folder (created; a rerun of the same call resumes).
     config: the experiment (default `config.default_config()`); its `data.*`
       file keys are replaced by the given texts.
+    validation_data: (texts, labels) for validation and early stopping, as
+      Keras's `fit(validation_data=)`; None holds `data.validation_split` of
+      the training texts out.
     test_data: (texts, labels) to test on; None holds `data.test_split` of
       the training texts out, as the command does.
     overrides: `{"section.key": value}`, e.g. `{"train.max_epochs": 5}`.
@@ -88,8 +92,9 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
   config.data.text_fields = ("text",)
   config.data.label_field = "label"
   config.data.train_files = (_write_examples(inputs, "train", texts, labels),)
-  config.data.test_files = (() if test_data is None
-                            else (_write_examples(inputs, "test", *test_data),))
+  for split, given in (("test", test_data), ("validation", validation_data)):
+    config.data[f"{split}_files"] = (() if given is None
+                                     else (_write_examples(inputs, split, *given),))
   results = train.train_and_evaluate(config, workdir)
   epochs = reporting.read_history(workdir)
   history = {key: [epoch.get(key) for epoch in epochs]

@@ -96,7 +96,7 @@ def files_data_config(data: ml_collections.ConfigDict, files: Sequence[str]
   data = ml_collections.ConfigDict(data.to_dict())
   data.source = "files"
   data.train_files = tuple(files)
-  data.test_files = ()
+  data.test_files = data.validation_files = ()
   # Nothing is held out or filtered: untrained labels are counted, not hidden.
   data.validation_split = data.test_split = 0.0
   data.top_k_labels = data.min_examples_per_label = 0

@@ -39,6 +39,12 @@ def test_fit_tests_on_the_given_test_data(fitted):
   assert 0.0 <= fitted.results["test_accuracy"] <= 1.0
 
 
+def test_fit_validates_on_the_given_validation_data(tmp_path):
+  fitted = lstm_jax.fit(*reviews(100, 1), tmp_path / "run", validation_data=reviews(30, 4),
+                        test_data=reviews(20, 2), overrides={**TINY, "train.max_epochs": 1})
+  assert (fitted.results["num_train"], fitted.results["num_val"]) == (100, 30)
+
+
 def test_the_same_call_again_returns_the_finished_run(fitted):
   again = lstm_jax.fit(*reviews(300, 1), fitted.workdir, test_data=reviews(60, 2), overrides=TINY)
   assert again.results == fitted.results

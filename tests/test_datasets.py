@@ -301,3 +301,19 @@ def test_preparing_local_files_says_what_and_where_once(tmp_path, capsys):
   assert "Unknown size" not in out and "Generating" not in out
   load(tmp_path, train_files=train)
   assert "Preparing" not in capsys.readouterr().err
+
+
+def test_validation_files_are_the_validation_split(tmp_path):
+  train = write(tmp_path / "train.csv", "text,label\n" + "good film,pos\nbad film,neg\n" * 10)
+  validation = write(tmp_path / "val.csv", "text,label\nfine,pos\nmeh,neg\n,pos\n")
+  splits = load(tmp_path, train_files=train, validation_files=validation, test_split=0.0)
+  assert splits.validation.texts == ["fine", "meh"]
+  assert len(splits.train.texts) == 20
+  assert splits.report["source_rows"] == {"train": 20, "validation": 3}
+  assert splits.report["splits"]["validation"]["dropped"] == {readers.EMPTY_TEXT: 1}
+
+
+def test_validation_files_need_a_files_source(tmp_path):
+  validation = write(tmp_path / "val.csv", "text,label\nfine,pos\n")
+  with pytest.raises(datasets.DataError, match="data.validation_files: data.source='imdb'"):
+    load(tmp_path, source="imdb", validation_files=validation)

@@ -16,15 +16,15 @@ def rows(labels: str, prefix: str = "r") -> list[tuple[str, str]]:
   return [(f"{prefix}{i}", l) for i, l in enumerate(labels)]
 
 
-def split(train, test=None, **kwargs):
+def split(train, test=None, validation=None, **kwargs):
   """`make_splits` with defaults; checks read = used + dropped per split."""
   kwargs = {"validation_split": 0.0, "validation_mode": "stratified",
             "test_split": 0.0, "seed": 0, **kwargs}
-  used, accounts = splits.make_splits(train, test, **kwargs)
+  used, accounts = splits.make_splits(train, test, validation, **kwargs)
   for name in splits.SPLIT_NAMES:
     account = accounts[name]
     assert account.read == len(used[name]) + sum(account.dropped.values())
-  source = len(train) + len(test or [])
+  source = len(train) + len(test or []) + len(validation or [])
   assert sum(a.read for a in accounts.values()) == source
   return used, accounts
 
@@ -93,6 +93,13 @@ def test_source_test_rows_never_reach_train_or_validation():
   seen = {t for n in ("train", "validation") for t, _ in used[n]}
   assert not any(t.startswith("t") for t in seen)
   assert len(used["test"]) == 10
+
+
+def test_source_validation_rows_replace_the_held_out_fraction():
+  used, accounts = split(rows("ab" * 10), validation=rows("abc", "v"), validation_split=0.2)
+  assert len(used["train"]) == 20
+  assert used["validation"] == [("v0", "a"), ("v1", "b")]
+  assert accounts["validation"].dropped == {splits.LABEL_NOT_IN_TRAIN: 1}
 
 
 def test_last_mode_keeps_order_and_drops_labels_missing_from_train():

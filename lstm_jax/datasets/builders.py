@@ -221,14 +221,16 @@ class HuffpostNews(_TextClassification):
 
 @dataclasses.dataclass(eq=False)
 class FilesConfig(tfds.core.BuilderConfig):
-  """Training / test files and how to read them."""
+  """Training / test / validation files and how to read them."""
   train_files: tuple[str, ...] = ()
   test_files: tuple[str, ...] = ()
+  validation_files: tuple[str, ...] = ()
   read_options: readers.ReadOptions = readers.ReadOptions()
 
 
 def files_config(train_files: tuple[str, ...], test_files: tuple[str, ...],
-                 options: readers.ReadOptions) -> FilesConfig:
+                 options: readers.ReadOptions,
+                 validation_files: tuple[str, ...] = ()) -> FilesConfig:
   """A config named by a fingerprint of the files and the reading options.
 
   The fingerprint covers each file's absolute path, size and modification
@@ -242,14 +244,18 @@ def files_config(train_files: tuple[str, ...], test_files: tuple[str, ...],
   key = json.dumps({
       "train": [stat(p) for p in train_files],
       "test": [stat(p) for p in test_files],
+      "validation": [stat(p) for p in validation_files],
       "options": dataclasses.asdict(options),
   }, sort_keys=True)
   return FilesConfig(
       name=hashlib.sha256(key.encode()).hexdigest()[:16],
-      description=", ".join(train_files) + (
-          f" (test: {', '.join(test_files)})" if test_files else ""),
+      description=", ".join(train_files) + "".join(
+          f" ({split}: {', '.join(files)})"
+          for split, files in (("test", test_files), ("validation", validation_files))
+          if files),
       train_files=tuple(os.path.abspath(p) for p in train_files),
       test_files=tuple(os.path.abspath(p) for p in test_files),
+      validation_files=tuple(os.path.abspath(p) for p in validation_files),
       read_options=options)
 
 
@@ -267,12 +273,10 @@ class TextFiles(_TextClassification):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     del dl_manager  # The files are named by the config.
     config = self.builder_config
-    splits = {"train": self._from_files("train", config.train_files,
-                                        config.read_options)}
-    if config.test_files:
-      splits["test"] = self._from_files("test", config.test_files,
-                                        config.read_options)
-    return splits
+    files = {"train": config.train_files, "test": config.test_files,
+             "validation": config.validation_files}
+    return {split: self._from_files(split, paths, config.read_options)
+            for split, paths in files.items() if paths}
 
 
 class Letters(TextFiles):

@@ -7,6 +7,7 @@ Every key, its default and meaning:
 | `source` | `'files'` | `imdb` (aclImdb archive), `huffpost` (Kaggle News Category JSON, manual download), `letters` (your letter collection), `files` (any CSV / TSV / JSON-lines files) |
 | `train_files` | `()` | training files (`letters`, `files`); a list or a comma-separated string |
 | `test_files` | `()` | test files; none: `test_split` of the training files is held out |
+| `validation_files` | `()` | validation files (`letters`, `files`), as Keras `fit(validation_data=)`; none: `validation_split` of the training files is held out |
 | `text_fields` | `('text',)` | field(s) holding the text, several joined with a space; for `huffpost` any of `headline`, `short_description` |
 | `label_field` | `'label'` | field holding the label (`letters`: e.g. the sender or language field) |
 | `encoding` | `'utf-8'` | any ASCII-compatible codec name, e.g. `latin-1`, `cp1252` |
@@ -52,6 +53,7 @@ DEFAULTS: Mapping[str, Any] = {
     "source": "files",
     "train_files": (),
     "test_files": (),
+    "validation_files": (),
     "text_fields": ("text",),
     "label_field": "label",
     "encoding": "utf-8",
@@ -116,6 +118,7 @@ class DataOptions:
   source: str
   train_files: tuple[str, ...]
   test_files: tuple[str, ...]
+  validation_files: tuple[str, ...]
   text_fields: tuple[str, ...]
   label_field: str
   encoding: str
@@ -162,8 +165,15 @@ class DataOptions:
     if source in ("letters", "files") and not train_files:
       raise DataError(f"data.train_files is empty: data.source={source!r} "
                       "reads the training rows from these files")
+    validation_files = _as_tuple("validation_files", get("validation_files"))
+    if validation_files and source not in ("letters", "files"):
+      raise DataError(f"data.validation_files: data.source={source!r} holds out "
+                      "data.validation_split instead; validation files go with "
+                      "data.source='files' or 'letters'")
     train_files = tuple(_existing("train_files", p) for p in train_files)
     test_files = tuple(_existing("test_files", p) for p in test_files)
+    validation_files = tuple(_existing("validation_files", p)
+                             for p in validation_files)
     text_fields = _as_tuple("text_fields", get("text_fields"))
     if not text_fields:
       raise DataError("data.text_fields is empty: name the field(s) with the "
@@ -190,6 +200,7 @@ class DataOptions:
         source=source,
         train_files=train_files,
         test_files=test_files,
+        validation_files=validation_files,
         text_fields=text_fields,
         label_field=str(get("label_field")),
         encoding=encoding,

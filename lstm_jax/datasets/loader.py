@@ -76,12 +76,14 @@ def _make_builder(options: DataOptions) -> tfds.core.DatasetBuilder:
   builder_cls = builders.Letters if options.source == "letters" else (
       builders.TextFiles)
   return builder_cls(data_dir=data_dir, config=builders.files_config(
-      options.train_files, options.test_files, read_options(options)))
+      options.train_files, options.test_files, read_options(options),
+      validation_files=options.validation_files))
 
 
 def _source_splits(options: DataOptions) -> tuple[str, ...]:
   has_test = options.source == "imdb" or bool(options.test_files)
-  return ("train", "test") if has_test else ("train",)
+  return ("train",) + (("test",) if has_test else ()) + (
+      ("validation",) if options.validation_files else ())
 
 
 def _check_manual_files(options: DataOptions,
@@ -170,7 +172,7 @@ def load_splits(data: ml_collections.ConfigDict | Mapping[str, Any]
   builder = prepare(options)
   source = {s: read_split(builder, s) for s in _source_splits(options)}
   rows, accounts = splits_lib.make_splits(
-      source["train"], source.get("test"),
+      source["train"], source.get("test"), source.get("validation"),
       validation_split=options.validation_split,
       validation_mode=options.validation_mode,
       test_split=options.test_split,

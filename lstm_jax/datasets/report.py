@@ -11,8 +11,9 @@ Layout (JSON-ready):
          "label_counts": {label: int},     # of the used rows
          "length_percentiles": {"p50": .., "p90": .., "p95": .., "p99": ..,
                                 "max": ..}}},   # whitespace words, used rows
-     "source_rows": {"train": int, "test": int},  # rows in the source files
-     "first_dropped": {"train" | "test": {reason: [row id, ...]}}}
+     "source_rows": {"train": int, "test": int, "validation": int},
+                                           # rows in the source files (of its splits)
+     "first_dropped": {source split: {reason: [row id, ...]}}}
                                            # the first source rows dropped
 
 Rows held out of the source's training rows count in the split they went to,

@@ -1,4 +1,4 @@
-"""From the source's train / test rows to train, validation and test splits.
+"""From the source's train (/ test / validation) rows to train, validation and test splits.
 
 Pure functions over lists of `(text, label)` rows. Every row ends in exactly
 one split, where it is either used or counted as dropped with a reason:
@@ -8,8 +8,9 @@ one split, where it is either used or counted as dropped with a reason:
    source's test rows too, with the same reason.
 2. Without a source test split, `test_split` of the kept training rows is held
    out, stratified by label and seeded.
-3. `validation_split` of the remaining training rows is held out: stratified
-   and seeded, or the last fraction unshuffled (Keras `validation_split`).
+3. Without a source validation split, `validation_split` of the remaining
+   training rows is held out: stratified and seeded, or the last fraction
+   unshuffled (Keras `validation_split`).
 4. Validation and test rows whose label is not in the final training split are
    dropped ("label not in train"): test rows never shape the label set.
 
@@ -132,7 +133,8 @@ def _drop_labels(rows: Rows, reasons: dict[str, str], account: readers.Tally
   return kept
 
 
-def make_splits(train: Rows, test: Rows | None, *, validation_split: float,
+def make_splits(train: Rows, test: Rows | None, validation: Rows | None = None, *,
+                validation_split: float,
                 validation_mode: str, test_split: float, seed: int,
                 top_k_labels: int = 0, min_examples_per_label: int = 0
                 ) -> tuple[dict[str, Rows], dict[str, readers.Tally]]:
@@ -141,6 +143,8 @@ def make_splits(train: Rows, test: Rows | None, *, validation_split: float,
   Args:
     train: the source's training rows `(text, label)`.
     test: the source's test rows, or None to hold out `test_split` of train.
+    validation: the source's validation rows, or None to hold out
+      `validation_split` of train.
     validation_split: fraction of the training rows held out for validation.
     validation_mode: `stratified` or `last`.
     test_split: fraction held out as test when `test` is None.
@@ -163,13 +167,14 @@ def make_splits(train: Rows, test: Rows | None, *, validation_split: float,
     test, pool = _take(pool, held, True), _take(pool, held, False)
     accounts["train"].read -= len(test)
   accounts["test"].read = len(test)
-  if validation_mode == "last":
-    held = last_holdout(len(pool), validation_split)
-  else:
-    held = stratified_holdout([l for _, l in pool], validation_split, seed,
-                              _VALIDATION_STREAM)
-  validation, pool = _take(pool, held, True), _take(pool, held, False)
-  accounts["train"].read -= len(validation)
+  if validation is None:
+    if validation_mode == "last":
+      held = last_holdout(len(pool), validation_split)
+    else:
+      held = stratified_holdout([l for _, l in pool], validation_split, seed,
+                                _VALIDATION_STREAM)
+    validation, pool = _take(pool, held, True), _take(pool, held, False)
+    accounts["train"].read -= len(validation)
   accounts["validation"].read = len(validation)
   train_labels = {l for _, l in pool}
 
