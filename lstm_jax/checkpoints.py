@@ -1,15 +1,20 @@
 """Per-epoch checkpoints with orbax: keep the latest (resume) and the best.
 
-Each epoch is one orbax step holding three items:
+Each epoch is one orbax step holding four items:
 
-  state  the training pytree (params, optimizer state, ...): arrays only;
-  meta   a JSON dict of everything else needed to resume exactly (epoch,
-         early-stopping state, RNG key data, data-order seed, metrics);
-  tree   the key paths, shapes and dtypes of `state`, to tell a checkpoint of
-         another model apart from a damaged one.
+  parameters the `params` of the training pytree: arrays only;
+  optimizer  the rest of it (optimizer state, step, ...);
+  meta       a JSON dict of everything else needed to resume exactly (epoch,
+             early-stopping state, RNG key data, data-order seed, metrics);
+  tree       the key paths, shapes and dtypes of the whole pytree, to tell a
+             checkpoint of another model apart from a damaged one.
 
 Kept: the `keep_latest` newest epochs (2 by default, so a damaged newest has
-an intact fallback) and the best by the monitored metric. The best is found
+an intact fallback) and the best by the monitored metric. An epoch kept only as
+the best loses its `optimizer` item (Adam's two moments are twice the size of
+the parameters): it serves and tests, and the newest epochs resume. Checkpoints
+written before the split hold the whole pytree in one item, `state`, and are
+read as before. The best is found
 with orbax's `best_fn`; a non-finite metric ranks last and ties go to the
 earlier epoch, which is the epoch Keras's EarlyStopping calls best when
 `min_delta` is 0. (With `min_delta` > 0 early stopping may name an earlier,
@@ -72,6 +77,24 @@ class DamagedCheckpointError(CheckpointError):
 
 class IncompatibleCheckpointError(CheckpointError):
   """A checkpoint holds a different state structure (another config)."""
+
+
+class ParamsOnlyCheckpointError(CheckpointError):
+  """An epoch kept as the best holds its parameters only; it cannot resume."""
+
+
+def split_params(state: PyTree) -> tuple[PyTree, PyTree]:
+  """(the `params` of a train state, the rest of it with params None)."""
+  if isinstance(state, Mapping):
+    return state["params"], {**state, "params": None}
+  return state.params, state.replace(params=None)
+
+
+def join_params(params: PyTree, rest: PyTree) -> PyTree:
+  """The inverse of `split_params`."""
+  if isinstance(rest, Mapping):
+    return {**rest, "params": params}
+  return rest.replace(params=params)
 
 
 def tree_layout(state: PyTree) -> dict[str, dict[str, Any]]:
@@ -143,6 +166,7 @@ class Checkpointer:
     if keep_latest < 1:
       raise ValueError(f"keep_latest must be >= 1, not {keep_latest}")
     self.directory = os.path.abspath(directory)
+    self._keep_latest = keep_latest
     rank = _ranking_fn(monitor_mode)
     policy = checkpoint_managers.AnyPreservationPolicy([
         checkpoint_managers.LatestN(n=keep_latest),
@@ -233,8 +257,9 @@ class Checkpointer:
 
     Args:
       epoch: the epoch just finished (>= 1), larger than any saved before.
-      state: pytree of arrays: jax.Arrays (from jit or pmap) or numpy arrays;
-        PRNG keys as `jax.random.key_data`.
+      state: a train state (a mapping or a dataclass with `params`) of
+        arrays: jax.Arrays (from jit or pmap) or numpy arrays; PRNG keys as
+        `jax.random.key_data`.
       meta: JSON-serializable dict saved alongside.
       metric_value: the monitored metric; NaN / inf are saved but rank last.
 
@@ -253,8 +278,10 @@ class Checkpointer:
     if epoch in self._manager.all_steps():
       raise ValueError(f"a checkpoint of epoch {epoch} already exists in "
                        f"{self.directory}")
+    params, rest = split_params(state)
     args = ocp.args.Composite(
-        **{workdir_lib.STATE_ITEM: ocp.args.StandardSave(state),
+        **{workdir_lib.PARAMS_ITEM: ocp.args.StandardSave(params),
+           workdir_lib.OPTIMIZER_ITEM: ocp.args.StandardSave(rest),
            workdir_lib.META_ITEM: ocp.args.JsonSave(dict(meta)),
            workdir_lib.LAYOUT_ITEM: ocp.args.JsonSave(tree_layout(state))})
     metrics = {"value": float(metric_value), "epoch": epoch}
@@ -268,6 +295,20 @@ class Checkpointer:
           f"could not write the checkpoint of epoch {epoch} in "
           f"{self.directory}: {error}. {kept}; free disk space and rerun the "
           "same command to resume.") from error
+    self._drop_optimizer_of_older_epochs()
+
+  def _drop_optimizer_of_older_epochs(self) -> None:
+    """Deletes the `optimizer` item of the epochs kept only as the best."""
+    older = self.epochs()[:-self._keep_latest]
+    for epoch in older:
+      path = os.path.join(self.directory, str(epoch), workdir_lib.OPTIMIZER_ITEM)
+      if jax.process_index() == 0 and os.path.isdir(path):
+        shutil.rmtree(path)
+    if older:
+      ocp.multihost.sync_global_processes("lstm_jax_drop_optimizer")
+
+  def _item_path(self, epoch: int, item: str) -> str:
+    return os.path.join(self.directory, str(epoch), item)
 
   def epochs(self) -> list[int]:
     """The saved epochs, oldest first."""
@@ -301,19 +342,44 @@ class Checkpointer:
       IncompatibleCheckpointError: the checkpoint has another structure,
         shapes or dtypes (a checkpoint of another config).
       DamagedCheckpointError: a file of the checkpoint is missing or damaged.
+      ParamsOnlyCheckpointError: the epoch was kept as the best only.
     """
+    meta = self._checked_meta(epoch, target)
+    if os.path.isdir(self._item_path(epoch, workdir_lib.STATE_ITEM)):
+      return self._restore_items(epoch, {
+          workdir_lib.STATE_ITEM: ocp.args.StandardRestore(target)})[
+              workdir_lib.STATE_ITEM], meta
+    if not os.path.isdir(self._item_path(epoch, workdir_lib.OPTIMIZER_ITEM)):
+      raise ParamsOnlyCheckpointError(
+          f"the checkpoint of epoch {epoch} in {self.directory} holds the "
+          "parameters only (kept as the best epoch): a run resumes from a "
+          "newer one")
+    params, rest = split_params(target)
+    items = self._restore_items(epoch, {
+        workdir_lib.PARAMS_ITEM: ocp.args.StandardRestore(params),
+        workdir_lib.OPTIMIZER_ITEM: ocp.args.StandardRestore(rest)})
+    return join_params(items[workdir_lib.PARAMS_ITEM],
+                       items[workdir_lib.OPTIMIZER_ITEM]), meta
+
+  def restore_params(self, epoch: int, target: PyTree) -> PyTree:
+    """Reads only the parameters of `epoch`; `target` as for `restore`."""
+    if os.path.isdir(self._item_path(epoch, workdir_lib.STATE_ITEM)):
+      return split_params(self.restore(epoch, target)[0])[0]
+    self._checked_meta(epoch, target)
+    params, _ = split_params(target)
+    return self._restore_items(epoch, {
+        workdir_lib.PARAMS_ITEM: ocp.args.StandardRestore(params)})[
+            workdir_lib.PARAMS_ITEM]
+
+  def _checked_meta(self, epoch: int, target: PyTree) -> dict[str, Any]:
+    """The meta of `epoch`, after checking its layout against `target`'s."""
     if epoch not in self._manager.all_steps():
       raise DamagedCheckpointError(
           f"no checkpoint of epoch {epoch} in {self.directory}; saved epochs: "
           f"{self.epochs()}")
-    try:
-      items = self._manager.restore(epoch, args=ocp.args.Composite(
-          **{workdir_lib.META_ITEM: ocp.args.JsonRestore(),
-             workdir_lib.LAYOUT_ITEM: ocp.args.JsonRestore()}))
-    except (OSError, ValueError) as error:
-      raise DamagedCheckpointError(
-          f"checkpoint of epoch {epoch} in {self.directory} is damaged: "
-          f"{error}") from error
+    items = self._restore_items(epoch, {
+        workdir_lib.META_ITEM: ocp.args.JsonRestore(),
+        workdir_lib.LAYOUT_ITEM: ocp.args.JsonRestore()})
     differences = _layout_differences(items[workdir_lib.LAYOUT_ITEM], tree_layout(target))
     if differences:
       raise IncompatibleCheckpointError(
@@ -321,18 +387,21 @@ class Checkpointer:
           f"current model ({len(differences)} differences, e.g. "
           f"{'; '.join(differences[:5])}). It was written with another "
           "config: rerun with that config or use a new workdir.")
+    return items[workdir_lib.META_ITEM]
+
+  def _restore_items(self, epoch: int, args: Mapping[str, Any]) -> Mapping[str, Any]:
     try:
-      restored = self._manager.restore(epoch, args=ocp.args.Composite(
-          **{workdir_lib.STATE_ITEM: ocp.args.StandardRestore(target)}))
+      return self._manager.restore(epoch, args=ocp.args.Composite(**args))
     except (OSError, ValueError) as error:
       raise DamagedCheckpointError(
           f"checkpoint of epoch {epoch} in {self.directory} is damaged: "
           f"{error}") from error
-    return restored[workdir_lib.STATE_ITEM], items[workdir_lib.META_ITEM]
 
   def restore_latest_intact(
       self, target: PyTree) -> Optional[tuple[int, PyTree, dict[str, Any]]]:
     """Restores the newest intact checkpoint, setting damaged newer ones aside.
+
+    Epochs kept as the best only (parameters alone) are passed over.
 
     Returns:
       (epoch, state, meta), or None when there is no checkpoint at all.
@@ -346,6 +415,8 @@ class Checkpointer:
     for epoch in reversed(self.epochs()):
       try:
         state, meta = self.restore(epoch, target)
+      except ParamsOnlyCheckpointError:
+        continue
       except DamagedCheckpointError as error:
         _log.warning("%s; trying the previous checkpoint", error)
         damaged.append((epoch, str(error)))
@@ -355,10 +426,11 @@ class Checkpointer:
       if damaged:
         self._manager.reload()
       return epoch, state, meta
-    if damaged:
+    if self.epochs():
       raise DamagedCheckpointError(
-          f"no intact checkpoint in {self.directory}: "
-          + "; ".join(reason for _, reason in damaged)
+          f"no intact checkpoint to resume from in {self.directory}: "
+          + "; ".join([reason for _, reason in damaged]
+                      or ["the epochs left hold parameters only"])
           + ". Nothing was changed; repair or remove the directory to start "
           "over.")
     return None

@@ -36,6 +36,7 @@ TOKENIZER_FILE = workdir_lib.TOKENIZER_FILE
 LABELS_FILE = workdir_lib.LABELS_FILE
 RESULTS_FILE = workdir_lib.RESULTS_FILE
 CHECKPOINT_DIR = workdir_lib.CHECKPOINT_DIR
+PARAMS_ITEM = workdir_lib.PARAMS_ITEM
 STATE_ITEM = workdir_lib.STATE_ITEM
 META_ITEM = workdir_lib.META_ITEM
 LAYOUT_ITEM = workdir_lib.LAYOUT_ITEM
@@ -225,7 +226,8 @@ def saved_epochs(workdir: os.PathLike) -> list[int]:
   """
   directory = _required(pathlib.Path(workdir), CHECKPOINT_DIR)
   epochs = sorted(int(p.name) for p in directory.iterdir()
-                  if p.name.isdigit() and (p / STATE_ITEM).is_dir())
+                  if p.name.isdigit() and any((p / item).is_dir()
+                                              for item in (PARAMS_ITEM, STATE_ITEM)))
   if not epochs:
     raise WorkdirError(f"no checkpoint in {directory}: a checkpoint is written at the end "
                        "of each epoch, so the run has not finished its first epoch yet")
@@ -281,19 +283,21 @@ def restore_params(workdir: os.PathLike, epoch: int, target: Any) -> Any:
   """
   directory = pathlib.Path(workdir).absolute() / CHECKPOINT_DIR / str(epoch)
   _check_layout(directory, target)
-  path = directory / STATE_ITEM
+  # Checkpoints written before the split hold the parameters inside the whole state.
+  whole_state = not (directory / PARAMS_ITEM).is_dir()
+  path = directory / (STATE_ITEM if whole_state else PARAMS_ITEM)
   sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-  item = {"params": target}
+  item = {"params": target} if whole_state else target
   restore_args = jax.tree.map(lambda _: ocp.ArrayRestoreArgs(sharding=sharding), item)
   try:
     with ocp.PyTreeCheckpointer() as checkpointer:
       restored = checkpointer.restore(path, args=ocp.args.PyTreeRestore(
-          item=item, restore_args=restore_args, partial_restore=True))
+          item=item, restore_args=restore_args, partial_restore=whole_state))
   except (OSError, ValueError, KeyError) as e:
     raise WorkdirError(
         f"cannot read the parameters of {path}: {e}. The checkpoint is damaged; "
         "pick another epoch with --weights") from None
-  return restored["params"]
+  return restored["params"] if whole_state else restored
 
 
 def _check_layout(directory: pathlib.Path, target: Any) -> None:

@@ -509,7 +509,7 @@ def _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
   best_epoch = stopper.best_epoch or history[-1]["epoch"]
   params = state.params
   if config.early_stopping.restore_best and best_epoch != history[-1]["epoch"]:
-    params = ckpt.restore(best_epoch, jax.device_get(state))[0].params
+    params = ckpt.restore_params(best_epoch, jax.device_get(state))
   test = evaluate(p_eval_step, params, data.test, config, topology, data.label_names)
   best = history[best_epoch - 1]
   timed_tokens = sum(r["timed_tokens"] for r in history)

@@ -27,7 +27,9 @@ BASELINES_FILE = "baselines.json"  # written by `python -m lstm_jax.baselines`
 INPUTS_DIR = "inputs"  # the texts `lstm_jax.fit` was given, as JSON lines
 
 # The items of one checkpoint directory.
-STATE_ITEM = "state"  # the train state (orbax StandardSave)
+PARAMS_ITEM = "parameters"  # the model's params (orbax StandardSave)
+OPTIMIZER_ITEM = "optimizer"  # the rest of the train state; newest epochs only
+STATE_ITEM = "state"  # the whole train state, in checkpoints written before the split
 META_ITEM = "meta"  # epoch bookkeeping (JSON)
 LAYOUT_ITEM = "tree"  # key path -> shape and dtype of every array of the state (JSON)
 

@@ -175,10 +175,12 @@ def epoch_saved(workdir: pathlib.Path, epoch: int, then: float = 0.0) -> Callabl
 
 
 def checkpoint_states(workdir: pathlib.Path) -> dict[int, Any]:
-  """Epoch → the saved training state (numpy arrays), for every kept epoch."""
+  """Epoch → the saved items of the training state (numpy arrays), for every
+  kept epoch (the best alone has no optimizer item)."""
   root = workdir / "checkpoints"
   checkpointer = ocp.StandardCheckpointer()
-  return {int(p.name): checkpointer.restore(p / "state")
+  return {int(p.name): {item: checkpointer.restore(p / item)
+                        for item in ("parameters", "optimizer") if (p / item).is_dir()}
           for p in sorted(root.iterdir()) if p.name.isdigit()}
 
 

@@ -113,13 +113,13 @@ def test_pmap_outputs_save_and_restore_with_their_sharding(ckpt_dir):
   step = jax.pmap(lambda p, x: jax.tree.map(lambda a: a + jax.lax.pmean(
       x.sum(), "batch"), p), axis_name="batch", in_axes=(None, 0),
                   out_axes=None, devices=devices)
-  params = step({"kernel": jnp.ones((2, 3))}, jnp.ones((4, 2)))
+  state = {"params": step({"kernel": jnp.ones((2, 3))}, jnp.ones((4, 2)))}
   with checkpoints.Checkpointer(ckpt_dir) as ckpt:
-    ckpt.save(1, params, {}, 0.1)
-    zeros = jax.tree.map(jnp.zeros_like, params)
+    ckpt.save(1, state, {}, 0.1)
+    zeros = jax.tree.map(jnp.zeros_like, state)
     restored, _ = ckpt.restore(1, zeros)
-  np.testing.assert_array_equal(restored["kernel"], params["kernel"])
-  assert restored["kernel"].sharding == zeros["kernel"].sharding
+  np.testing.assert_array_equal(restored["params"]["kernel"], state["params"]["kernel"])
+  assert restored["params"]["kernel"].sharding == zeros["params"]["kernel"].sharding
 
 
 def test_restore_onto_abstract_target(ckpt_dir):
@@ -151,8 +151,8 @@ def _files(ckpt_dir, epoch, pattern):
   return files
 
 
-DAMAGE = [("state/d/*", "truncate"), ("state/d/*", "delete"),
-          ("state/manifest.ocdbt", "delete"), ("meta/metadata", "truncate"),
+DAMAGE = [("parameters/d/*", "truncate"), ("optimizer/d/*", "delete"),
+          ("parameters/manifest.ocdbt", "delete"), ("meta/metadata", "truncate"),
           ("tree/metadata", "delete")]
 
 
@@ -279,3 +279,46 @@ def test_restoring_a_missing_epoch_names_the_saved_ones(ckpt_dir):
 def test_rejects_bad_settings(ckpt_dir, kwargs, message):
   with pytest.raises(ValueError, match=message):
     checkpoints.Checkpointer(ckpt_dir, **kwargs)
+
+
+def _item_size(ckpt_dir, epoch, item):
+  return sum(p.stat().st_size for p in pathlib.Path(ckpt_dir, str(epoch), item).rglob("*")
+             if p.is_file())
+
+
+def test_an_epoch_kept_only_as_the_best_keeps_its_parameters_alone(ckpt_dir):
+  with checkpoints.Checkpointer(ckpt_dir) as ckpt:
+    _save_curve(ckpt, [0.5, 0.3, 0.4, 0.6, 0.7])
+    assert ckpt.epochs() == [2, 4, 5]
+    assert not pathlib.Path(ckpt_dir, "2", "optimizer").exists()
+    assert _item_size(ckpt_dir, 4, "optimizer") > 0 and _item_size(ckpt_dir, 5, "optimizer") > 0
+    params = ckpt.restore_params(2, _state())
+    jax.tree.map(np.testing.assert_array_equal, params, _state(2)["params"])
+    with pytest.raises(checkpoints.ParamsOnlyCheckpointError, match="epoch 2 .* parameters only"):
+      ckpt.restore(2, _state())
+
+
+def test_resuming_passes_over_an_epoch_kept_as_the_best_only(ckpt_dir):
+  with checkpoints.Checkpointer(ckpt_dir) as ckpt:
+    _save_curve(ckpt, [0.5, 0.3, 0.4, 0.6, 0.7])
+  for epoch in (4, 5):
+    next(pathlib.Path(ckpt_dir, str(epoch), "parameters").glob("manifest.ocdbt")).unlink()
+  with checkpoints.Checkpointer(ckpt_dir) as ckpt:
+    with pytest.raises(checkpoints.DamagedCheckpointError, match="no intact checkpoint"):
+      ckpt.restore_latest_intact(_state())
+  assert pathlib.Path(ckpt_dir, "2", "parameters").is_dir()
+
+
+def test_a_checkpoint_of_the_whole_state_in_one_item_still_restores(ckpt_dir):
+  """The layout written before the parameters got their own item."""
+  state = _state(3.0)
+  with ocp.CheckpointManager(ckpt_dir) as manager:
+    manager.save(1, metrics={"value": 0.5, "epoch": 1}, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({"epoch": 1}),
+        tree=ocp.args.JsonSave(checkpoints.tree_layout(state))))
+  with checkpoints.Checkpointer(ckpt_dir) as ckpt:
+    restored, meta = ckpt.restore(1, _state())
+    params = ckpt.restore_params(1, _state())
+  assert meta == {"epoch": 1}
+  jax.tree.map(np.testing.assert_array_equal, restored, state)
+  jax.tree.map(np.testing.assert_array_equal, params, state["params"])

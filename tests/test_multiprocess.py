@@ -73,7 +73,7 @@ def launch(flags: list[str], timeout: float = 300, **env) -> subprocess.Complete
 def final_params(workdir: pathlib.Path) -> dict:
   directory = workdir / "checkpoints"
   last = max(int(p.name) for p in directory.iterdir() if p.name.isdigit())
-  return ocp.StandardCheckpointer().restore(directory / str(last) / "state")["params"]
+  return ocp.StandardCheckpointer().restore(directory / str(last) / "parameters")
 
 
 def test_process_shards_are_disjoint_and_cover_every_example():

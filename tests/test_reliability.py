@@ -139,8 +139,8 @@ def damage(path: pathlib.Path, how: str) -> None:
 # A failed tensorstore read may leave an asyncio callback behind; harmless.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("pattern, how", [
-    pytest.param("state/d/*", "truncate", marks=pytest.mark.slow),
-    ("state/manifest.ocdbt", "delete")])
+    pytest.param("parameters/d/*", "truncate", marks=pytest.mark.slow),
+    ("optimizer/manifest.ocdbt", "delete")])
 def test_damaged_newest_checkpoint_warns_and_resumes_from_the_previous(
     data, reference, crashed_after_epoch_3, tmp_path, caplog, pattern, how):
   workdir = tmp_path / "workdir"
@@ -161,7 +161,7 @@ def test_no_intact_checkpoint_is_an_error_not_a_fresh_start(data, crashed_after_
   shutil.copytree(crashed_after_epoch_3, workdir)
   kept = sorted(p.name for p in (workdir / "checkpoints").iterdir())
   for epoch in kept:
-    (workdir / "checkpoints" / epoch / "state" / "manifest.ocdbt").unlink()
+    (workdir / "checkpoints" / epoch / "parameters" / "manifest.ocdbt").unlink()
   with pytest.raises(checkpoints.DamagedCheckpointError, match="no intact checkpoint"):
     train.train_and_evaluate(config_for(data), workdir)
   assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == kept

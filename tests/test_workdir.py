@@ -16,7 +16,7 @@ NAMES = [value for name, value in vars(workdir).items()
 def test_the_contract_names_every_workdir_file():
   assert {"config.json", "tokenizer.json", "labels.json", "dataset_report.json",
           "checkpoints", "metrics.jsonl", "results.json", "tensorboard", ".lock",
-          "command.txt", "state", "meta", "tree"} <= set(NAMES)
+          "command.txt", "parameters", "optimizer", "state", "meta", "tree"} <= set(NAMES)
 
 
 def test_no_module_spells_a_workdir_name_as_a_literal():
