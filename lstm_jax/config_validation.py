@@ -150,12 +150,13 @@ def _check_values(config: ml_collections.ConfigDict) -> list[str]:
 
 
 def _check_data(data: ml_collections.ConfigDict) -> list[str]:
-  """The input-file keys, checked by the datasets package itself."""
+  """The input-file keys, checked by the datasets package itself, and the
+  source's files (a missing download is listed with a missing GloVe file)."""
   try:
-    datasets.DataOptions.from_config(data)
+    missing = datasets.missing_source(datasets.DataOptions.from_config(data))
   except datasets.DataError as e:
     return [str(e)]
-  return []
+  return [missing] if missing else []
 
 
 def _check_glove(embedding: ml_collections.ConfigDict, download: bool) -> list[str]:

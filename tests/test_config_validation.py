@@ -7,6 +7,7 @@ import pytest
 
 from configs import default
 from lstm_jax import config_validation as cv
+from lstm_jax import datasets
 from lstm_jax import glove
 
 
@@ -100,6 +101,20 @@ def test_missing_data_and_glove_are_one_message_and_nothing_downloads(tmp_path, 
   with pytest.raises(cv.ConfigError) as info:
     cv.validate(config)
   assert "data.test_files: file not found" in str(info.value)
+  assert glove.missing_message(config.embedding.path) in str(info.value)
+
+
+def test_offline_imdb_and_glove_are_one_message(tmp_path, offline, monkeypatch):
+  monkeypatch.setattr(datasets.builders, "IMDB_URL", glove.GLOVE_6B_URL)  # refuses too
+  monkeypatch.setattr(glove, "download_glove", None)  # would raise if called
+  config = valid_config(tmp_path)
+  config.data.source = "imdb"
+  config.data.tfds_data_dir = str(tmp_path / "tfds")
+  config.embedding.kind = "glove"
+  config.embedding.path = str(tmp_path / "glove.6B.300d.txt")
+  with pytest.raises(cv.ConfigError) as info:
+    cv.validate(config)
+  assert "cannot download" in str(info.value) and "aclImdb_v1.tar.gz" in str(info.value)
   assert glove.missing_message(config.embedding.path) in str(info.value)
 
 

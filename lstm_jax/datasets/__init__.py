@@ -11,6 +11,7 @@ from lstm_jax.datasets.builders import TextFiles
 from lstm_jax.datasets.config import DataOptions
 from lstm_jax.datasets.errors import DataError
 from lstm_jax.datasets.loader import load_splits
+from lstm_jax.datasets.loader import missing_source
 from lstm_jax.datasets.report import accounting_errors
 from lstm_jax.datasets.report import dropped_lines
 from lstm_jax.datasets.splits import SplitData
@@ -19,5 +20,5 @@ from lstm_jax.datasets.splits import Splits
 __all__ = [
     "DataError", "DataOptions", "HuffpostNews", "Imdb", "Letters",
     "SplitData", "Splits", "TextFiles", "accounting_errors",
-    "dropped_lines", "load_splits",
+    "dropped_lines", "load_splits", "missing_source",
 ]

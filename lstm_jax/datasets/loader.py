@@ -86,28 +86,31 @@ def _source_splits(options: DataOptions) -> tuple[str, ...]:
       ("validation",) if options.validation_files else ())
 
 
-def _check_manual_files(options: DataOptions,
-                        builder: tfds.core.DatasetBuilder) -> None:
-  """Names the missing manual download before TFDS fails on it, and checks that
-  a download can reach its server (TFDS would retry for minutes offline)."""
+def missing_source(options: DataOptions) -> str:
+  """What is missing to prepare the source, with where to put it; "" if nothing.
+
+  Names the missing manual download before TFDS fails on it, and checks that
+  a download can reach its server (TFDS would retry for minutes offline).
+  """
   if options.source == "huffpost":
     needed = builders.HuffpostNews.file_name(options.huffpost_version)
   elif options.source == "imdb":
     needed = builders.IMDB_ARCHIVE.filename
   else:
-    return
+    return ""
+  builder = make_builder(options)
   if (pathlib.Path(builder.data_dir).is_dir() or
       pathlib.Path(options.manual_dir, needed).is_file()):
-    return
+    return ""
   if options.source == "imdb" and options.download:
     unreachable = _unreachable(builders.IMDB_URL)
     if not unreachable:
-      return
-    raise DataError(f"cannot download {builders.IMDB_URL} ({unreachable}). Put "
-                    f"{needed} in {options.manual_dir} (data.manual_dir). "
-                    f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-  raise DataError(f"{needed} not found in {options.manual_dir} "
-                  f"(data.manual_dir). {builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+      return ""
+    return (f"cannot download {builders.IMDB_URL} ({unreachable}). Put "
+            f"{needed} in {options.manual_dir} (data.manual_dir). "
+            f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  return (f"{needed} not found in {options.manual_dir} "
+          f"(data.manual_dir). {builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
 
 
 def _unreachable(url: str, timeout: float = 5.0) -> str:
@@ -123,8 +126,9 @@ def _unreachable(url: str, timeout: float = 5.0) -> str:
 
 def prepare(options: DataOptions) -> tfds.core.DatasetBuilder:
   """Prepares the source as `array_record` once; later calls reuse it."""
+  if missing := missing_source(options):
+    raise DataError(missing)
   builder = make_builder(options)
-  _check_manual_files(options, builder)
   # Local files are read in seconds: the bars of TFDS's stages would only be noise.
   try:
     with _progress_bars(options.source == "imdb"):
