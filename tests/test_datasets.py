@@ -317,3 +317,18 @@ def test_validation_files_need_a_files_source(tmp_path):
   validation = write(tmp_path / "val.csv", "text,label\nfine,pos\n")
   with pytest.raises(datasets.DataError, match="data.validation_files: data.source='imdb'"):
     load(tmp_path, source="imdb", validation_files=validation)
+
+
+def test_a_copy_prepared_from_an_older_version_of_a_file_is_deleted(tmp_path):
+  train = tmp_path / "train.csv"
+  write(train, "text,label\n" + "good film,pos\nbad,neg\n" * 10)
+  other = write(tmp_path / "other.csv", "text,label\n" + "fine,pos\nmeh,neg\n" * 10)
+  load(tmp_path, train_files=str(train))
+  load(tmp_path, train_files=other)
+  copies = tmp_path / "tfds" / "text_files"
+  assert len(list(copies.iterdir())) == 2
+  write(train, "text,label\n" + "good film,pos\nbad,neg\n" * 11)
+  os.utime(train, ns=(0, 10**18))
+  load(tmp_path, train_files=str(train))
+  assert len(list(copies.iterdir())) == 2  # the old copy of train.csv went, other.csv's stayed
+  assert load(tmp_path, train_files=other).report["source_rows"] == {"train": 20}

@@ -35,6 +35,7 @@ from lstm_jax.datasets.errors import DataError
 
 DROPPED = "dropped"  # `info.metadata` key: {split: {reason: count}}.
 FIRST_DROPPED = "first_dropped"  # {split: {reason: [id, ...]}}.
+SOURCE_FILES = "source_files"  # {absolute path: [size, mtime_ns]} of local files.
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_ARCHIVE = tfds.download.checksums.UrlInfo(
@@ -228,6 +229,30 @@ class FilesConfig(tfds.core.BuilderConfig):
   read_options: readers.ReadOptions = readers.ReadOptions()
 
 
+def file_stat(path: str) -> list[int]:
+  """[size, mtime_ns]: what tells a changed file apart."""
+  info = os.stat(path)
+  return [info.st_size, info.st_mtime_ns]
+
+
+def stale_copies(data_dir: str) -> list[str]:
+  """The prepared copies beside `data_dir` (one builder, other configs) made
+  from a file that has changed or gone since: no config can reuse them."""
+  version_dir = epath.Path(data_dir)
+  stale = []
+  for metadata in version_dir.parent.parent.glob(f"*/{version_dir.name}/metadata.json"):
+    if os.fspath(metadata.parent) == os.fspath(version_dir):
+      continue
+    try:
+      files = json.loads(metadata.read_text()).get(SOURCE_FILES)
+    except (OSError, ValueError):
+      continue
+    if files and any(not os.path.isfile(p) or file_stat(p) != stat
+                     for p, stat in files.items()):
+      stale.append(os.fspath(metadata.parent.parent))
+  return stale
+
+
 def files_config(train_files: tuple[str, ...], test_files: tuple[str, ...],
                  options: readers.ReadOptions,
                  validation_files: tuple[str, ...] = ()) -> FilesConfig:
@@ -238,8 +263,7 @@ def files_config(train_files: tuple[str, ...], test_files: tuple[str, ...],
   happens exactly when the prepared data could differ.
   """
   def stat(path: str) -> list:
-    info = os.stat(path)
-    return [os.path.abspath(path), info.st_size, info.st_mtime_ns]
+    return [os.path.abspath(path), *file_stat(path)]
 
   key = json.dumps({
       "train": [stat(p) for p in train_files],
@@ -273,6 +297,9 @@ class TextFiles(_TextClassification):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     del dl_manager  # The files are named by the config.
     config = self.builder_config
+    self.info.metadata[SOURCE_FILES] = {
+        p: file_stat(p) for p in (*config.train_files, *config.test_files,
+                                  *config.validation_files)}
     files = {"train": config.train_files, "test": config.test_files,
              "validation": config.validation_files}
     return {split: self._from_files(split, paths, config.read_options)

@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import pathlib
+import shutil
 import socket
 import urllib.parse
 from typing import Any, Mapping
@@ -140,6 +141,11 @@ def prepare(options: DataOptions) -> tfds.core.DatasetBuilder:
     raise DataError(f"a downloaded or manual file does not match its "
                     f"registered checksum; delete it and download it again "
                     f"({e})") from None
+  if options.source in ("files", "letters"):
+    for stale in builders.stale_copies(builder.data_dir):
+      # Copies of an edited file would pile up, one per version of it.
+      logging.info("deleting %s, prepared from a file that has changed since", stale)
+      shutil.rmtree(stale, ignore_errors=True)
   return builder
 
 
