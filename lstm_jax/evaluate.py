@@ -18,14 +18,12 @@ reproduces the test metrics of `results.json`.
 """
 
 import collections
-import functools
 import sys
 from typing import Any, Mapping, Sequence
 
 from absl import app
 from absl import flags
 from absl import logging
-import jax
 import ml_collections
 from ml_collections import config_flags
 
@@ -37,7 +35,7 @@ from lstm_jax import errors
 from lstm_jax import input_pipeline
 from lstm_jax import reporting
 from lstm_jax import serving
-from lstm_jax import train
+from lstm_jax import steps
 
 SPLITS = ("test", "validation", "train")
 # Keys that change what is read, not the trained model or its vocabulary.
@@ -150,13 +148,10 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
                      f"(dropped: {dict(dropped)}); the model knows {label_names}")
   encoded = input_pipeline.encode(texts, labels, label_names, classifier.tokenizer,
                                   config.data)
-  topology = train.Topology.from_config(config)
+  topology = steps.Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
-  p_eval_step = jax.pmap(
-      functools.partial(train.eval_step, apply_fn=classifier.model.apply,
-                        num_classes=len(label_names)),
-      axis_name=train.AXIS, in_axes=(None, 0), out_axes=None, devices=topology.devices)
-  metrics = train.evaluate(p_eval_step, classifier.params, encoded, config, topology,
+  p_eval_step = steps.pmapped_eval_step(classifier.model.apply, len(label_names), topology)
+  metrics = steps.evaluate(p_eval_step, classifier.params, encoded, config, topology,
                            label_names)
   return {
       "split": "files" if files else split,

@@ -1,12 +1,5 @@
-"""Training and evaluation: the pmapped steps, the epoch loop with early
-stopping and orbax checkpoints, and `train_and_evaluate(config, workdir)`.
-
-The steps are plain functions of one device's shard; `jax.pmap` is only the
-wrapper, so the same code runs on 1 device and on N, and across processes.
-Loss and metrics are exact sums over real examples (filler rows of the last
-batch have weight 0), reduced with `psum`: the gradient is the mean over the
-real examples of the global batch, whatever the device count.
-"""
+"""Training: the epoch loop with early stopping and orbax checkpoints, and
+`train_and_evaluate(config, workdir)`. The steps it runs are `steps.py`'s."""
 
 import contextlib
 import dataclasses
@@ -18,15 +11,13 @@ import os
 import pathlib
 import shutil
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
-from flax.training import train_state as train_state_lib
 from jax.experimental import multihost_utils
 
 from lstm_jax import batching
@@ -44,16 +35,12 @@ from lstm_jax import optim
 from lstm_jax import preemption
 from lstm_jax import reporting
 from lstm_jax import serving
+from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
 from lstm_jax import workdir_lock
 
-AXIS = "batch"
 CONFIG_FILE = workdir_lib.CONFIG_FILE
 RESULTS_FILE = workdir_lib.RESULTS_FILE
-
-
-class TrainState(train_state_lib.TrainState):
-  """Parameters and optimizer state; `step` counts optimizer updates."""
 
 
 class NonFiniteLossError(errors.UserError, RuntimeError):
@@ -102,7 +89,7 @@ def frozen_mask(params: Any, embedding_trainable: bool) -> Any:
 
 def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMClassifier,
                        seq_length: int,
-                       embedding_matrix: Optional[np.ndarray] = None) -> TrainState:
+                       embedding_matrix: Optional[np.ndarray] = None) -> steps.TrainState:
   """Initialises the parameters from `config.seed` and the optimizer."""
   init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0)
   params = jax.jit(model.init)(init_rng, jnp.zeros((1, seq_length), jnp.int32))["params"]
@@ -115,126 +102,9 @@ def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMC
       adam="keras" if config.train.optimizer == "keras_adam" else "optax",
       frozen=frozen_mask(params, config.embedding.trainable),
   )
-  state = TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+  state = steps.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
   # An array like every other leaf, so that a checkpoint can be restored onto it.
   return state.replace(step=jnp.zeros((), jnp.int32))
-
-
-def distinct_tokens(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
-  """The batch vocabulary arguments of the model, when the batch carries them."""
-  return {k: batch[k] for k in ("batch_vocab", "token_index") if k in batch}
-
-
-def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.Array,
-               *, num_classes: int, class_weights: Optional[jax.Array] = None
-               ) -> tuple[TrainState, dict[str, jax.Array]]:
-  """One optimizer update on one device's shard of the global batch.
-
-  Args:
-    state: replicated parameters and optimizer state.
-    batch: `token_ids <int32>[b, T]`, `label <int32>[b]`, `weight <float32>[b]`,
-      optionally `batch_vocab <int32>[S]` and `token_index <int32>[b, T]`.
-    dropout_rng: the run's dropout key; folded with the step and the device.
-    num_classes: C.
-    class_weights: <float32>[C] weights of the training loss (`class_weights`),
-      or None. The mean still divides by the number of examples, as Keras's.
-
-  Returns:
-    The new state and the batch's metric sums (over all devices); the loss
-    sum is the weighted one that is minimised.
-  """
-  rng = jax.random.fold_in(jax.random.fold_in(dropout_rng, state.step),
-                           jax.lax.axis_index(AXIS))
-
-  def loss_fn(params):
-    logits = state.apply_fn({"params": params}, batch["token_ids"], train=True,
-                            rngs={"dropout": rng}, **distinct_tokens(batch))
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-    return jnp.sum(losses * loss_weights), logits
-
-  loss_weights = batch["weight"]
-  if class_weights is not None:
-    loss_weights = loss_weights * jnp.take(class_weights, batch["label"])
-  grads, logits = jax.grad(loss_fn, has_aux=True)(state.params)
-  count = jax.lax.psum(jnp.sum(batch["weight"]), AXIS)
-  grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / jnp.maximum(count, 1.0), grads)
-  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
-                                   loss_weights=loss_weights)
-  return state.apply_gradients(grads=grads), jax.lax.psum(sums, AXIS)
-
-
-def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
-              num_classes: int) -> dict[str, jax.Array]:
-  """Metric sums of one batch (all devices), without dropout."""
-  logits = apply_fn({"params": params}, batch["token_ids"], train=False,
-                    **distinct_tokens(batch))
-  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes)
-  return jax.lax.psum(sums, AXIS)
-
-
-@dataclasses.dataclass(frozen=True)
-class Topology:
-  """Where this process sits among all devices of the run."""
-  # pmap's `devices`: the run's devices of every process, process by process,
-  # so that its collectives reduce over the whole run.
-  devices: tuple
-  num_local_devices: int  # how many of them this process drives
-  process_index: int
-
-  @property
-  def num_global_devices(self) -> int:
-    return len(self.devices)
-
-  @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict) -> "Topology":
-    """Every process uses its first `train.num_devices` local devices (0: all)."""
-    local = jax.local_devices()
-    wanted = config.train.num_devices or len(local)
-    if wanted > len(local):
-      raise config_validation.ConfigError(
-          f"train.num_devices={wanted} but only {len(local)} local devices exist")
-    devices = tuple(d for p in range(jax.process_count())
-                    for d in [d for d in jax.devices() if d.process_index == p][:wanted])
-    return cls(devices, wanted, jax.process_index())
-
-  def shard(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """This process's rows of a batch laid out for all devices of the run."""
-    start = self.process_index * self.num_local_devices
-    return {k: v[start:start + self.num_local_devices] for k, v in batch.items()}
-
-
-def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.ConfigDict,
-                 topology: Topology, *, epoch: int, shuffle: bool) -> Iterator[dict]:
-  for batch in batching.batches(
-      split.token_ids, split.labels, batch_size=config.train.batch_size,
-      num_devices=topology.num_global_devices, shuffle=shuffle, seed=config.seed,
-      epoch=epoch, bucket_lengths=tuple(config.data.bucket_lengths) or None,
-      padding=config.data.padding,
-      # Runs older than the key fed every token slot to the first layer.
-      distinct_tokens=config.model.get("distinct_tokens", False)):
-    yield topology.shard(batch)
-
-
-def sum_metrics(per_step: list[dict[str, jax.Array]]) -> dict[str, np.ndarray]:
-  """Adds per-step metric sums; one device→host transfer per epoch."""
-  fetched = jax.device_get(per_step)
-  return {k: np.sum([m[k] for m in fetched], axis=0) for k in fetched[0]}
-
-
-def evaluate(p_eval_step: Callable, params: Any, split: input_pipeline.EncodedSplit,
-             config: ml_collections.ConfigDict, topology: Topology,
-             label_names: list[str]) -> dict[str, Any]:
-  """Loss, accuracy, macro-F1, per-class scores and confusion over a split."""
-  per_step = [p_eval_step(params, batch)
-              for batch in make_batches(split, config, topology, epoch=0, shuffle=False)]
-  return metrics_lib.summarize(sum_metrics(per_step), label_names)
-
-
-def first_nonfinite_step(per_step: list[dict[str, np.ndarray]]) -> Optional[int]:
-  for i, sums in enumerate(per_step):
-    if not np.isfinite(sums["loss_sum"]):
-      return i
-  return None
 
 
 def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
@@ -328,7 +198,7 @@ def sync_processes(name: str) -> None:
 
 
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
-  topology = Topology.from_config(config)
+  topology = steps.Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
   cpu_devices.check_in_process_cpu_devices(config, topology.devices)
   # Process 0 prepares the data and writes the vocabulary first; the others
@@ -355,14 +225,12 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
         f"{name}={w:.3g}" for name, w in zip(data.label_names, weights)))
   diverged_above = divergence_threshold(num_classes, weights)
   p_train_step = jax.pmap(
-      functools.partial(train_step, num_classes=num_classes,
+      functools.partial(steps.train_step, num_classes=num_classes,
                         class_weights=None if weights is None else jnp.asarray(weights)),
-      axis_name=AXIS,
+      axis_name=steps.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
       devices=topology.devices)
-  p_eval_step = jax.pmap(
-      functools.partial(eval_step, apply_fn=model.apply, num_classes=num_classes),
-      axis_name=AXIS, in_axes=(None, 0), out_axes=None, devices=topology.devices)
+  p_eval_step = steps.pmapped_eval_step(model.apply, num_classes, topology)
 
   monitor = config.early_stopping.monitor
   mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
@@ -405,7 +273,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       compile_seconds = progress.seconds - progress.timed_seconds
       epoch_tokens = progress.timed_tokens
       batches = itertools.islice(
-          make_batches(data.train, config, topology, epoch=epoch, shuffle=True),
+          steps.make_batches(data.train, config, topology, epoch=epoch, shuffle=True),
           progress.steps_done, None)
       for i, batch in enumerate(batches, start=progress.steps_done):
         if stop.requested():
@@ -432,18 +300,18 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       timed_seconds = time.monotonic() - start - compile_seconds
       if bar:
         bar.close()
-      bad_step = first_nonfinite_step(per_step)
+      bad_step = steps.first_nonfinite_step(per_step)
       if bad_step is not None:
         raise NonFiniteLossError(
             f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
             f"{num_steps}; " + _lost_epoch_advice(config, epoch))
-      train_metrics = metrics_lib.summarize(sum_metrics(per_step), data.label_names)
+      train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), data.label_names)
       if train_metrics["loss"] > diverged_above:
         raise DivergedError(
             f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
             f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
             f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch))
-      val_metrics = evaluate(p_eval_step, state.params, data.validation, config, topology,
+      val_metrics = steps.evaluate(p_eval_step, state.params, data.validation, config, topology,
                              data.label_names)
       seconds = time.monotonic() - start
       record = {"epoch": epoch, "loss": train_metrics["loss"],
@@ -484,7 +352,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
 
 
 def _stop_in_epoch(stop: preemption.StopRequest, progress_dir: pathlib.Path,
-                   state: TrainState, saved: preemption.EpochProgress,
+                   state: steps.TrainState, saved: preemption.EpochProgress,
                    done: preemption.EpochProgress, num_steps: int) -> None:
   """Saves how far the epoch got, unless that is already saved, and raises
   `preemption.Interrupted`."""
@@ -510,7 +378,7 @@ def _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
   params = state.params
   if config.early_stopping.restore_best and best_epoch != history[-1]["epoch"]:
     params = ckpt.restore_params(best_epoch, jax.device_get(state))
-  test = evaluate(p_eval_step, params, data.test, config, topology, data.label_names)
+  test = steps.evaluate(p_eval_step, params, data.test, config, topology, data.label_names)
   best = history[best_epoch - 1]
   timed_tokens = sum(r["timed_tokens"] for r in history)
   timed_seconds = sum(r["timed_seconds"] for r in history)

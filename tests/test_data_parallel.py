@@ -18,6 +18,7 @@ from configs import default
 from lstm_jax import batching
 from lstm_jax import config_validation
 from lstm_jax import reporting
+from lstm_jax import steps
 from lstm_jax import train
 
 VOCAB, CLASSES, LENGTH, BATCH = 30, 3, 10, 16
@@ -45,7 +46,7 @@ def examples(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def initial_state() -> train.TrainState:
+def initial_state() -> steps.TrainState:
   """On the host, so that donating it to a step leaves it intact for the next run."""
   config = tiny_config()
   model = train.create_model(config, VOCAB, CLASSES)
@@ -56,13 +57,13 @@ def initial_state() -> train.TrainState:
 def pmapped_step(num_devices: int):
   """The production step, pmapped as in training over the first `num_devices`."""
   return jax.pmap(
-      functools.partial(train.train_step, num_classes=CLASSES), axis_name=train.AXIS,
+      functools.partial(steps.train_step, num_classes=CLASSES), axis_name=steps.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
       devices=jax.devices()[:num_devices])
 
 
-def run_steps(state: train.TrainState, global_batches: list[dict[str, np.ndarray]],
-              num_devices: int) -> tuple[train.TrainState, list[dict[str, np.ndarray]]]:
+def run_steps(state: steps.TrainState, global_batches: list[dict[str, np.ndarray]],
+              num_devices: int) -> tuple[steps.TrainState, list[dict[str, np.ndarray]]]:
   p_step = pmapped_step(num_devices)
   rng = jax.random.PRNGKey(7)
   sums = []

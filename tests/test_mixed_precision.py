@@ -14,6 +14,7 @@ import pytest
 from configs import default
 from lstm_jax import batching
 from lstm_jax import metrics as metrics_lib
+from lstm_jax import steps
 from lstm_jax import train
 
 VOCAB, LENGTH, BATCH, STEPS = 40, 12, 32, 30
@@ -32,7 +33,7 @@ def task(n: int) -> tuple[np.ndarray, np.ndarray]:
   return ids, labels
 
 
-def train_run(dtype: str) -> tuple[list[float], float, train.TrainState]:
+def train_run(dtype: str) -> tuple[list[float], float, steps.TrainState]:
   """STEPS train steps on one device; the per-step losses and the final accuracy."""
   config = default.get_config()
   config.embedding.dim = 16
@@ -42,11 +43,11 @@ def train_run(dtype: str) -> tuple[list[float], float, train.TrainState]:
   config.train.learning_rate = 0.02
   model = train.create_model(config, VOCAB, 2)
   state = jax.device_get(train.create_train_state(config, model, LENGTH))
-  p_step = jax.pmap(functools.partial(train.train_step, num_classes=2), axis_name=train.AXIS,
+  p_step = jax.pmap(functools.partial(steps.train_step, num_classes=2), axis_name=steps.AXIS,
                     in_axes=(None, 0, None), out_axes=(None, None),
                     devices=jax.devices()[:1])
-  p_eval = jax.pmap(functools.partial(train.eval_step, apply_fn=model.apply, num_classes=2),
-                    axis_name=train.AXIS, in_axes=(None, 0), out_axes=None,
+  p_eval = jax.pmap(functools.partial(steps.eval_step, apply_fn=model.apply, num_classes=2),
+                    axis_name=steps.AXIS, in_axes=(None, 0), out_axes=None,
                     devices=jax.devices()[:1])
   ids, labels = task(4 * BATCH)
   losses, epoch = [], 0

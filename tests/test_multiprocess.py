@@ -23,6 +23,7 @@ import pytest
 from configs import default
 from lstm_jax import batching
 from lstm_jax import reporting
+from lstm_jax import steps
 from lstm_jax import train
 from test_data_parallel import write_texts
 
@@ -79,7 +80,7 @@ def final_params(workdir: pathlib.Path) -> dict:
 def test_process_shards_are_disjoint_and_cover_every_example():
   ids = np.arange(1, 44, dtype=np.int32)[:, None] * np.ones((1, 5), np.int32)
   labels = np.arange(43, dtype=np.int32)  # the label is the example's index
-  shards = [train.Topology(devices=tuple(range(4)), num_local_devices=2, process_index=p)
+  shards = [steps.Topology(devices=tuple(range(4)), num_local_devices=2, process_index=p)
             for p in range(2)]
   fed = [[], []]
   for batch in batching.batches(ids, labels, batch_size=16, num_devices=4, shuffle=True,

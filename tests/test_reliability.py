@@ -19,6 +19,7 @@ from configs import default
 from lstm_jax import checkpoints
 from lstm_jax import preemption
 from lstm_jax import reporting
+from lstm_jax import steps
 from lstm_jax import train
 from lstm_jax import workdir as workdir_lib
 
@@ -84,7 +85,7 @@ def test_same_seed_gives_the_same_run(data, reference, tmp_path):
 
 def test_sigint_mid_epoch_saves_the_step_and_resume_is_exact(data, reference, tmp_path,
                                                              monkeypatch):
-  real = train.make_batches
+  real = steps.make_batches
 
   def make_batches(split, config, topology, *, epoch, shuffle):
     for i, batch in enumerate(real(split, config, topology, epoch=epoch, shuffle=shuffle)):
@@ -92,7 +93,7 @@ def test_sigint_mid_epoch_saves_the_step_and_resume_is_exact(data, reference, tm
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while step 6 is in flight
       yield batch
 
-  monkeypatch.setattr(train, "make_batches", make_batches)
+  monkeypatch.setattr(steps, "make_batches", make_batches)
   with pytest.raises(preemption.Interrupted,
                      match=f"SIGINT: stopped in epoch 2 after step 6 of {STEPS_PER_EPOCH}; "
                      "its progress is saved") as stopped:
@@ -214,7 +215,7 @@ def test_disk_full_while_writing_the_results(data, reference, tmp_path, monkeypa
 
 def test_non_finite_loss_names_epoch_and_step_and_keeps_the_last_checkpoint(
     data, tmp_path, monkeypatch):
-  real = train.train_step
+  real = steps.train_step
   bad_step = STEPS_PER_EPOCH + 2  # epoch 2, step 3
 
   def train_step(state, batch, dropout_rng, **kwargs):
@@ -222,7 +223,7 @@ def test_non_finite_loss_names_epoch_and_step_and_keeps_the_last_checkpoint(
     sums["loss_sum"] = jnp.where(state.step == bad_step, jnp.nan, sums["loss_sum"])
     return new_state, sums
 
-  monkeypatch.setattr(train, "train_step", train_step)
+  monkeypatch.setattr(steps, "train_step", train_step)
   workdir = tmp_path / "workdir"
   with pytest.raises(train.NonFiniteLossError,
                      match=f"epoch 2, step 3 of {STEPS_PER_EPOCH}; the checkpoint of epoch 1 "

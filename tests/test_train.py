@@ -15,6 +15,7 @@ from configs import default
 from lstm_jax import batching
 from lstm_jax import errors
 from lstm_jax import reporting
+from lstm_jax import steps
 from lstm_jax import train
 
 WORDS = {"good": ["great", "fine", "lovely", "superb", "nice"],
@@ -105,7 +106,7 @@ def test_a_changed_config_is_refused(finished_run):
     train.train_and_evaluate(config, workdir)
 
 
-REAL_EVALUATE = train.evaluate
+REAL_EVALUATE = steps.evaluate
 REAL_LOAD_DATASET = train.input_pipeline.load_dataset
 
 
@@ -124,7 +125,7 @@ def scripted_validation(monkeypatch, val_losses):
     evaluate.validation = data.validation
     return data
 
-  monkeypatch.setattr(train, "evaluate", evaluate)
+  monkeypatch.setattr(steps, "evaluate", evaluate)
   monkeypatch.setattr(train.input_pipeline, "load_dataset", load_dataset)
 
 
@@ -187,7 +188,7 @@ def test_bucketed_training_compiles_each_bucket_length_once(tmp_path, monkeypatc
     after_each_evaluation.append(len(compiles))
     return metrics
 
-  monkeypatch.setattr(train, "evaluate", evaluate)
+  monkeypatch.setattr(steps, "evaluate", evaluate)
   config = tiny_config(tmp_path, **{"data.bucket_lengths": (4, 8, 12), "train.max_epochs": 3,
                                     "early_stopping.patience": 100})
   jax.monitoring.register_event_duration_secs_listener(record)
@@ -218,10 +219,10 @@ def test_batches_carry_their_vocabulary_as_the_config_says(tmp_path):
   config = tiny_config(tmp_path)
   ids = np.arange(1, 41, dtype=np.int32).reshape(4, 10)
   split = train.input_pipeline.EncodedSplit(ids, np.zeros(4, np.int32))
-  topology = train.Topology.from_config(config)
+  topology = steps.Topology.from_config(config)
 
   def keys(config):
-    batch = next(train.make_batches(split, config, topology, epoch=0, shuffle=False))
+    batch = next(steps.make_batches(split, config, topology, epoch=0, shuffle=False))
     return set(batch)
 
   assert {"batch_vocab", "token_index"} <= keys(config)
@@ -243,12 +244,12 @@ def test_train_and_eval_steps_hand_the_batch_vocabulary_to_the_model():
   vocab, index = batching.batch_vocabulary(ids)
   batch = {"token_ids": ids, "label": np.zeros((1, 2), np.int32),
            "weight": np.ones((1, 2), np.float32), "batch_vocab": vocab, "token_index": index}
-  state = train.TrainState.create(apply_fn=apply_fn, params={"w": jnp.zeros(())},
+  state = steps.TrainState.create(apply_fn=apply_fn, params={"w": jnp.zeros(())},
                                   tx=optax.sgd(0.1))
-  jax.pmap(functools.partial(train.train_step, num_classes=2), axis_name=train.AXIS,
+  jax.pmap(functools.partial(steps.train_step, num_classes=2), axis_name=steps.AXIS,
            in_axes=(None, 0, None), out_axes=(None, None))(state, batch, jax.random.key(0))
-  jax.pmap(functools.partial(train.eval_step, apply_fn=apply_fn, num_classes=2),
-           axis_name=train.AXIS, in_axes=(None, 0), out_axes=None)(state.params, batch)
+  jax.pmap(functools.partial(steps.eval_step, apply_fn=apply_fn, num_classes=2),
+           axis_name=steps.AXIS, in_axes=(None, 0), out_axes=None)(state.params, batch)
   assert seen == [["batch_vocab", "token_index"]] * 2
 
 

@@ -1,0 +1,154 @@
+"""The data-parallel steps and where they run: the device topology, the
+per-device train and eval steps that `jax.pmap` wraps, batching for a run's
+devices, and `evaluate` over a split.
+
+The steps are plain functions of one device's shard; `jax.pmap` is only the
+wrapper, so the same code runs on 1 device and on N, and across processes.
+Loss and metrics are exact sums over real examples (filler rows of the last
+batch have weight 0), reduced with `psum`: the gradient is the mean over the
+real examples of the global batch, whatever the device count.
+"""
+
+import dataclasses
+import functools
+from typing import Any, Callable, Iterator, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax.training import train_state as train_state_lib
+
+from lstm_jax import batching
+from lstm_jax import config_validation
+from lstm_jax import input_pipeline
+from lstm_jax import metrics as metrics_lib
+
+AXIS = "batch"
+
+class TrainState(train_state_lib.TrainState):
+  """Parameters and optimizer state; `step` counts optimizer updates."""
+
+
+def distinct_tokens(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+  """The batch vocabulary arguments of the model, when the batch carries them."""
+  return {k: batch[k] for k in ("batch_vocab", "token_index") if k in batch}
+
+
+def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.Array,
+               *, num_classes: int, class_weights: Optional[jax.Array] = None
+               ) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One optimizer update on one device's shard of the global batch.
+
+  Args:
+    state: replicated parameters and optimizer state.
+    batch: `token_ids <int32>[b, T]`, `label <int32>[b]`, `weight <float32>[b]`,
+      optionally `batch_vocab <int32>[S]` and `token_index <int32>[b, T]`.
+    dropout_rng: the run's dropout key; folded with the step and the device.
+    num_classes: C.
+    class_weights: <float32>[C] weights of the training loss (`class_weights`),
+      or None. The mean still divides by the number of examples, as Keras's.
+
+  Returns:
+    The new state and the batch's metric sums (over all devices); the loss
+    sum is the weighted one that is minimised.
+  """
+  rng = jax.random.fold_in(jax.random.fold_in(dropout_rng, state.step),
+                           jax.lax.axis_index(AXIS))
+
+  def loss_fn(params):
+    logits = state.apply_fn({"params": params}, batch["token_ids"], train=True,
+                            rngs={"dropout": rng}, **distinct_tokens(batch))
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+    return jnp.sum(losses * loss_weights), logits
+
+  loss_weights = batch["weight"]
+  if class_weights is not None:
+    loss_weights = loss_weights * jnp.take(class_weights, batch["label"])
+  grads, logits = jax.grad(loss_fn, has_aux=True)(state.params)
+  count = jax.lax.psum(jnp.sum(batch["weight"]), AXIS)
+  grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / jnp.maximum(count, 1.0), grads)
+  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
+                                   loss_weights=loss_weights)
+  return state.apply_gradients(grads=grads), jax.lax.psum(sums, AXIS)
+
+
+def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
+              num_classes: int) -> dict[str, jax.Array]:
+  """Metric sums of one batch (all devices), without dropout."""
+  logits = apply_fn({"params": params}, batch["token_ids"], train=False,
+                    **distinct_tokens(batch))
+  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes)
+  return jax.lax.psum(sums, AXIS)
+
+
+def pmapped_eval_step(apply_fn: Callable, num_classes: int, topology: "Topology") -> Callable:
+  """`eval_step` over the run's devices: (replicated params, sharded batch) → sums."""
+  return jax.pmap(functools.partial(eval_step, apply_fn=apply_fn, num_classes=num_classes),
+                  axis_name=AXIS, in_axes=(None, 0), out_axes=None, devices=topology.devices)
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+  """Where this process sits among all devices of the run."""
+  # pmap's `devices`: the run's devices of every process, process by process,
+  # so that its collectives reduce over the whole run.
+  devices: tuple
+  num_local_devices: int  # how many of them this process drives
+  process_index: int
+
+  @property
+  def num_global_devices(self) -> int:
+    return len(self.devices)
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Topology":
+    """Every process uses its first `train.num_devices` local devices (0: all)."""
+    local = jax.local_devices()
+    wanted = config.train.num_devices or len(local)
+    if wanted > len(local):
+      raise config_validation.ConfigError(
+          f"train.num_devices={wanted} but only {len(local)} local devices exist")
+    devices = tuple(d for p in range(jax.process_count())
+                    for d in [d for d in jax.devices() if d.process_index == p][:wanted])
+    return cls(devices, wanted, jax.process_index())
+
+  def shard(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """This process's rows of a batch laid out for all devices of the run."""
+    start = self.process_index * self.num_local_devices
+    return {k: v[start:start + self.num_local_devices] for k, v in batch.items()}
+
+
+def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.ConfigDict,
+                 topology: Topology, *, epoch: int, shuffle: bool) -> Iterator[dict]:
+  for batch in batching.batches(
+      split.token_ids, split.labels, batch_size=config.train.batch_size,
+      num_devices=topology.num_global_devices, shuffle=shuffle, seed=config.seed,
+      epoch=epoch, bucket_lengths=tuple(config.data.bucket_lengths) or None,
+      padding=config.data.padding,
+      # Runs older than the key fed every token slot to the first layer.
+      distinct_tokens=config.model.get("distinct_tokens", False)):
+    yield topology.shard(batch)
+
+
+def sum_metrics(per_step: list[dict[str, jax.Array]]) -> dict[str, np.ndarray]:
+  """Adds per-step metric sums; one device→host transfer per epoch."""
+  fetched = jax.device_get(per_step)
+  return {k: np.sum([m[k] for m in fetched], axis=0) for k in fetched[0]}
+
+
+def evaluate(p_eval_step: Callable, params: Any, split: input_pipeline.EncodedSplit,
+             config: ml_collections.ConfigDict, topology: Topology,
+             label_names: list[str]) -> dict[str, Any]:
+  """Loss, accuracy, macro-F1, per-class scores and confusion over a split."""
+  per_step = [p_eval_step(params, batch)
+              for batch in make_batches(split, config, topology, epoch=0, shuffle=False)]
+  return metrics_lib.summarize(sum_metrics(per_step), label_names)
+
+
+def first_nonfinite_step(per_step: list[dict[str, np.ndarray]]) -> Optional[int]:
+  for i, sums in enumerate(per_step):
+    if not np.isfinite(sums["loss_sum"]):
+      return i
+  return None
