@@ -107,25 +107,12 @@ def tfidf_logreg_baseline(train_texts: Sequence[str],
   }
 
 
-def known_label_test(train_labels: Sequence[str], test_texts: Sequence[str],
-                     test_labels: Sequence[str]
-                     ) -> tuple[list[str], list[str], int]:
-  """Drops test examples whose label is not a training label.
-
-  Returns:
-    (texts, labels, number dropped).
-  """
-  known = set(train_labels)
-  kept = [(t, l) for t, l in zip(test_texts, test_labels) if l in known]
-  return ([t for t, _ in kept], [l for _, l in kept],
-          len(test_labels) - len(kept))
-
-
 def compute_baselines(splits: Any, seed: int) -> dict:
   """Both baselines on `splits` (train and test, each `.texts`, `.labels`)."""
   train, test = splits.train, splits.test
-  texts, labels, dropped = known_label_test(train.labels, test.texts,
-                                            test.labels)
+  from lstm_jax.datasets import splits as splits_lib  # pylint: disable=g-import-not-at-top
+  texts, labels, dropped = splits_lib.with_known_labels(test.texts, test.labels,
+                                                        train.labels)
   if not labels:
     raise errors.BadValueError("no test example has a label seen in training")
   counts = {"num_train": len(train.labels), "num_test": len(labels),

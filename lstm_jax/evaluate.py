@@ -101,14 +101,6 @@ def files_data_config(data: ml_collections.ConfigDict, files: Sequence[str]
   return data
 
 
-def trained_rows(split: datasets.SplitData, label_names: Sequence[str]
-                 ) -> tuple[list[str], list[str], int]:
-  """Texts and labels of the rows with a trained label, and how many others."""
-  known = set(label_names)
-  rows = [(t, l) for t, l in zip(split.texts, split.labels) if l in known]
-  return [t for t, _ in rows], [l for _, l in rows], len(split) - len(rows)
-
-
 def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str = "test",
                      weights: str = "results", files: Sequence[str] = ()) -> dict[str, Any]:
   """Evaluates a trained model on `files`, or on one split of the run's data.
@@ -138,7 +130,9 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
   label_names = classifier.label_names
   splits = datasets.load_splits(config.data)
   read_split = "train" if files else split
-  texts, labels, untrained = trained_rows(getattr(splits, read_split), label_names)
+  measured = getattr(splits, read_split)
+  texts, labels, untrained = datasets.with_known_labels(measured.texts, measured.labels,
+                                                        label_names)
   dropped = collections.Counter(splits.report["splits"][read_split]["dropped"])
   if untrained:
     dropped[LABEL_NOT_TRAINED] += untrained

@@ -37,6 +37,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lstm_jax import errors
+from lstm_jax import reporting
 from lstm_jax import workdir as workdir_lib
 
 REQUIRED_FILES = (workdir_lib.CONFIG_FILE, workdir_lib.METRICS_FILE, workdir_lib.RESULTS_FILE)
@@ -167,25 +168,21 @@ def _read_json(path: pathlib.Path) -> Any:
     raise RunError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
 
 
-def _read_epochs(path: pathlib.Path) -> list[dict[str, Any]]:
-  """Reads metrics.jsonl; the last line for an epoch wins (resumed runs)."""
-  by_epoch = {}
-  for number, line in enumerate(
-      path.read_text(encoding="utf-8").splitlines(), start=1):
-    if not line.strip():
-      continue
-    try:
-      row = json.loads(line)
-    except json.JSONDecodeError as e:
-      raise RunError(f"{path}:{number}: not valid JSON ({e.msg})") from e
-    missing = [k for k in EPOCH_KEYS if not isinstance(row, dict) or k not in row]
+def _read_epochs(run_dir: pathlib.Path) -> list[dict[str, Any]]:
+  """The run's epochs, each with the figures a report draws."""
+  path = run_dir / workdir_lib.METRICS_FILE
+  try:
+    epochs = reporting.read_history(run_dir)
+  except errors.UserError as e:
+    raise RunError(str(e)) from None
+  for record in epochs:
+    missing = [k for k in EPOCH_KEYS if k not in record]
     if missing:
-      raise RunError(f"{path}:{number}: missing {', '.join(missing)}; each "
+      raise RunError(f"{path}: epoch {record['epoch']} lacks {', '.join(missing)}; each "
                      f"line needs {', '.join(EPOCH_KEYS)}")
-    by_epoch[int(row["epoch"])] = row
-  if not by_epoch:
+  if not epochs:
     raise RunError(f"{path}: no epochs recorded; is the run finished?")
-  return [by_epoch[e] for e in sorted(by_epoch)]
+  return epochs
 
 
 def load_run(run_dir: pathlib.Path) -> Run:
@@ -219,7 +216,7 @@ def load_run(run_dir: pathlib.Path) -> Run:
   command = (command_file.read_text(encoding="utf-8").strip()
              if command_file.is_file() else None)
   return Run(run_dir=run_dir, config=config,
-             epochs=_read_epochs(run_dir / workdir_lib.METRICS_FILE),
+             epochs=_read_epochs(run_dir),
              results=results, baselines=baselines, command=command)
 
 

@@ -10,6 +10,7 @@ import os
 import pathlib
 from typing import Any, Iterable
 
+from lstm_jax import errors
 from lstm_jax import workdir as workdir_lib
 # The atomic writes live with the workdir; re-exported for the modules that report.
 from lstm_jax.workdir import read_json, write_json_atomic, write_text_atomic  # pylint: disable=unused-import
@@ -26,11 +27,25 @@ def write_history(workdir: os.PathLike, history: Iterable[dict[str, Any]]) -> No
 
 
 def read_history(workdir: os.PathLike) -> list[dict[str, Any]]:
+  """The epochs of `metrics.jsonl` in order, [] without the file; a line that
+  is not a JSON object with an `epoch` is a `UserError` naming file:line.
+  The last line of an epoch wins (a resumed run may repeat one)."""
   path = pathlib.Path(workdir) / workdir_lib.METRICS_FILE
   if not path.exists():
     return []
-  with open(path, encoding="utf-8") as f:
-    return [json.loads(line) for line in f if line.strip()]
+  by_epoch = {}
+  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError as e:
+      raise errors.BadValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
+      raise errors.BadValueError(f"{path}:{number}: not an epoch record (a JSON object "
+                                 "with an integer 'epoch')")
+    by_epoch[record["epoch"]] = record
+  return [by_epoch[e] for e in sorted(by_epoch)]
 
 
 class TensorBoard:

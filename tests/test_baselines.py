@@ -62,12 +62,6 @@ def test_tfidf_logreg_is_reproducible():
   assert first == second
 
 
-def test_unknown_test_labels_are_dropped_and_counted():
-  texts, labels, dropped = baselines.known_label_test(
-      ["a", "b"], ["x", "y", "z"], ["a", "c", "b"])
-  assert (texts, labels, dropped) == (["x", "z"], ["a", "b"], 1)
-
-
 def test_write_keeps_the_keras_entry(tmp_path):
   (tmp_path / "baselines.json").write_text(json.dumps(
       {"keras": {"test_accuracy": 0.8}, "majority": {"test_accuracy": 0.1}}))

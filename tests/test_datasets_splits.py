@@ -133,3 +133,8 @@ def test_every_row_is_used_or_dropped_exactly_once(
   train_labels = {l for _, l in used["train"]}
   assert all(l in train_labels for n in ("validation", "test")
              for _, l in used[n])
+
+
+def test_rows_of_unknown_labels_are_left_out_and_counted():
+  texts, labels, dropped = splits.with_known_labels(["x", "y", "z"], ["a", "c", "b"], ["a", "b"])
+  assert (texts, labels, dropped) == (["x", "z"], ["a", "b"], 1)

@@ -161,13 +161,22 @@ def test_no_reportable_run_exits_with_1(tmp_path, capsys):
   assert "not a directory" in capsys.readouterr().err
 
 
-def test_bad_metrics_line_is_named_with_its_number(tmp_path):
+def test_an_epoch_without_the_drawn_figures_is_named(tmp_path):
   run_dir = make_run(tmp_path, "imdb", epochs=3)
   lines = (run_dir / "metrics.jsonl").read_text().splitlines()
   lines[1] = json.dumps({"epoch": 2, "loss": 0.5})
   (run_dir / "metrics.jsonl").write_text("\n".join(lines))
-  with pytest.raises(report.RunError, match=r"metrics.jsonl:2: missing "
+  with pytest.raises(report.RunError, match=r"metrics.jsonl: epoch 2 lacks "
                      r"accuracy, val_loss, val_accuracy"):
+    report.load_run(run_dir)
+
+
+def test_a_metrics_line_that_is_not_json_is_named_with_its_number(tmp_path):
+  run_dir = make_run(tmp_path, "imdb", epochs=3)
+  lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+  lines[1] = '{"epoch": 2,'
+  (run_dir / "metrics.jsonl").write_text("\n".join(lines))
+  with pytest.raises(report.RunError, match=r"metrics.jsonl:2: not valid JSON"):
     report.load_run(run_dir)
 
 

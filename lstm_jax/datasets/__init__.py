@@ -16,9 +16,10 @@ from lstm_jax.datasets.report import accounting_errors
 from lstm_jax.datasets.report import dropped_lines
 from lstm_jax.datasets.splits import SplitData
 from lstm_jax.datasets.splits import Splits
+from lstm_jax.datasets.splits import with_known_labels
 
 __all__ = [
     "DataError", "DataOptions", "HuffpostNews", "Imdb", "Letters",
     "SplitData", "Splits", "TextFiles", "accounting_errors",
-    "dropped_lines", "load_splits", "missing_source",
+    "dropped_lines", "load_splits", "missing_source", "with_known_labels",
 ]

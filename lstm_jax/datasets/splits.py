@@ -118,6 +118,14 @@ def last_holdout(n: int, fraction: float) -> np.ndarray:
   return held
 
 
+def with_known_labels(texts: Sequence[str], labels: Sequence[str],
+                      known: Sequence[str]) -> tuple[list[str], list[str], int]:
+  """The rows whose label is in `known`: (texts, labels, how many others)."""
+  known = set(known)
+  rows = [(t, l) for t, l in zip(texts, labels) if l in known]
+  return [t for t, _ in rows], [l for _, l in rows], len(labels) - len(rows)
+
+
 def _take(rows: Rows, mask: np.ndarray, keep: bool) -> Rows:
   return [r for r, m in zip(rows, mask) if bool(m) == keep]
 
