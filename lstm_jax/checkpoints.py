@@ -107,8 +107,16 @@ def tree_layout(state: PyTree) -> dict[str, dict[str, Any]]:
   }
 
 
-def _layout_differences(saved: Mapping[str, Any],
-                        wanted: Mapping[str, Any]) -> list[str]:
+def params_layout(layout: Mapping[str, Any]) -> dict[str, Any]:
+  """The part of a train state's `tree_layout` under `.params`, keyed as the
+  `tree_layout` of the params alone."""
+  prefix = ".params"
+  return {key[len(prefix):]: value for key, value in layout.items()
+          if key.startswith(prefix + "[")}
+
+
+def layout_differences(saved: Mapping[str, Any],
+                       wanted: Mapping[str, Any]) -> list[str]:
   """Human-readable differences between two `tree_layout`s."""
   differences = [f"{key}: missing in the checkpoint"
                  for key in sorted(set(wanted) - set(saved))]
@@ -380,7 +388,7 @@ class Checkpointer:
     items = self._restore_items(epoch, {
         workdir_lib.META_ITEM: ocp.args.JsonRestore(),
         workdir_lib.LAYOUT_ITEM: ocp.args.JsonRestore()})
-    differences = _layout_differences(items[workdir_lib.LAYOUT_ITEM], tree_layout(target))
+    differences = layout_differences(items[workdir_lib.LAYOUT_ITEM], tree_layout(target))
     if differences:
       raise IncompatibleCheckpointError(
           f"checkpoint of epoch {epoch} in {self.directory} does not fit the "

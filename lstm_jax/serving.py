@@ -5,8 +5,9 @@ Four things of a workdir suffice (see docs/SERVING.md):
   config.json     the resolved config: model shape and padding;
   tokenizer.json  the fitted vocabulary (`Tokenizer.load`);
   labels.json     the class names, index = class id;
-  checkpoints/    orbax steps, one per epoch; only the `params` of the item
-                  `state` are read, never the optimizer state.
+  checkpoints/    orbax steps, one per epoch; only the item `parameters` is
+                  read (the `params` of `state` in older checkpoints), never
+                  the optimizer state.
 
 `load_classifier` picks the epoch: `best` by the monitored metric (the
 early-stopping state saved in the newest checkpoint), `last` (the newest
@@ -26,6 +27,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lstm_jax import checkpoints
 from lstm_jax import errors
 from lstm_jax import model as model_lib
 from lstm_jax import tokenizer as tokenizer_lib
@@ -40,7 +42,6 @@ PARAMS_ITEM = workdir_lib.PARAMS_ITEM
 STATE_ITEM = workdir_lib.STATE_ITEM
 META_ITEM = workdir_lib.META_ITEM
 LAYOUT_ITEM = workdir_lib.LAYOUT_ITEM
-PARAMS_PATH = ".params"  # key path of the parameters inside `state`
 WEIGHTS = ("best", "last", "results")
 # Largest per-token input-projection table `Classifier` precomputes (float32).
 MAX_PROJECTION_TABLE_BYTES = 1 << 30
@@ -303,14 +304,8 @@ def restore_params(workdir: os.PathLike, epoch: int, target: Any) -> Any:
 def _check_layout(directory: pathlib.Path, target: Any) -> None:
   """Raises when the saved parameters differ from `target` in keys or shapes."""
   layout = _read_json_item(directory, LAYOUT_ITEM)
-  saved = {key[len(PARAMS_PATH):]: value for key, value in layout.items()
-           if key.startswith(PARAMS_PATH + "[")}
-  wanted = {jax.tree_util.keystr(path): {"shape": list(leaf.shape),
-                                         "dtype": np.dtype(leaf.dtype).name}
-            for path, leaf in jax.tree_util.tree_leaves_with_path(target)}
-  differences = [f"{key}: saved {saved.get(key)}, expected {wanted.get(key)}"
-                 for key in sorted(saved.keys() | wanted.keys())
-                 if saved.get(key) != wanted.get(key)]
+  differences = checkpoints.layout_differences(checkpoints.params_layout(layout),
+                                               checkpoints.tree_layout(target))
   if differences:
     raise WorkdirError(
         f"the parameters in {directory} do not fit the model that {CONFIG_FILE}, "
