@@ -8,6 +8,10 @@ List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
 command line they accept a comma-separated string.
 """
 
+import copy
+import json
+from typing import Any, Mapping
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -85,3 +89,30 @@ def default_config() -> ml_collections.ConfigDict:
   early_stopping.min_delta = 0.0
   early_stopping.restore_best = True
   return config
+
+
+# Keys added after runs had been made with another behaviour: what a run whose
+# config.json lacks the key ran with. A key not named here ran with its default.
+LEGACY_VALUES: Mapping[str, Any] = {
+    "model.time_chunks": 1,  # the LSTM ran in one piece
+    "model.distinct_tokens": False,  # every token slot went to the first layer
+}
+
+
+def upgrade(old: Mapping[str, Any]) -> dict[str, Any]:
+  """A run's `config.json` with every key of today's schema, as plain JSON.
+
+  A key it lacks gets the value that runs from before the key used
+  (`LEGACY_VALUES`), otherwise today's default; keys it holds are kept.
+  """
+  upgraded = copy.deepcopy(dict(old))
+  defaults = json.loads(json.dumps(default_config().to_dict()))
+  for section, values in defaults.items():
+    if not isinstance(values, dict):
+      upgraded.setdefault(section, values)
+      continue
+    into = upgraded.setdefault(section, {})
+    for name, value in values.items():
+      if isinstance(into, dict) and name not in into:
+        into[name] = LEGACY_VALUES.get(f"{section}.{name}", value)
+  return upgraded

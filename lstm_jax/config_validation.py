@@ -80,15 +80,13 @@ def to_plain(d: Any) -> Any:
 
 
 def changed_keys(old: dict, new: dict) -> set[str]:
-  """Keys whose values differ between two plain configs.
+  """Keys whose values differ between a run's config.json and a new config.
 
-  A key that `old` lacks and `new` holds at its default is not a change: the
-  old run predates the key and ran with that behaviour. Nor are `OUTPUT_ONLY_KEYS`.
+  `old` is first upgraded (`config.upgrade`): a key it lacks counts with the
+  value the old run used. `OUTPUT_ONLY_KEYS` are never a change.
   """
-  a, b = flatten(old), flatten(new)
-  defaults = flatten(to_plain(config_lib.default_config().to_dict()))
-  return {k for k in (a.keys() | b.keys()) - set(OUTPUT_ONLY_KEYS)
-          if a.get(k) != b.get(k) and not (k not in a and k in defaults and b[k] == defaults[k])}
+  a, b = flatten(config_lib.upgrade(old)), flatten(new)
+  return {k for k in (a.keys() | b.keys()) - set(OUTPUT_ONLY_KEYS) if a.get(k) != b.get(k)}
 
 
 def split_list(value: Any) -> tuple:

@@ -28,6 +28,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from lstm_jax import checkpoints
+from lstm_jax import config as config_lib
 from lstm_jax import errors
 from lstm_jax import model as model_lib
 from lstm_jax import tokenizer as tokenizer_lib
@@ -68,8 +69,7 @@ def create_model(config: ml_collections.ConfigDict, vocab_size: int,
       embedding_trainable=config.embedding.trainable,
       dtype=jnp.dtype(config.model.dtype),
       implementation=config.model.implementation,
-      # Runs older than the key ran their LSTM in one piece.
-      time_chunks=config.model.get("time_chunks", 1),
+      time_chunks=config.model.time_chunks,
   )
 
 
@@ -207,7 +207,7 @@ def read_config(workdir: os.PathLike) -> ml_collections.ConfigDict:
   if not isinstance(config, dict) or not {"data", "model", "embedding"} <= config.keys():
     raise WorkdirError(f"{workdir / CONFIG_FILE} is not a run config: it needs the sections "
                        "data, embedding and model")
-  return ml_collections.ConfigDict(config)
+  return ml_collections.ConfigDict(config_lib.upgrade(config))
 
 
 def read_labels(workdir: os.PathLike) -> list[str]:

@@ -126,9 +126,7 @@ def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.Conf
       split.token_ids, split.labels, batch_size=config.train.batch_size,
       num_devices=topology.num_global_devices, shuffle=shuffle, seed=config.seed,
       epoch=epoch, bucket_lengths=tuple(config.data.bucket_lengths) or None,
-      padding=config.data.padding,
-      # Runs older than the key fed every token slot to the first layer.
-      distinct_tokens=config.model.get("distinct_tokens", False)):
+      padding=config.data.padding, distinct_tokens=config.model.distinct_tokens):
     yield topology.shard(batch)
 
 

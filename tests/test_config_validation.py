@@ -6,6 +6,7 @@ import ml_collections
 import pytest
 
 from configs import default
+from lstm_jax import config as config_lib
 from lstm_jax import config_validation as cv
 from lstm_jax import datasets
 from lstm_jax import glove
@@ -134,15 +135,35 @@ def test_batch_not_dividing_devices_is_an_error():
 
 
 def test_changed_keys_lists_differences():
-  assert cv.changed_keys({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}}) == {"a.c"}
+  old = cv.to_plain(default.get_config().to_dict())
+  new = {**old, "model": {**old["model"], "units": 7}}
+  assert cv.changed_keys(old, new) == {"model.units"}
 
 
 def test_a_key_added_since_a_run_started_is_a_change_only_off_its_default():
   new = cv.to_plain(default.get_config().to_dict())
-  old = {**new, "model": {k: v for k, v in new["model"].items() if k != "time_chunks"}}
+  old = {**new, "train": {k: v for k, v in new["train"].items() if k != "class_weight"}}
   assert cv.changed_keys(old, new) == set()
-  new["model"]["time_chunks"] = 1
+  new["train"]["class_weight"] = "balanced"
+  assert cv.changed_keys(old, new) == {"train.class_weight"}
+
+
+def test_a_key_old_runs_ran_otherwise_counts_with_their_value():
+  new = cv.to_plain(default.get_config().to_dict())
+  old = {**new, "model": {k: v for k, v in new["model"].items() if k != "time_chunks"}}
   assert cv.changed_keys(old, new) == {"model.time_chunks"}
+  new["model"]["time_chunks"] = 1
+  assert cv.changed_keys(old, new) == set()
+
+
+def test_upgrade_gives_old_runs_the_values_they_ran_with():
+  new = cv.to_plain(default.get_config().to_dict())
+  old = {**new, "model": {k: v for k, v in new["model"].items()
+                          if k not in ("time_chunks", "distinct_tokens")},
+         "train": {k: v for k, v in new["train"].items() if k != "verbose"}}
+  upgraded = config_lib.upgrade(old)
+  assert (upgraded["model"]["time_chunks"], upgraded["model"]["distinct_tokens"]) == (1, False)
+  assert upgraded["train"] == new["train"]
 
 
 def test_a_resumed_run_may_print_differently():

@@ -6,6 +6,7 @@ and evaluate tests reuse it.
 """
 
 import csv
+import json
 import pathlib
 import random
 import shutil
@@ -193,6 +194,15 @@ def test_config_of_another_model_is_refused(workdir, tmp_path):
     serving.load_classifier(copy)
 
 
+def test_the_config_of_a_run_from_before_a_key_reads_as_it_ran(workdir, tmp_path):
+  copy = copy_files(workdir, tmp_path / "run", SERVING_FILES)
+  config = json.loads((copy / "config.json").read_text())
+  del config["model"]["time_chunks"], config["model"]["distinct_tokens"]
+  (copy / "config.json").write_text(json.dumps(config))
+  model = serving.read_config(copy).model
+  assert (model.time_chunks, model.distinct_tokens) == (1, False)
+
+
 def test_fresh_process_loads_the_shipped_files_without_training_code(
     workdir, classifier, results, tmp_path):
   shipped = copy_files(workdir, tmp_path / "model", SERVING_FILES[:3])
@@ -203,7 +213,8 @@ def test_fresh_process_loads_the_shipped_files_without_training_code(
       from lstm_jax import serving
       classifier = serving.load_classifier({str(shipped)!r})
       print(classifier.predict_proba(["a great film"]).tolist())
-      print(sorted(m for m in sys.modules if m.startswith("lstm_jax.")))
+      print(sorted(m for m in sys.modules
+                   if m.startswith(("lstm_jax.", "tensorflow_datasets", "optax"))))
       """)
 
   done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
@@ -213,4 +224,4 @@ def test_fresh_process_loads_the_shipped_files_without_training_code(
   np.testing.assert_allclose(eval(probabilities), classifier.predict_proba(["a great film"]),
                              rtol=1e-5)
   assert "lstm_jax.train" not in modules and "lstm_jax.optim" not in modules
-  assert "lstm_jax.datasets" not in modules
+  assert "lstm_jax.datasets.builders" not in modules and "tensorflow_datasets" not in modules

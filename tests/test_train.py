@@ -228,9 +228,6 @@ def test_batches_carry_their_vocabulary_as_the_config_says(tmp_path):
   assert {"batch_vocab", "token_index"} <= keys(config)
   config.model.distinct_tokens = False
   assert not {"batch_vocab", "token_index"} & keys(config)
-  # A run from before the key fed every token slot, so its evaluation does too.
-  del config.model["distinct_tokens"]
-  assert not {"batch_vocab", "token_index"} & keys(config)
 
 
 def test_train_and_eval_steps_hand_the_batch_vocabulary_to_the_model():

@@ -1,25 +1,29 @@
 """Datasets: readers, TFDS builders, splits and the dataset report.
 
 `load_splits(config.data)` is the entry point; the `data.*` keys are listed in
-`config.py`.
+`config.py`. The names below are imported on first use, so that reading the
+config schema (`datasets.config`) does not load tensorflow-datasets.
 """
 
-from lstm_jax.datasets.builders import HuffpostNews
-from lstm_jax.datasets.builders import Imdb
-from lstm_jax.datasets.builders import Letters
-from lstm_jax.datasets.builders import TextFiles
-from lstm_jax.datasets.config import DataOptions
-from lstm_jax.datasets.errors import DataError
-from lstm_jax.datasets.loader import load_splits
-from lstm_jax.datasets.loader import missing_source
-from lstm_jax.datasets.report import accounting_errors
-from lstm_jax.datasets.report import dropped_lines
-from lstm_jax.datasets.splits import SplitData
-from lstm_jax.datasets.splits import Splits
-from lstm_jax.datasets.splits import with_known_labels
+import importlib
 
-__all__ = [
-    "DataError", "DataOptions", "HuffpostNews", "Imdb", "Letters",
-    "SplitData", "Splits", "TextFiles", "accounting_errors",
-    "dropped_lines", "load_splits", "missing_source", "with_known_labels",
-]
+_EXPORTS = {
+    "HuffpostNews": "builders", "Imdb": "builders", "Letters": "builders",
+    "TextFiles": "builders", "DataOptions": "config", "DataError": "errors",
+    "load_splits": "loader", "missing_source": "loader",
+    "accounting_errors": "report", "dropped_lines": "report",
+    "SplitData": "splits", "Splits": "splits", "with_known_labels": "splits",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+_SUBMODULES = ("builders", "config", "errors", "loader", "readers", "report", "splits")
+
+
+def __getattr__(name: str):
+  if name in _SUBMODULES:
+    return importlib.import_module(f"{__name__}.{name}")
+  if name not in _EXPORTS:
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+  return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
