@@ -16,7 +16,6 @@ Needs scikit-learn (requirements-test.txt).
 
 import argparse
 import collections
-import json
 import pathlib
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any, Sequence
 from lstm_jax import errors
 from lstm_jax import reporting
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.datasets import splits as splits_lib
 
 BASELINES_FILE = workdir_lib.BASELINES_FILE
 # Fixed, untuned settings: a reference point, not a competitor tuned on test.
@@ -110,7 +110,6 @@ def tfidf_logreg_baseline(train_texts: Sequence[str],
 def compute_baselines(splits: Any, seed: int) -> dict:
   """Both baselines on `splits` (train and test, each `.texts`, `.labels`)."""
   train, test = splits.train, splits.test
-  from lstm_jax.datasets import splits as splits_lib  # pylint: disable=g-import-not-at-top
   texts, labels, dropped = splits_lib.with_known_labels(test.texts, test.labels,
                                                         train.labels)
   if not labels:
@@ -124,17 +123,10 @@ def compute_baselines(splits: Any, seed: int) -> dict:
   }
 
 
-def _read_json(path: pathlib.Path) -> Any:
-  try:
-    return json.loads(path.read_text(encoding="utf-8"))
-  except json.JSONDecodeError as e:
-    raise errors.BadValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
-
-
 def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
   """Merges `baselines` into workdir/baselines.json, keeping other entries."""
   path = pathlib.Path(workdir) / BASELINES_FILE
-  merged = _read_json(path) if path.is_file() else {}
+  merged = workdir_lib.read_json(path) if path.is_file() else {}
   merged.update(baselines)
   reporting.write_json_atomic(path, merged)
   return path
@@ -146,7 +138,7 @@ def load_run_splits(workdir: pathlib.Path) -> tuple[Any, int]:
   if not config_path.is_file():
     raise errors.MissingFileError(f"{config_path}: missing; is {workdir} a workdir "
                             "of a started run?")
-  config = _read_json(config_path)
+  config = workdir_lib.read_json(config_path)
   if "data" not in config:
     raise errors.BadValueError(f"{config_path}: no 'data' section")
   # Imported here: the datasets package pulls in tensorflow_datasets, which

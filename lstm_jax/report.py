@@ -25,7 +25,6 @@ skipped; the other runs are still reported.
 import argparse
 import collections
 import dataclasses
-import json
 import os
 import pathlib
 import shutil
@@ -161,20 +160,10 @@ class Run:
     return ", ".join(([MISSING] if dropout is None else [str(dropout)]) + extra)
 
 
-def _read_json(path: pathlib.Path) -> Any:
-  try:
-    return json.loads(path.read_text(encoding="utf-8"))
-  except json.JSONDecodeError as e:
-    raise RunError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
-
-
 def _read_epochs(run_dir: pathlib.Path) -> list[dict[str, Any]]:
   """The run's epochs, each with the figures a report draws."""
   path = run_dir / workdir_lib.METRICS_FILE
-  try:
-    epochs = reporting.read_history(run_dir)
-  except errors.UserError as e:
-    raise RunError(str(e)) from None
+  epochs = reporting.read_history(run_dir)
   for record in epochs:
     missing = [k for k in EPOCH_KEYS if k not in record]
     if missing:
@@ -198,8 +187,8 @@ def load_run(run_dir: pathlib.Path) -> Run:
   if missing:
     raise RunError(f"{run_dir}: missing {', '.join(missing)} (a finished run "
                    f"leaves {', '.join(REQUIRED_FILES)})")
-  config = _read_json(run_dir / workdir_lib.CONFIG_FILE)
-  results = _read_json(run_dir / workdir_lib.RESULTS_FILE)
+  config = workdir_lib.read_json(run_dir / workdir_lib.CONFIG_FILE)
+  results = workdir_lib.read_json(run_dir / workdir_lib.RESULTS_FILE)
   absent = [k for k in RESULT_KEYS if k not in results]
   if absent:
     raise RunError(f"{run_dir / workdir_lib.RESULTS_FILE}: missing key(s) "
@@ -211,7 +200,7 @@ def load_run(run_dir: pathlib.Path) -> Run:
                    f"{matrix.shape}, expected {(num_classes, num_classes)} "
                    f"from {num_classes} label_names")
   baselines_path = run_dir / workdir_lib.BASELINES_FILE
-  baselines = _read_json(baselines_path) if baselines_path.is_file() else {}
+  baselines = workdir_lib.read_json(baselines_path) if baselines_path.is_file() else {}
   command_file = run_dir / workdir_lib.COMMAND_FILE
   command = (command_file.read_text(encoding="utf-8").strip()
              if command_file.is_file() else None)
@@ -479,7 +468,7 @@ def main(argv: Sequence[str]) -> int:
   for run_dir in run_dirs:
     try:
       run = load_run(run_dir)
-    except RunError as e:
+    except errors.UserError as e:
       print(f"skipped: {e}", file=sys.stderr)
       continue
     if run_dir.resolve() in seen:

@@ -16,7 +16,6 @@ for: the best unless `early_stopping.restore_best` was off).
 """
 
 import dataclasses
-import json
 import os
 import pathlib
 from typing import Any, Sequence
@@ -193,17 +192,10 @@ def _required(workdir: pathlib.Path, name: str) -> pathlib.Path:
   return path
 
 
-def _read_json(path: pathlib.Path) -> Any:
-  try:
-    return json.loads(path.read_text("utf-8"))
-  except (OSError, ValueError) as e:
-    raise WorkdirError(f"cannot read {path}: {e}") from None
-
-
 def read_config(workdir: os.PathLike) -> ml_collections.ConfigDict:
   """The resolved config a run wrote into its workdir."""
   workdir = pathlib.Path(workdir)
-  config = _read_json(_required(workdir, CONFIG_FILE))
+  config = workdir_lib.read_json(_required(workdir, CONFIG_FILE))
   if not isinstance(config, dict) or not {"data", "model", "embedding"} <= config.keys():
     raise WorkdirError(f"{workdir / CONFIG_FILE} is not a run config: it needs the sections "
                        "data, embedding and model")
@@ -213,7 +205,7 @@ def read_config(workdir: os.PathLike) -> ml_collections.ConfigDict:
 def read_labels(workdir: os.PathLike) -> list[str]:
   """The class names of a run, index = class id."""
   path = _required(pathlib.Path(workdir), LABELS_FILE)
-  labels = _read_json(path)
+  labels = workdir_lib.read_json(path)
   if not isinstance(labels, list) or not labels or not all(isinstance(l, str) for l in labels):
     raise WorkdirError(f"{path} must hold a non-empty JSON list of class names")
   return labels
@@ -254,7 +246,7 @@ def choose_epoch(workdir: os.PathLike, weights: str = "best") -> int:
     return epochs[-1]
   if weights == "results":
     path = _required(workdir, RESULTS_FILE)
-    results = _read_json(path)
+    results = workdir_lib.read_json(path)
     if not isinstance(results, dict) or not {"best_epoch", "epochs_run"} <= results.keys():
       raise WorkdirError(f"{path} lacks the keys best_epoch and epochs_run")
     last = results.get("restored_weights") == "last"

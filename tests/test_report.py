@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lstm_jax import errors
 from lstm_jax import report
 
 
@@ -176,7 +177,7 @@ def test_a_metrics_line_that_is_not_json_is_named_with_its_number(tmp_path):
   lines = (run_dir / "metrics.jsonl").read_text().splitlines()
   lines[1] = '{"epoch": 2,'
   (run_dir / "metrics.jsonl").write_text("\n".join(lines))
-  with pytest.raises(report.RunError, match=r"metrics.jsonl:2: not valid JSON"):
+  with pytest.raises(errors.UserError, match=r"metrics.jsonl:2: not valid JSON"):
     report.load_run(run_dir)
 
 
