@@ -11,7 +11,7 @@ import os
 import pathlib
 import shutil
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import flax
 import jax
@@ -197,7 +197,30 @@ def sync_processes(name: str) -> None:
     multihost_utils.sync_global_devices(name)
 
 
-def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
+@dataclasses.dataclass(frozen=True)
+class _Training:
+  """What stays fixed while a run trains: its data, compiled steps and places."""
+  config: ml_collections.ConfigDict
+  workdir: pathlib.Path
+  is_chief: bool
+  data: input_pipeline.Dataset
+  topology: steps.Topology
+  p_train_step: Callable
+  p_eval_step: Callable
+  dropout_rng: jax.Array
+  num_steps: int  # per epoch
+  diverged_above: float  # a training loss above this is divergence
+  console: console_lib.Console
+  progress_dir: pathlib.Path  # where an interrupted epoch's progress goes
+
+  def evaluate(self, params: Any, split: input_pipeline.EncodedSplit) -> dict[str, Any]:
+    return steps.evaluate(self.p_eval_step, params, split, self.config, self.topology,
+                          self.data.label_names)
+
+
+def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+             is_chief: bool) -> tuple[_Training, steps.TrainState, model_lib.LSTMClassifier]:
+  """Reads the data, builds the model, its initial state and the pmapped steps."""
   topology = steps.Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
   cpu_devices.check_in_process_cpu_devices(config, topology.devices)
@@ -214,24 +237,34 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   # a donated single-device array would not survive that placement.
   state = jax.device_get(create_train_state(config, model, config.data.max_length,
                                             data.embedding_matrix))
-  dropout_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
-  console = console_lib.Console(config.train.verbose, is_chief)
-  console.summary(model, state.params, frozen_mask(state.params, config.embedding.trainable),
-                  config.data.max_length, config.name)
-
   weights = class_weights.parse(config.train.class_weight, data.label_names, data.train.labels)
   if weights is not None and is_chief:
     logging.info("class weights: %s", ", ".join(
         f"{name}={w:.3g}" for name, w in zip(data.label_names, weights)))
-  diverged_above = divergence_threshold(num_classes, weights)
   p_train_step = jax.pmap(
       functools.partial(steps.train_step, num_classes=num_classes,
                         class_weights=None if weights is None else jnp.asarray(weights)),
       axis_name=steps.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
       devices=topology.devices)
-  p_eval_step = steps.pmapped_eval_step(model.apply, num_classes, topology)
+  training = _Training(
+      config=config, workdir=workdir, is_chief=is_chief, data=data, topology=topology,
+      p_train_step=p_train_step,
+      p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, topology),
+      dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
+      num_steps=batching.num_batches(data.train.token_ids, config.train.batch_size,
+                                     bucket_lengths=tuple(config.data.bucket_lengths) or None),
+      diverged_above=divergence_threshold(num_classes, weights),
+      console=console_lib.Console(config.train.verbose, is_chief),
+      progress_dir=workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR)
+  return training, state, model
 
+
+def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
+  training, state, model = _prepare(config, workdir, is_chief)
+  training.console.summary(model, state.params,
+                           frozen_mask(state.params, config.embedding.trainable),
+                           config.data.max_length, config.name)
   monitor = config.early_stopping.monitor
   mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
   ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR, monitor_mode=mode)
@@ -248,16 +281,13 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     if is_chief:
       # A run killed between its checkpoint and this file left it an epoch short.
       reporting.write_history(workdir, history)
-  progress_dir = workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR
   progress = None
-  resumed = preemption.restore_progress(progress_dir, state, first_epoch)
+  resumed = preemption.restore_progress(training.progress_dir, state, first_epoch)
   if resumed is not None:
     state, progress = resumed
     logging.info("Resuming epoch %d at step %d", first_epoch, progress.steps_done + 1)
 
   tb = reporting.TensorBoard(workdir) if is_chief else None
-  num_steps = batching.num_batches(data.train.token_ids, config.train.batch_size,
-                                  bucket_lengths=tuple(config.data.bucket_lengths) or None)
   compiled_shapes: set[tuple] = set()
   stop = preemption.StopRequest()
   stop.install()
@@ -265,59 +295,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     for epoch in range(first_epoch, config.train.max_epochs + 1):
       if early_stopping.should_stop(stopper):
         break
-      progress = progress or preemption.EpochProgress(epoch)
-      start = time.monotonic() - progress.seconds
-      bar = console.progress_bar(num_steps, progress.steps_done)
-      # Time before an interruption counts as it did then.
-      per_step = list(progress.per_step)
-      compile_seconds = progress.seconds - progress.timed_seconds
-      epoch_tokens = progress.timed_tokens
-      batches = itertools.islice(
-          steps.make_batches(data.train, config, topology, epoch=epoch, shuffle=True),
-          progress.steps_done, None)
-      for i, batch in enumerate(batches, start=progress.steps_done):
-        if stop.requested():
-          now = time.monotonic()
-          _stop_in_epoch(stop, progress_dir, state, progress, dataclasses.replace(
-              progress, steps_done=i, per_step=jax.device_get(per_step),
-              seconds=now - start, timed_seconds=now - start - compile_seconds,
-              timed_tokens=epoch_tokens), num_steps)
-        shape = tuple(v.shape for v in batch.values())
-        if shape in compiled_shapes:
-          state, sums = p_train_step(state, batch, dropout_rng)
-          epoch_tokens += batch["token_ids"].size
-        else:
-          # The first step of a shape compiles: wait for it and leave it out of
-          # the throughput figure.
-          step_start = time.monotonic()
-          state, sums = jax.block_until_ready(p_train_step(state, batch, dropout_rng))
-          compile_seconds += time.monotonic() - step_start
-          compiled_shapes.add(shape)
-        per_step.append(sums)
-        if bar:
-          bar.update(i + 1, per_step)
-      per_step = jax.device_get(per_step)
-      timed_seconds = time.monotonic() - start - compile_seconds
-      if bar:
-        bar.close()
-      bad_step = steps.first_nonfinite_step(per_step)
-      if bad_step is not None:
-        raise NonFiniteLossError(
-            f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
-            f"{num_steps}; " + _lost_epoch_advice(config, epoch))
-      train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), data.label_names)
-      if train_metrics["loss"] > diverged_above:
-        raise DivergedError(
-            f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
-            f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
-            f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch))
-      val_metrics = steps.evaluate(p_eval_step, state.params, data.validation, config, topology,
-                             data.label_names)
-      seconds = time.monotonic() - start
-      record = {"epoch": epoch, "loss": train_metrics["loss"],
-                "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
-                "val_accuracy": val_metrics["accuracy"], "seconds": seconds,
-                "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}
+      state, record = _train_epoch(training, state, progress or preemption.EpochProgress(epoch),
+                                   stop, compiled_shapes)
       history.append(record)
       stopper = early_stopping.update(
           stopper, record[monitor], epoch, mode=mode,
@@ -330,25 +309,93 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
                 {"early_stopping": stopper.to_dict(), "history": history},
                 metric_value=record[monitor] if stopper.best_epoch == epoch else math.nan)
       ckpt.wait_until_finished()
-      preemption.discard_progress(progress_dir)
+      preemption.discard_progress(training.progress_dir)
       progress = None
       if is_chief:
         reporting.write_history(workdir, history)
         tb.write_epoch(record)
-      console.print(console_lib.epoch_line(record, config.train.max_epochs))
+      training.console.print(console_lib.epoch_line(record, config.train.max_epochs))
   finally:
     stop.uninstall()
     ckpt.wait_until_finished()
     if tb:
       tb.close()
 
-  results = _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
-                           topology)
-  console.print(*console_lib.end_of_training_lines(results))
+  results = _final_results(training, state, ckpt, history, stopper)
+  training.console.print(*console_lib.end_of_training_lines(results))
   if is_chief:
     reporting.write_json_atomic(workdir / RESULTS_FILE, results)
   ckpt.close()
   return results
+
+
+def _train_epoch(training: _Training, state: steps.TrainState,
+                 progress: preemption.EpochProgress, stop: preemption.StopRequest,
+                 compiled_shapes: set[tuple]) -> tuple[steps.TrainState, dict[str, Any]]:
+  """Trains one epoch from where `progress` left it; returns the state and the
+  epoch's record. `compiled_shapes` (updated) are the batch shapes compiled."""
+  config, epoch, num_steps = training.config, progress.epoch, training.num_steps
+  start = time.monotonic() - progress.seconds
+  bar = training.console.progress_bar(num_steps, progress.steps_done)
+  # Time before an interruption counts as it did then.
+  per_step = list(progress.per_step)
+  compile_seconds = progress.seconds - progress.timed_seconds
+  epoch_tokens = progress.timed_tokens
+  batches = itertools.islice(
+      steps.make_batches(training.data.train, config, training.topology, epoch=epoch,
+                         shuffle=True),
+      progress.steps_done, None)
+  for i, batch in enumerate(batches, start=progress.steps_done):
+    if stop.requested():
+      now = time.monotonic()
+      _stop_in_epoch(stop, training.progress_dir, state, progress, dataclasses.replace(
+          progress, steps_done=i, per_step=jax.device_get(per_step),
+          seconds=now - start, timed_seconds=now - start - compile_seconds,
+          timed_tokens=epoch_tokens), num_steps)
+    shape = tuple(v.shape for v in batch.values())
+    if shape in compiled_shapes:
+      state, sums = training.p_train_step(state, batch, training.dropout_rng)
+      epoch_tokens += batch["token_ids"].size
+    else:
+      # The first step of a shape compiles: wait for it and leave it out of
+      # the throughput figure.
+      step_start = time.monotonic()
+      state, sums = jax.block_until_ready(
+          training.p_train_step(state, batch, training.dropout_rng))
+      compile_seconds += time.monotonic() - step_start
+      compiled_shapes.add(shape)
+    per_step.append(sums)
+    if bar:
+      bar.update(i + 1, per_step)
+  per_step = jax.device_get(per_step)
+  timed_seconds = time.monotonic() - start - compile_seconds
+  if bar:
+    bar.close()
+  train_metrics = _checked_train_metrics(training, epoch, per_step)
+  val_metrics = training.evaluate(state.params, training.data.validation)
+  return state, {"epoch": epoch, "loss": train_metrics["loss"],
+                 "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
+                 "val_accuracy": val_metrics["accuracy"],
+                 "seconds": time.monotonic() - start,
+                 "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}
+
+
+def _checked_train_metrics(training: _Training, epoch: int,
+                           per_step: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+  """The epoch's training metrics; a non-finite or diverged loss raises."""
+  config, num_classes = training.config, len(training.data.label_names)
+  bad_step = steps.first_nonfinite_step(per_step)
+  if bad_step is not None:
+    raise NonFiniteLossError(
+        f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
+        f"{training.num_steps}; " + _lost_epoch_advice(config, epoch))
+  train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), training.data.label_names)
+  if train_metrics["loss"] > training.diverged_above:
+    raise DivergedError(
+        f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
+        f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
+        f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch))
+  return train_metrics
 
 
 def _stop_in_epoch(stop: preemption.StopRequest, progress_dir: pathlib.Path,
@@ -370,15 +417,17 @@ def _stop_in_epoch(stop: preemption.StopRequest, progress_dir: pathlib.Path,
   raise stop.interrupted(f"stopped {where}. Rerun the same command to resume.")
 
 
-def _final_results(config, state, ckpt, history, stopper, data, p_eval_step,
-                   topology) -> dict[str, Any]:
+def _final_results(training: _Training, state: steps.TrainState, ckpt: checkpoints.Checkpointer,
+                   history: list[dict[str, Any]],
+                   stopper: early_stopping.EarlyStoppingState) -> dict[str, Any]:
   """Test metrics with the chosen weights, and the run's summary."""
+  config, data = training.config, training.data
   # With a monitored metric that never became finite there is no best epoch.
   best_epoch = stopper.best_epoch or history[-1]["epoch"]
   params = state.params
   if config.early_stopping.restore_best and best_epoch != history[-1]["epoch"]:
     params = ckpt.restore_params(best_epoch, jax.device_get(state))
-  test = steps.evaluate(p_eval_step, params, data.test, config, topology, data.label_names)
+  test = training.evaluate(params, data.test)
   best = history[best_epoch - 1]
   timed_tokens = sum(r["timed_tokens"] for r in history)
   timed_seconds = sum(r["timed_seconds"] for r in history)
