@@ -26,7 +26,6 @@ from lstm_jax import reporting
 from lstm_jax import workdir as workdir_lib
 from lstm_jax.datasets import splits as splits_lib
 
-BASELINES_FILE = workdir_lib.BASELINES_FILE
 # Fixed, untuned settings: a reference point, not a competitor tuned on test.
 TFIDF_SETTINGS = {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True}
 LOGREG_SETTINGS = {"C": 1.0, "max_iter": 1000}
@@ -125,7 +124,7 @@ def compute_baselines(splits: Any, seed: int) -> dict:
 
 def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
   """Merges `baselines` into workdir/baselines.json, keeping other entries."""
-  path = pathlib.Path(workdir) / BASELINES_FILE
+  path = pathlib.Path(workdir) / workdir_lib.BASELINES_FILE
   merged = workdir_lib.read_json(path) if path.is_file() else {}
   merged.update(baselines)
   reporting.write_json_atomic(path, merged)

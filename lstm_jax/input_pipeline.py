@@ -19,9 +19,6 @@ from lstm_jax import reporting
 from lstm_jax import tokenizer as tokenizer_lib
 from lstm_jax import workdir as workdir_lib
 
-TOKENIZER_FILE = workdir_lib.TOKENIZER_FILE
-LABELS_FILE = workdir_lib.LABELS_FILE
-REPORT_FILE = workdir_lib.DATASET_REPORT_FILE
 
 
 @dataclasses.dataclass
@@ -96,8 +93,8 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
   what process 0 wrote."""
   workdir = pathlib.Path(workdir)
   splits = datasets.load_splits(config.data)
-  tokenizer_path = workdir / TOKENIZER_FILE
-  labels_path = workdir / LABELS_FILE
+  tokenizer_path = workdir / workdir_lib.TOKENIZER_FILE
+  labels_path = workdir / workdir_lib.LABELS_FILE
   if tokenizer_path.exists() and labels_path.exists():
     tokenizer = tokenizer_lib.Tokenizer.load(tokenizer_path)
     label_names = reporting.read_json(labels_path)
@@ -132,6 +129,6 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
   if write:
     for line in datasets.dropped_lines(report):
       logging.warning("data: %s", line)
-    reporting.write_json_atomic(workdir / REPORT_FILE, report)
+    reporting.write_json_atomic(workdir / workdir_lib.DATASET_REPORT_FILE, report)
   return Dataset(encoded["train"], encoded["validation"], encoded["test"], tokenizer,
                  label_names, report, matrix)

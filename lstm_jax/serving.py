@@ -33,15 +33,6 @@ from lstm_jax import model as model_lib
 from lstm_jax import tokenizer as tokenizer_lib
 from lstm_jax import workdir as workdir_lib
 
-CONFIG_FILE = workdir_lib.CONFIG_FILE
-TOKENIZER_FILE = workdir_lib.TOKENIZER_FILE
-LABELS_FILE = workdir_lib.LABELS_FILE
-RESULTS_FILE = workdir_lib.RESULTS_FILE
-CHECKPOINT_DIR = workdir_lib.CHECKPOINT_DIR
-PARAMS_ITEM = workdir_lib.PARAMS_ITEM
-STATE_ITEM = workdir_lib.STATE_ITEM
-META_ITEM = workdir_lib.META_ITEM
-LAYOUT_ITEM = workdir_lib.LAYOUT_ITEM
 WEIGHTS = ("best", "last", "results")
 # Largest per-token input-projection table `Classifier` precomputes (float32).
 MAX_PROJECTION_TABLE_BYTES = 1 << 30
@@ -185,9 +176,9 @@ def _required(workdir: pathlib.Path, name: str) -> pathlib.Path:
   path = workdir / name
   if not path.exists():
     raise WorkdirError(
-        f"{name} not found in {workdir}: training writes it there ({CONFIG_FILE} at the "
-        f"start, {TOKENIZER_FILE} and {LABELS_FILE} once the data is read, {CHECKPOINT_DIR}/ "
-        f"after each epoch, {RESULTS_FILE} at the end). The run may not be finished, or "
+        f"{name} not found in {workdir}: training writes it there ({workdir_lib.CONFIG_FILE} at the "
+        f"start, {workdir_lib.TOKENIZER_FILE} and {workdir_lib.LABELS_FILE} once the data is read, {workdir_lib.CHECKPOINT_DIR}/ "
+        f"after each epoch, {workdir_lib.RESULTS_FILE} at the end). The run may not be finished, or "
         "--workdir points at another directory.")
   return path
 
@@ -195,16 +186,16 @@ def _required(workdir: pathlib.Path, name: str) -> pathlib.Path:
 def read_config(workdir: os.PathLike) -> ml_collections.ConfigDict:
   """The resolved config a run wrote into its workdir."""
   workdir = pathlib.Path(workdir)
-  config = workdir_lib.read_json(_required(workdir, CONFIG_FILE))
+  config = workdir_lib.read_json(_required(workdir, workdir_lib.CONFIG_FILE))
   if not isinstance(config, dict) or not {"data", "model", "embedding"} <= config.keys():
-    raise WorkdirError(f"{workdir / CONFIG_FILE} is not a run config: it needs the sections "
+    raise WorkdirError(f"{workdir / workdir_lib.CONFIG_FILE} is not a run config: it needs the sections "
                        "data, embedding and model")
   return ml_collections.ConfigDict(config_lib.upgrade(config))
 
 
 def read_labels(workdir: os.PathLike) -> list[str]:
   """The class names of a run, index = class id."""
-  path = _required(pathlib.Path(workdir), LABELS_FILE)
+  path = _required(pathlib.Path(workdir), workdir_lib.LABELS_FILE)
   labels = workdir_lib.read_json(path)
   if not isinstance(labels, list) or not labels or not all(isinstance(l, str) for l in labels):
     raise WorkdirError(f"{path} must hold a non-empty JSON list of class names")
@@ -217,10 +208,10 @@ def saved_epochs(workdir: os.PathLike) -> list[int]:
   orbax writes a step under a temporary name and renames it when complete,
   so a directory named by a number alone is complete.
   """
-  directory = _required(pathlib.Path(workdir), CHECKPOINT_DIR)
+  directory = _required(pathlib.Path(workdir), workdir_lib.CHECKPOINT_DIR)
   epochs = sorted(int(p.name) for p in directory.iterdir()
                   if p.name.isdigit() and any((p / item).is_dir()
-                                              for item in (PARAMS_ITEM, STATE_ITEM)))
+                                              for item in (workdir_lib.PARAMS_ITEM, workdir_lib.STATE_ITEM)))
   if not epochs:
     raise WorkdirError(f"no checkpoint in {directory}: a checkpoint is written at the end "
                        "of each epoch, so the run has not finished its first epoch yet")
@@ -245,20 +236,20 @@ def choose_epoch(workdir: os.PathLike, weights: str = "best") -> int:
   if weights == "last":
     return epochs[-1]
   if weights == "results":
-    path = _required(workdir, RESULTS_FILE)
+    path = _required(workdir, workdir_lib.RESULTS_FILE)
     results = workdir_lib.read_json(path)
     if not isinstance(results, dict) or not {"best_epoch", "epochs_run"} <= results.keys():
       raise WorkdirError(f"{path} lacks the keys best_epoch and epochs_run")
     last = results.get("restored_weights") == "last"
     epoch = results["epochs_run"] if last else results["best_epoch"]
   else:
-    meta = _read_json_item(workdir / CHECKPOINT_DIR / str(epochs[-1]), META_ITEM)
+    meta = _read_json_item(workdir / workdir_lib.CHECKPOINT_DIR / str(epochs[-1]), workdir_lib.META_ITEM)
     # No best epoch when the monitored metric was never finite; training then
     # reports the last epoch's weights.
     epoch = meta.get("early_stopping", {}).get("best_epoch") or epochs[-1]
   if epoch not in epochs:
     raise WorkdirError(
-        f"the {weights} weights are those of epoch {epoch}, but {workdir / CHECKPOINT_DIR} "
+        f"the {weights} weights are those of epoch {epoch}, but {workdir / workdir_lib.CHECKPOINT_DIR} "
         f"holds only epochs {epochs}; copy that epoch's checkpoint or pick --weights=last")
   return epoch
 
@@ -274,11 +265,11 @@ def restore_params(workdir: os.PathLike, epoch: int, target: Any) -> Any:
   Returns:
     The parameters on the first local device.
   """
-  directory = pathlib.Path(workdir).absolute() / CHECKPOINT_DIR / str(epoch)
+  directory = pathlib.Path(workdir).absolute() / workdir_lib.CHECKPOINT_DIR / str(epoch)
   _check_layout(directory, target)
   # Checkpoints written before the split hold the parameters inside the whole state.
-  whole_state = not (directory / PARAMS_ITEM).is_dir()
-  path = directory / (STATE_ITEM if whole_state else PARAMS_ITEM)
+  whole_state = not (directory / workdir_lib.PARAMS_ITEM).is_dir()
+  path = directory / (workdir_lib.STATE_ITEM if whole_state else workdir_lib.PARAMS_ITEM)
   sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   item = {"params": target} if whole_state else target
   restore_args = jax.tree.map(lambda _: ocp.ArrayRestoreArgs(sharding=sharding), item)
@@ -295,13 +286,13 @@ def restore_params(workdir: os.PathLike, epoch: int, target: Any) -> Any:
 
 def _check_layout(directory: pathlib.Path, target: Any) -> None:
   """Raises when the saved parameters differ from `target` in keys or shapes."""
-  layout = _read_json_item(directory, LAYOUT_ITEM)
+  layout = _read_json_item(directory, workdir_lib.LAYOUT_ITEM)
   differences = checkpoints.layout_differences(checkpoints.params_layout(layout),
                                                checkpoints.tree_layout(target))
   if differences:
     raise WorkdirError(
-        f"the parameters in {directory} do not fit the model that {CONFIG_FILE}, "
-        f"{TOKENIZER_FILE} and {LABELS_FILE} describe ({len(differences)} differences, e.g. "
+        f"the parameters in {directory} do not fit the model that {workdir_lib.CONFIG_FILE}, "
+        f"{workdir_lib.TOKENIZER_FILE} and {workdir_lib.LABELS_FILE} describe ({len(differences)} differences, e.g. "
         f"{'; '.join(differences[:3])}): these files come from different runs")
 
 
@@ -321,7 +312,7 @@ def load_classifier(workdir: os.PathLike, *, weights: str = "best") -> Classifie
   """
   workdir = pathlib.Path(workdir)
   config = read_config(workdir)
-  tokenizer_path = _required(workdir, TOKENIZER_FILE)
+  tokenizer_path = _required(workdir, workdir_lib.TOKENIZER_FILE)
   try:
     tokenizer = tokenizer_lib.Tokenizer.load(tokenizer_path)
   except ValueError as e:

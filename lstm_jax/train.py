@@ -39,8 +39,6 @@ from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
 from lstm_jax import workdir_lock
 
-CONFIG_FILE = workdir_lib.CONFIG_FILE
-RESULTS_FILE = workdir_lib.RESULTS_FILE
 
 
 class NonFiniteLossError(errors.UserError, RuntimeError):
@@ -114,7 +112,7 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
   has nothing to protect: its earlier start failed before an epoch ended (a
   bad file, a missing download), so the corrected command starts it over.
   """
-  path = workdir / CONFIG_FILE
+  path = workdir / workdir_lib.CONFIG_FILE
   new = json_config(config)
   if path.exists():
     changed = sorted(config_validation.changed_keys(reporting.read_json(path), new))
@@ -134,7 +132,7 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
 
 def _holds_a_run(workdir: pathlib.Path) -> bool:
   checkpoints_dir = workdir / workdir_lib.CHECKPOINT_DIR
-  return ((workdir / RESULTS_FILE).exists()
+  return ((workdir / workdir_lib.RESULTS_FILE).exists()
           or (checkpoints_dir.is_dir() and any(checkpoints_dir.iterdir())))
 
 
@@ -170,7 +168,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
       check_workdir_config(workdir, config)
     # The other processes look at the workdir once process 0 has checked it.
     sync_processes("lstm_jax_workdir_checked")
-    results_path = workdir / RESULTS_FILE
+    results_path = workdir / workdir_lib.RESULTS_FILE
     if results_path.exists():
       results = reporting.read_json(results_path)
       if is_chief:
@@ -183,7 +181,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
 def clear_workdir(workdir: pathlib.Path) -> None:
   """Deletes everything of a previous run but the lock this process holds."""
   for path in workdir.iterdir():
-    if path.name == workdir_lock.LOCK_FILE:
+    if path.name == workdir_lib.LOCK_FILE:
       continue
     if path.is_dir():
       shutil.rmtree(path)
@@ -324,7 +322,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   results = _final_results(training, state, ckpt, history, stopper)
   training.console.print(*console_lib.end_of_training_lines(results))
   if is_chief:
-    reporting.write_json_atomic(workdir / RESULTS_FILE, results)
+    reporting.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
   ckpt.close()
   return results
 

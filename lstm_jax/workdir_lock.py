@@ -22,7 +22,6 @@ from typing import Any, Optional
 from lstm_jax import errors
 from lstm_jax import workdir as workdir_lib
 
-LOCK_FILE = workdir_lib.LOCK_FILE
 
 
 class WorkdirLockedError(errors.UserError, RuntimeError):
@@ -41,7 +40,7 @@ class WorkdirLock:
   """
 
   def __init__(self, workdir: str):
-    self.path = os.path.join(workdir, LOCK_FILE)
+    self.path = os.path.join(workdir, workdir_lib.LOCK_FILE)
     self._fd: Optional[int] = None
 
   def acquire(self) -> None:

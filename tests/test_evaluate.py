@@ -9,6 +9,7 @@ import pytest
 from lstm_jax import evaluate
 from lstm_jax import reporting
 from lstm_jax import serving
+from lstm_jax import workdir as workdir_lib
 from test_serving import REPO_ROOT
 from test_serving import trained_run
 from test_serving import write_reviews
@@ -23,7 +24,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(workdir):
-  return reporting.read_json(workdir / serving.RESULTS_FILE)
+  return reporting.read_json(workdir / workdir_lib.RESULTS_FILE)
 
 
 @pytest.fixture(scope="module")

@@ -199,7 +199,7 @@ def test_disk_full_while_writing_the_results(data, reference, tmp_path, monkeypa
 
   def write_text_atomic(path, text):
     with monkeypatch.context() as patch:
-      if pathlib.Path(path).name == train.RESULTS_FILE:
+      if pathlib.Path(path).name == workdir_lib.RESULTS_FILE:
         patch.setattr(os, "fsync", no_space)
       real(path, text)
 

@@ -24,6 +24,7 @@ from lstm_jax import checkpoints
 from lstm_jax import input_pipeline
 from lstm_jax import reporting
 from lstm_jax import serving
+from lstm_jax import workdir as workdir_lib
 from lstm_jax import train
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -94,7 +95,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(workdir):
-  return reporting.read_json(workdir / serving.RESULTS_FILE)
+  return reporting.read_json(workdir / workdir_lib.RESULTS_FILE)
 
 
 @pytest.fixture(scope="module")
