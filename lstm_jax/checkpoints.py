@@ -14,8 +14,9 @@ an intact fallback) and the best by the monitored metric. An epoch kept only as
 the best loses its `optimizer` item (Adam's two moments are twice the size of
 the parameters): it serves and tests, and the newest epochs resume. Checkpoints
 written before the split hold the whole pytree in one item, `state`, and are
-read as before. The best is found
-with orbax's `best_fn`; a non-finite metric ranks last and ties go to the
+read as before.
+
+The best is found with orbax's `best_fn`; a non-finite metric ranks last and ties go to the
 earlier epoch, which is the epoch Keras's EarlyStopping calls best when
 `min_delta` is 0. (With `min_delta` > 0 early stopping may name an earlier,
 slightly worse epoch than `best_epoch()`; restore by `best_epoch()`.)
@@ -309,7 +310,7 @@ class Checkpointer:
     """Deletes the `optimizer` item of the epochs kept only as the best."""
     older = self.epochs()[:-self._keep_latest]
     for epoch in older:
-      path = os.path.join(self.directory, str(epoch), workdir_lib.OPTIMIZER_ITEM)
+      path = self._item_path(epoch, workdir_lib.OPTIMIZER_ITEM)
       if jax.process_index() == 0 and os.path.isdir(path):
         shutil.rmtree(path)
     if older:

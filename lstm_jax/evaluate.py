@@ -137,9 +137,9 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
   if untrained:
     dropped[LABEL_NOT_TRAINED] += untrained
   if not texts:
-    raise errors.BadValueError(f"{', '.join(files) or f'the {split} split'} has no row with a "
-                     "trained label "
-                     f"(dropped: {dict(dropped)}); the model knows {label_names}")
+    raise errors.BadValueError(f"{measured_name(files, split)} has no row with a trained "
+                               f"label (dropped: {dict(dropped)}); the model knows "
+                               f"{label_names}")
   encoded = input_pipeline.encode(texts, labels, label_names, classifier.tokenizer,
                                   config.data)
   topology = steps.Topology.from_config(config)
@@ -161,13 +161,17 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
   }
 
 
+def measured_name(files: Sequence[str], split: str) -> str:
+  """What was measured, for messages: the files, else the run's split."""
+  return ", ".join(files) or f"the {split} split"
+
+
 def summary(result: Mapping[str, Any]) -> str:
   """A readable account of `evaluate_workdir`'s result."""
   names = result["label_names"]
   width = max(len("class"), *map(len, names))
-  measured = ", ".join(result["files"]) or f"{result['split']} split"
   lines = [
-      f"{measured}: {result['num_examples']} examples, "
+      f"{measured_name(result['files'], result['split'])}: {result['num_examples']} examples, "
       f"{result['num_dropped']} dropped; weights of epoch {result['epoch']} "
       f"({result['weights']})",
       f"loss: {result['loss']:.4f} - accuracy: {result['accuracy']:.4f} - "
@@ -187,8 +191,8 @@ def summary(result: Mapping[str, Any]) -> str:
 
 def dropped_warning(result: Mapping[str, Any]) -> str:
   reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(result["dropped"].items()))
-  measured = ", ".join(result["files"]) or f"the {result['split']} split"
-  return f"warning: {result['num_dropped']} rows of {measured} dropped ({reasons})"
+  return (f"warning: {result['num_dropped']} rows of "
+          f"{measured_name(result['files'], result['split'])} dropped ({reasons})")
 
 
 def main(argv: Sequence[str]) -> None:

@@ -20,7 +20,6 @@ from lstm_jax import tokenizer as tokenizer_lib
 from lstm_jax import workdir as workdir_lib
 
 
-
 @dataclasses.dataclass
 class EncodedSplit:
   """One split ready for batching."""

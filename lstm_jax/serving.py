@@ -176,10 +176,11 @@ def _required(workdir: pathlib.Path, name: str) -> pathlib.Path:
   path = workdir / name
   if not path.exists():
     raise WorkdirError(
-        f"{name} not found in {workdir}: training writes it there ({workdir_lib.CONFIG_FILE} at the "
-        f"start, {workdir_lib.TOKENIZER_FILE} and {workdir_lib.LABELS_FILE} once the data is read, {workdir_lib.CHECKPOINT_DIR}/ "
-        f"after each epoch, {workdir_lib.RESULTS_FILE} at the end). The run may not be finished, or "
-        "--workdir points at another directory.")
+        f"{name} not found in {workdir}: training writes it there "
+        f"({workdir_lib.CONFIG_FILE} at the start, {workdir_lib.TOKENIZER_FILE} and "
+        f"{workdir_lib.LABELS_FILE} once the data is read, {workdir_lib.CHECKPOINT_DIR}/ after "
+        f"each epoch, {workdir_lib.RESULTS_FILE} at the end). The run may not be finished, "
+        "or --workdir points at another directory.")
   return path
 
 
@@ -188,8 +189,8 @@ def read_config(workdir: os.PathLike) -> ml_collections.ConfigDict:
   workdir = pathlib.Path(workdir)
   config = workdir_lib.read_json(_required(workdir, workdir_lib.CONFIG_FILE))
   if not isinstance(config, dict) or not {"data", "model", "embedding"} <= config.keys():
-    raise WorkdirError(f"{workdir / workdir_lib.CONFIG_FILE} is not a run config: it needs the sections "
-                       "data, embedding and model")
+    raise WorkdirError(f"{workdir / workdir_lib.CONFIG_FILE} is not a run config: it needs "
+                       "the sections data, embedding and model")
   return ml_collections.ConfigDict(config_lib.upgrade(config))
 
 
@@ -209,9 +210,9 @@ def saved_epochs(workdir: os.PathLike) -> list[int]:
   so a directory named by a number alone is complete.
   """
   directory = _required(pathlib.Path(workdir), workdir_lib.CHECKPOINT_DIR)
+  items = (workdir_lib.PARAMS_ITEM, workdir_lib.STATE_ITEM)
   epochs = sorted(int(p.name) for p in directory.iterdir()
-                  if p.name.isdigit() and any((p / item).is_dir()
-                                              for item in (workdir_lib.PARAMS_ITEM, workdir_lib.STATE_ITEM)))
+                  if p.name.isdigit() and any((p / item).is_dir() for item in items))
   if not epochs:
     raise WorkdirError(f"no checkpoint in {directory}: a checkpoint is written at the end "
                        "of each epoch, so the run has not finished its first epoch yet")
@@ -243,14 +244,16 @@ def choose_epoch(workdir: os.PathLike, weights: str = "best") -> int:
     last = results.get("restored_weights") == "last"
     epoch = results["epochs_run"] if last else results["best_epoch"]
   else:
-    meta = _read_json_item(workdir / workdir_lib.CHECKPOINT_DIR / str(epochs[-1]), workdir_lib.META_ITEM)
+    meta = _read_json_item(workdir / workdir_lib.CHECKPOINT_DIR / str(epochs[-1]),
+                           workdir_lib.META_ITEM)
     # No best epoch when the monitored metric was never finite; training then
     # reports the last epoch's weights.
     epoch = meta.get("early_stopping", {}).get("best_epoch") or epochs[-1]
   if epoch not in epochs:
     raise WorkdirError(
-        f"the {weights} weights are those of epoch {epoch}, but {workdir / workdir_lib.CHECKPOINT_DIR} "
-        f"holds only epochs {epochs}; copy that epoch's checkpoint or pick --weights=last")
+        f"the {weights} weights are those of epoch {epoch}, but "
+        f"{workdir / workdir_lib.CHECKPOINT_DIR} holds only epochs {epochs}; copy that "
+        "epoch's checkpoint or pick --weights=last")
   return epoch
 
 
@@ -292,8 +295,9 @@ def _check_layout(directory: pathlib.Path, target: Any) -> None:
   if differences:
     raise WorkdirError(
         f"the parameters in {directory} do not fit the model that {workdir_lib.CONFIG_FILE}, "
-        f"{workdir_lib.TOKENIZER_FILE} and {workdir_lib.LABELS_FILE} describe ({len(differences)} differences, e.g. "
-        f"{'; '.join(differences[:3])}): these files come from different runs")
+        f"{workdir_lib.TOKENIZER_FILE} and {workdir_lib.LABELS_FILE} describe "
+        f"({len(differences)} differences, e.g. {'; '.join(differences[:3])}): these files "
+        "come from different runs")
 
 
 def load_classifier(workdir: os.PathLike, *, weights: str = "best") -> Classifier:

@@ -25,7 +25,8 @@ from lstm_jax import config_validation
 from lstm_jax import input_pipeline
 from lstm_jax import metrics as metrics_lib
 
-AXIS = "batch"
+AXIS = "batch"  # the pmap axis the steps reduce over
+
 
 class TrainState(train_state_lib.TrainState):
   """Parameters and optimizer state; `step` counts optimizer updates."""

@@ -23,7 +23,6 @@ from lstm_jax import errors
 from lstm_jax import workdir as workdir_lib
 
 
-
 class WorkdirLockedError(errors.UserError, RuntimeError):
   """Another live process holds the workdir."""
 

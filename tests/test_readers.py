@@ -144,24 +144,20 @@ def csv_rows(count: int) -> list[str]:
                            for i in range(2, count + 1)]
 
 
-def test_a_quote_left_open_to_the_end_of_the_file_stops_with_its_line(tmp_path):
+@pytest.mark.parametrize("edits, message", [
+    ({49: '"broken quote line,pos'},
+     r"line 50: a quote opened here is never closed: the 150 lines .* data.quoting=none"),
+    ({4: 'row 5,"pos', 9: 'row 10,neg"'},
+     r"line 5: a quote opened here swallows lines 6-10, which are rows of 2 columns on "
+     r"their own"),
+], ids=["open to the end of the file", "swallowing whole rows"])
+def test_a_stray_quote_stops_with_its_line(tmp_path, edits, message):
   rows = csv_rows(200)
-  rows[49] = '"broken quote line,pos'
+  for index, row in edits.items():
+    rows[index] = row
   path = tmp_path / "a.csv"
   path.write_text("\n".join(rows) + "\n", "utf-8")
-  with pytest.raises(DataError, match=r"a.csv: line 50: a quote opened here is "
-                     r"never closed: the 150 lines .* data.quoting=none"):
-    read(path)
-
-
-def test_a_quote_that_swallows_whole_rows_stops_with_its_lines(tmp_path):
-  rows = csv_rows(20)
-  rows[4] = 'row 5,"pos'
-  rows[9] = 'row 10,neg"'
-  path = tmp_path / "a.csv"
-  path.write_text("\n".join(rows) + "\n", "utf-8")
-  with pytest.raises(DataError, match="line 5: a quote opened here swallows "
-                     "lines 6-10, which are rows of 2 columns on their own"):
+  with pytest.raises(DataError, match=rf"a\.csv: {message}"):
     read(path)
 
 

@@ -3,8 +3,9 @@
 Every row read is either yielded as an `Example` or counted in a `Tally` under
 the reason it was dropped. Bad input that cannot be a row (a malformed JSON
 line, undecodable bytes, a missing column, a CSV quote that swallows the lines
-after it) raises `DataError` naming the file, the line and the fix. Blank lines of JSON-lines / CSV / TSV files are not rows;
-in `lines_per_label` files every line is a row.
+after it) raises `DataError` naming the file, the line and the fix. Blank lines
+of JSON-lines / CSV / TSV files are not rows; in `lines_per_label` files every
+line is a row.
 """
 
 import collections
@@ -55,9 +56,10 @@ class Tally:
   def drop(self, reason: str, row_id: str = "") -> None:
     """Counts a dropped row; `row_id` is empty for drops of a whole label."""
     self.dropped[reason] += 1
-    first = self.first_dropped.setdefault(reason, [])
-    if row_id and len(first) < FIRST_DROPPED:
-      first.append(row_id)
+    if row_id:
+      first = self.first_dropped.setdefault(reason, [])
+      if len(first) < FIRST_DROPPED:
+        first.append(row_id)
 
 
 @dataclasses.dataclass(frozen=True)
