@@ -187,7 +187,7 @@ def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
 
   model = model_lib.LSTMClassifier(
       vocab_size=case.vocab, embed_dim=case.embed, num_classes=case.num_classes,
-      units=case.units, dtype=jnp.dtype(dtype), implementation=implementation,
+      recurrent=model_lib.stack(case.units), dtype=jnp.dtype(dtype), implementation=implementation,
       **({} if time_chunks is None else {"time_chunks": time_chunks}))
   tokens, _ = random_batch(case)
   params = model.init(jax.random.key(SEED), tokens)["params"]
@@ -204,7 +204,8 @@ def lstm_jax_serving_steps(case: Case):
   from lstm_jax import model as model_lib
 
   model = model_lib.LSTMClassifier(vocab_size=case.vocab, embed_dim=case.embed,
-                                   num_classes=case.num_classes, units=case.units)
+                                   num_classes=case.num_classes,
+                                   recurrent=model_lib.stack(case.units))
   tokens, _ = random_batch(case)
   params = model.init(jax.random.key(SEED), tokens)["params"]
   table = model_lib.input_projection_table(params, model)

@@ -5,7 +5,9 @@
 the input files, with their meaning, are defined by `lstm_jax/datasets/config.py`.
 List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
 `data.columns`, `data.file_labels`, `data.bucket_lengths`) are tuples; on the
-command line they accept a comma-separated string.
+command line they accept a comma-separated string. The layer lists
+(`model.lstm_layers`, `model.hidden_layers`) are tuples of dicts; on the
+command line they accept JSON.
 """
 
 import copy
@@ -50,12 +52,22 @@ def default_config() -> ml_collections.ConfigDict:
   embedding.oov = "zeros"  # zeros | random: rows of words missing from GloVe
 
   config.model = model = ml_collections.ConfigDict()
-  model.units = 128
-  model.num_layers = 1
-  model.bidirectional = False
-  model.dropout = 0.0  # Dropout layer between the LSTM stack and the classifier
-  model.lstm_dropout = 0.0  # Keras LSTM(dropout=): on the inputs of each LSTM
-  model.recurrent_dropout = 0.0
+  # The Keras LSTM classifier family (lstm_jax/model.py); the study's model is
+  # Embedding → LSTM(128) → Dropout(head_dropout) → Dense(C, softmax).
+  model.embedding_dropout = 0.0  # Dropout on the embedded sequence
+  model.spatial_dropout = False  # ... as SpatialDropout1D: one mask per sequence and feature
+  # One dict per recurrent layer, first to last: units, and optionally
+  # bidirectional (False), merge_mode (concat | sum | mul | ave), dropout (Keras
+  # LSTM(dropout=): on the layer's inputs), recurrent_dropout, dropout_after (a
+  # Dropout on the layer's output sequence). On the command line: JSON, e.g.
+  # '[{"units": 64, "bidirectional": true}, {"units": 32}]'.
+  model.lstm_layers = list_key({"units": 128})
+  model.pooling = "last"  # last (state) | max | average (GlobalMax/AveragePooling1D)
+  model.head_dropout = 0.0  # Dropout between the recurrent stack and the Dense layers
+  # One dict per hidden Dense layer: units, and optionally activation (relu) and
+  # dropout_after. On the command line: JSON, e.g. '[{"units": 64}]'.
+  model.hidden_layers = list_key()
+  model.output = "softmax"  # softmax | sigmoid (Dense(1), binary cross-entropy; 2 classes)
   model.mask_zero = True
   model.dtype = "float32"  # float32 | bfloat16 (matmuls; state stays float32)
   model.implementation = "fused"  # fused | scan (reference) | cudnn (CUDA GPUs)
@@ -98,14 +110,36 @@ LEGACY_VALUES: Mapping[str, Any] = {
     "model.distinct_tokens": False,  # every token slot went to the first layer
 }
 
+# The model keys of the first releases (one stack of equal layers), which
+# `upgrade` turns into today's: their defaults, and the new key each feeds.
+LEGACY_MODEL_KEYS: Mapping[str, Any] = {
+    "units": 128, "num_layers": 1, "bidirectional": False, "lstm_dropout": 0.0,
+    "recurrent_dropout": 0.0, "dropout": 0.0,
+}
+
+
+def _upgrade_model(model: dict[str, Any]) -> None:
+  """units / num_layers / bidirectional / lstm_dropout / recurrent_dropout →
+  lstm_layers, and dropout → head_dropout, in place."""
+  if not LEGACY_MODEL_KEYS.keys() & model.keys():
+    return
+  old = {key: model.pop(key, default) for key, default in LEGACY_MODEL_KEYS.items()}
+  layer = {"units": old["units"], "bidirectional": old["bidirectional"],
+           "dropout": old["lstm_dropout"], "recurrent_dropout": old["recurrent_dropout"]}
+  model.setdefault("lstm_layers", [layer] * old["num_layers"])
+  model.setdefault("head_dropout", old["dropout"])
+
 
 def upgrade(old: Mapping[str, Any]) -> dict[str, Any]:
   """A run's `config.json` with every key of today's schema, as plain JSON.
 
-  A key it lacks gets the value that runs from before the key used
-  (`LEGACY_VALUES`), otherwise today's default; keys it holds are kept.
+  Keys of the first releases are renamed (`LEGACY_MODEL_KEYS`); a key it
+  lacks gets the value that runs from before the key used (`LEGACY_VALUES`),
+  otherwise today's default; keys it holds are kept.
   """
   upgraded = copy.deepcopy(dict(old))
+  if isinstance(upgraded.get("model"), dict):
+    _upgrade_model(upgraded["model"])
   defaults = json.loads(json.dumps(default_config().to_dict()))
   for section, values in defaults.items():
     if not isinstance(values, dict):

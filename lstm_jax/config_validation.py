@@ -4,6 +4,8 @@ Every problem is reported at once, each naming the key, the bad value and
 what is accepted, so a run never fails minutes in on a typo.
 """
 
+import dataclasses
+import json
 from typing import Any
 
 import ml_collections
@@ -13,6 +15,9 @@ from lstm_jax import console
 from lstm_jax import datasets
 from lstm_jax import errors
 from lstm_jax import glove
+from lstm_jax import heads
+from lstm_jax import lstm
+from lstm_jax import model as model_lib
 
 CHOICES = {
     "data.padding": ("pre", "post"),
@@ -20,7 +25,9 @@ CHOICES = {
     "embedding.kind": ("trainable", "glove"),
     "embedding.oov": ("zeros", "random"),
     "model.dtype": ("float32", "bfloat16"),
-    "model.implementation": ("fused", "scan", "cudnn"),
+    "model.implementation": lstm.IMPLEMENTATIONS,
+    "model.pooling": tuple(model_lib.POOLINGS),
+    "model.output": tuple(heads.HEADS),
     "train.optimizer": ("adam", "keras_adam"),
     "train.clip_mode": ("global_norm", "per_variable_norm", "value", "none"),
     "early_stopping.mode": ("auto", "min", "max"),
@@ -36,11 +43,8 @@ RANGES = {
     "data.vocab_size": (2, None, True),
     "data.max_length": (1, None, True),
     "embedding.dim": (1, None, True),
-    "model.units": (1, None, True),
-    "model.num_layers": (1, None, True),
-    "model.dropout": (0.0, 1.0, True),
-    "model.lstm_dropout": (0.0, 1.0, True),
-    "model.recurrent_dropout": (0.0, 1.0, True),
+    "model.embedding_dropout": (0.0, 1.0, True),
+    "model.head_dropout": (0.0, 1.0, True),
     "model.time_chunks": (1, None, True),
     "train.batch_size": (1, None, True),
     "train.max_epochs": (1, None, True),
@@ -53,6 +57,10 @@ RANGES = {
 
 LIST_KEYS = ("data.train_files", "data.test_files", "data.text_fields", "data.columns",
              "data.file_labels", "data.bucket_lengths")
+
+# Lists of layers: each item is a dict of the fields of its dataclass.
+LAYER_LIST_KEYS = {"model.lstm_layers": model_lib.Recurrent,
+                   "model.hidden_layers": model_lib.Hidden}
 
 
 class ConfigError(errors.UserError, ValueError):
@@ -99,8 +107,33 @@ def split_list(value: Any) -> tuple:
   return tuple(i for i in items if i != "")
 
 
+def _layer_list(key: str, value: Any) -> tuple:
+  """A layer list as a tuple of dicts; a string is JSON (the command line)."""
+  if isinstance(value, str):
+    try:
+      value = json.loads(value) if value.strip() else []
+    except json.JSONDecodeError as e:
+      raise ConfigError(f"{key}={value!r} is not JSON ({e.msg} at character {e.pos}); write "
+                        'it as a list of dicts, e.g. \'[{"units": 64}]\'') from None
+  if isinstance(value, dict):
+    value = [value]
+  if not isinstance(value, (list, tuple)):
+    return value
+  return tuple(dict(item) if isinstance(item, (dict, ml_collections.ConfigDict)) else item
+               for item in value)
+
+
+def _complete_layer(cls: type, item: Any) -> Any:
+  """Every field of a valid layer dict, defaults filled in, so that equal layers
+  compare equal however they were written; an invalid one is left for `validate`."""
+  if not isinstance(item, dict) or _layer_problems(cls, item):
+    return item
+  return dataclasses.asdict(cls(**item))
+
+
 def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Returns a copy with list-valued keys as tuples of items."""
+  """Returns a copy with list-valued keys as tuples of items and layer lists
+  as tuples of complete dicts."""
   plain = config.to_dict()
   for key in LIST_KEYS:
     section, name = key.split(".")
@@ -108,7 +141,61 @@ def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     if name == "bucket_lengths":
       value = tuple(int(v) for v in value)
     plain[section][name] = value
+  for key, cls in LAYER_LIST_KEYS.items():
+    section, name = key.split(".")
+    if name in plain.get(section, {}):
+      value = _layer_list(key, plain[section][name])
+      if isinstance(value, tuple):
+        value = tuple(_complete_layer(cls, item) for item in value)
+      plain[section][name] = value
   return ml_collections.ConfigDict(plain)
+
+
+def _layer_problems(cls: type, item: dict) -> list[str]:
+  """What is wrong with one layer dict, without its key."""
+  fields = {f.name: f for f in dataclasses.fields(cls)}
+  problems = [f"unknown field {name!r} (fields: {', '.join(fields)})"
+              for name in item if name not in fields]
+  required = [f.name for f in fields.values() if f.default is dataclasses.MISSING]
+  problems += [f"needs {name!r}" for name in required if name not in item]
+  for name, value in item.items():
+    want = fields[name].type if name in fields else None
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+      continue
+    if want is not None and (not isinstance(value, want)
+                             or (want is int and isinstance(value, bool))):
+      problems.append(f"{name}={value!r}: expected {want.__name__}")
+  return problems
+
+
+def _check_layers(config: ml_collections.ConfigDict) -> list[str]:
+  """Each layer dict, then the model they make (with two classes: the class
+  count is known once the data is read)."""
+  problems = []
+  for key, cls in LAYER_LIST_KEYS.items():
+    value = flatten(config.to_dict())[key]
+    if not isinstance(value, (list, tuple)):
+      problems.append(f"{key}={value!r}: expected a list of dicts")
+      continue
+    for index, item in enumerate(value):
+      if not isinstance(item, dict):
+        problems.append(f"{key}[{index}]={item!r}: expected a dict")
+        continue
+      problems += [f"{key}[{index}]: {p}" for p in _layer_problems(cls, item)]
+  if not problems:
+    try:
+      model_lib.from_config(config, vocab_size=2, num_classes=2).check()
+    except ValueError as e:
+      problems.append(f"model: {e}")
+  return problems
+
+
+def check_model(model: model_lib.LSTMClassifier) -> None:
+  """Raises ConfigError when the model the config and the data make cannot be built."""
+  try:
+    model.check()
+  except ValueError as e:
+    raise ConfigError(f"model: {e}") from None
 
 
 def _check_types(config: ml_collections.ConfigDict) -> list[str]:
@@ -187,7 +274,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError listing every problem of `config`."""
   problems = _check_types(config)
   if not problems:
-    problems = _check_values(config) + _check_data(config.data)
+    problems = _check_values(config) + _check_layers(config) + _check_data(config.data)
     if config.embedding.kind == "glove":
       # No download while anything else is wrong: one message lists it all.
       problems += _check_glove(config.embedding, download=not problems)

@@ -144,7 +144,8 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
                                   config.data)
   topology = steps.Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
-  p_eval_step = steps.pmapped_eval_step(classifier.model.apply, len(label_names), topology)
+  p_eval_step = steps.pmapped_eval_step(classifier.model.apply, len(label_names),
+                                       classifier.model.head, topology)
   metrics = steps.evaluate(p_eval_step, classifier.params, encoded, config, topology,
                            label_names)
   return {

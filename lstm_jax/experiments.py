@@ -15,7 +15,7 @@ def experiment(name: str, *, dropout: float, glove: bool) -> ml_collections.Conf
   """The defaults plus what every experiment of the study shares."""
   config = config_lib.default_config()
   config.name = name
-  config.model.dropout = dropout
+  config.model.head_dropout = dropout
   config.train.batch_size = 64
   config.early_stopping.monitor = "val_loss"
   config.early_stopping.patience = 3

@@ -1,31 +1,48 @@
-"""Import of Keras 3 LSTM classifiers: `from_keras(keras_model) -> (model, variables)`.
+"""Keras 3 LSTM classifiers in and out: `from_keras`, `to_keras`, `build_keras`.
 
-Supported models are linear stacks
-  Embedding(mask_zero=True|False) → LSTM | Bidirectional(LSTM) (one or more)
-  → optional Dropout → Dense(softmax)
-with the same units, layer kind and dropout rates in every recurrent layer.
-`jax.nn.softmax(model.apply(variables, token_ids))` then equals
-`keras_model.predict(token_ids)`. Anything the classifier cannot represent is
-refused with a ValueError naming the layer and the option.
+The family both directions cover (a linear chain of layers, Sequential or
+functional, `keras.Input` of fixed or `None` length):
+
+  Embedding(mask_zero=True|False)
+  → optional Dropout | SpatialDropout1D
+  → LSTM | Bidirectional(LSTM, merge_mode concat|sum|mul|ave), one or more,
+    each layer its own options, a Dropout allowed after each that returns sequences
+  → optional GlobalMaxPooling1D | GlobalAveragePooling1D
+  → optional Dropout
+  → Dense(units, activation) (+ optional Dropout), zero or more
+  → Dense(C, "softmax") | Dense(1, "sigmoid")
+
+`model.apply(variables, ids, method=model.probabilities)` then equals
+`keras_model.predict(ids)`. Anything the classifier cannot represent is refused
+with a ValueError naming the layer and the option.
 
 Keras is a test / reference dependency: it is imported only when this module
 is used, on the JAX backend unless KERAS_BACKEND says otherwise.
 """
 
+import dataclasses
 import os
-from typing import Any, Union
+from typing import Any, Optional, Union
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
-from lstm_jax.model import LSTMClassifier
+from lstm_jax import lstm
+from lstm_jax import model as model_lib
 
-SUPPORTED = ("Embedding → LSTM / Bidirectional(LSTM) (one or more) → optional Dropout "
-             "→ Dense(softmax)")
+SUPPORTED = ("Embedding → optional Dropout / SpatialDropout1D → LSTM / Bidirectional(LSTM) "
+             "(one or more, optional Dropout between) → optional GlobalMaxPooling1D / "
+             "GlobalAveragePooling1D → optional Dropout → Dense (+ Dropout), zero or more → "
+             "Dense(softmax) or Dense(1, sigmoid)")
+
+# Keras's name of each pooling (`model.POOLINGS`).
+POOLING_LAYERS = {"max": "GlobalMaxPooling1D", "average": "GlobalAveragePooling1D"}
 
 
 def _keras():
   os.environ.setdefault("KERAS_BACKEND", "jax")
-  import keras
+  import keras  # pylint: disable=g-import-not-at-top
   return keras
 
 
@@ -38,28 +55,41 @@ def _value(variable: Any) -> jnp.ndarray:
   return jnp.asarray(_keras().ops.convert_to_numpy(variable.value), jnp.float32)
 
 
-def _check_float32(layer: Any) -> None:
-  """Refuses mixed-precision and quantized layers, and LoRA-adapted ones."""
+def _check_plain(layer: Any) -> None:
+  """Refuses mixed precision, quantized and LoRA-adapted layers, regularizers
+  and constraints (they change training, which the classifier would not)."""
   if layer.dtype_policy.name != "float32":
     raise _fail(layer, f"dtype policy {layer.dtype_policy.name!r} is not supported, use float32")
   if getattr(layer, "lora_enabled", False):
     raise _fail(layer, "LoRA-adapted weights are not supported")
+  for option, value in layer.get_config().items():
+    if option.endswith(("_regularizer", "_constraint")) and value is not None:
+      raise _fail(layer, f"{option} is not supported")
+
+
+def _rate(layer: Any) -> float:
+  L = _keras().layers
+  if type(layer) not in (L.Dropout, L.SpatialDropout1D):  # pylint: disable=unidiomatic-typecheck
+    raise _fail(layer, "only Dropout and SpatialDropout1D are supported")
+  if layer.noise_shape is not None:
+    raise _fail(layer, f"noise_shape={layer.noise_shape} is not supported")
+  return float(layer.rate)
 
 
 def _lstm_options(layer: Any, expect_backwards: bool = False) -> dict[str, Any]:
-  """Checks one Keras LSTM and returns the options the classifier needs."""
+  """Checks one Keras LSTM and returns what the classifier needs of it."""
   keras = _keras()
   if not isinstance(layer, keras.layers.LSTM):
     raise _fail(layer, "only LSTM recurrent layers are supported")
-  _check_float32(layer)
+  _check_plain(layer)
   config = layer.get_config()
   required = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
               "stateful": False, "return_state": False, "go_backwards": expect_backwards}
   for option, expected in required.items():
     if config[option] != expected:
       raise _fail(layer, f"{option}={config[option]!r} is not supported (need {expected!r})")
-  return {"units": config["units"], "dropout": config["dropout"],
-          "recurrent_dropout": config["recurrent_dropout"],
+  return {"units": config["units"], "dropout": float(config["dropout"]),
+          "recurrent_dropout": float(config["recurrent_dropout"]),
           "return_sequences": config["return_sequences"],
           "zero_output_for_mask": config["zero_output_for_mask"]}
 
@@ -70,14 +100,16 @@ def _lstm_params(layer: Any) -> dict[str, jnp.ndarray]:
           "bias": _value(cell.bias)}
 
 
-def _recurrent_layer(layer: Any) -> tuple[bool, dict[str, Any], dict[str, Any]]:
-  """Returns (bidirectional, options, params) for an LSTM or Bidirectional(LSTM)."""
+def _recurrent_layer(layer: Any) -> tuple[model_lib.Recurrent, bool, dict[str, Any]]:
+  """(the layer, whether it returns sequences, its params) of an LSTM or
+  Bidirectional(LSTM)."""
   keras = _keras()
   if isinstance(layer, keras.layers.Bidirectional):
-    _check_float32(layer)
+    _check_plain(layer)
     merge_mode = layer.get_config()["merge_mode"]
-    if merge_mode != "concat":
-      raise _fail(layer, f"merge_mode={merge_mode!r} is not supported (need 'concat')")
+    if merge_mode not in lstm.MERGE_MODES:
+      raise _fail(layer, f"merge_mode={merge_mode!r} is not supported (need one of "
+                  f"{', '.join(lstm.MERGE_MODES)})")
     forward = _lstm_options(layer.forward_layer)
     backward = _lstm_options(layer.backward_layer, expect_backwards=True)
     # Keras sets zero_output_for_mask from return_sequences on both directions.
@@ -85,13 +117,16 @@ def _recurrent_layer(layer: Any) -> tuple[bool, dict[str, Any], dict[str, Any]]:
     backward.pop("zero_output_for_mask")
     if forward != backward:
       raise _fail(layer, f"forward options {forward} differ from backward options {backward}")
+    returns_sequences = forward.pop("return_sequences")
     params = {"forward": _lstm_params(layer.forward_layer),
               "backward": _lstm_params(layer.backward_layer)}
-    return True, forward, params
+    return (model_lib.Recurrent(bidirectional=True, merge_mode=merge_mode, **forward),
+            returns_sequences, params)
   options = _lstm_options(layer)
   if options.pop("zero_output_for_mask") and not options["return_sequences"]:
     raise _fail(layer, "zero_output_for_mask=True on the last LSTM is not supported")
-  return False, options, _lstm_params(layer)
+  returns_sequences = options.pop("return_sequences")
+  return model_lib.Recurrent(**options), returns_sequences, _lstm_params(layer)
 
 
 def _load(keras_model: Union[Any, str, os.PathLike]) -> Any:
@@ -102,12 +137,39 @@ def _load(keras_model: Union[Any, str, os.PathLike]) -> Any:
   return keras_model
 
 
-def from_keras(keras_model: Union[Any, str, os.PathLike]) -> tuple[LSTMClassifier, dict[str, Any]]:
+class _Chain:
+  """The model's layers, read front to back."""
+
+  def __init__(self, layers: list[Any]):
+    self.layers = layers
+    self.last = None
+
+  def next_is(self, *kinds: type) -> bool:
+    return bool(self.layers) and isinstance(self.layers[0], kinds)
+
+  def take(self) -> Any:
+    self.last = self.layers.pop(0)
+    return self.last
+
+  def optional_dropout(self) -> float:
+    """The rate of a Dropout that comes next (0 if none)."""
+    if not self.next_is(_keras().layers.Dropout):
+      return 0.0
+    layer = self.take()
+    if isinstance(layer, _keras().layers.SpatialDropout1D):
+      raise _fail(layer, "SpatialDropout1D is supported only after the Embedding")
+    if self.next_is(_keras().layers.Dropout):
+      raise _fail(self.layers[0], "two Dropout layers in a row are not supported (use one)")
+    return _rate(layer)
+
+
+def from_keras(keras_model: Union[Any, str, os.PathLike]
+               ) -> tuple[model_lib.LSTMClassifier, dict[str, Any]]:
   """Converts a built Keras 3 LSTM classifier into an `LSTMClassifier`.
 
   Args:
-    keras_model: a built `keras.Model` (Sequential or functional), or the path
-      of a `.keras` file.
+    keras_model: a built `keras.Model` (Sequential or functional, a linear
+      chain of layers), or the path of a `.keras` file.
 
   Returns:
     (model, variables): the Flax module (float32, the default "fused" recurrence; use
@@ -118,81 +180,185 @@ def from_keras(keras_model: Union[Any, str, os.PathLike]) -> tuple[LSTMClassifie
     ValueError: naming the first layer or option that cannot be represented.
   """
   keras = _keras()
+  L = keras.layers
   keras_model = _load(keras_model)
   if not isinstance(keras_model, keras.Model):
     raise ValueError(f"from_keras expects a keras.Model or a .keras path, got {type(keras_model)}")
-  layers = [layer for layer in keras_model.layers
-            if not isinstance(layer, keras.layers.InputLayer)]
+  layers = [layer for layer in keras_model.layers if not isinstance(layer, L.InputLayer)]
   if not layers:
     raise ValueError(f"from_keras: the model has no layers. Supported models: {SUPPORTED}.")
-  if not isinstance(layers[0], keras.layers.Embedding):
+  if not isinstance(layers[0], L.Embedding):
     raise _fail(layers[0], "the first layer must be an Embedding")
   if not keras_model.built or not layers[0].weights:
     raise ValueError("from_keras: the Keras model is not built; give it a keras.Input or "
                      "call it on a batch first")
-
-  embedding, *rest = layers
-  _check_float32(embedding)
+  chain = _Chain(layers)
+  embedding = chain.take()
+  _check_plain(embedding)
   params: dict[str, Any] = {"embedding": {"embedding": _value(embedding.embeddings)}}
 
-  recurrent = []
-  while rest and isinstance(rest[0], (keras.layers.LSTM, keras.layers.Bidirectional)):
-    recurrent.append(rest.pop(0))
+  spatial = chain.next_is(L.SpatialDropout1D)
+  embedding_dropout = _rate(chain.take()) if chain.next_is(L.Dropout) else 0.0
+  if chain.next_is(L.Dropout):
+    raise _fail(chain.layers[0], "two Dropout layers in a row are not supported (use one)")
+
+  recurrent, returns = [], []
+  while chain.next_is(L.LSTM, L.Bidirectional):
+    layer = chain.take()
+    spec, returns_sequences, layer_params = _recurrent_layer(layer)
+    params[f"lstm_{len(recurrent)}"] = layer_params
+    dropout_after = 0.0
+    if returns_sequences and chain.next_is(L.Dropout):
+      dropout_after = chain.optional_dropout()
+    recurrent.append(dataclasses.replace(spec, dropout_after=dropout_after))
+    returns.append((layer, returns_sequences))
   if not recurrent:
-    culprit = rest[0] if rest else embedding
+    culprit = chain.layers[0] if chain.layers else embedding
     raise _fail(culprit, "expected an LSTM or Bidirectional(LSTM) after the Embedding")
 
-  dropout = 0.0
-  if rest and isinstance(rest[0], keras.layers.Dropout):
-    layer = rest.pop(0)
-    if layer.noise_shape is not None:
-      raise _fail(layer, f"noise_shape={layer.noise_shape} is not supported")
-    if rest and isinstance(rest[0], (keras.layers.LSTM, keras.layers.Bidirectional)):
-      raise _fail(layer, "Dropout between recurrent layers is not supported (use the LSTM's "
-                  "dropout option)")
-    dropout = float(layer.rate)
-  if not rest:
-    raise _fail(recurrent[-1], "the model must end with Dense(softmax) after the LSTM stack")
-  if not isinstance(rest[0], keras.layers.Dense):
-    raise _fail(rest[0], "this layer type is not supported at this position")
-  if len(rest) > 1:
-    raise _fail(rest[1], "layers after the final Dense are not supported")
-  dense = rest[0]
-  _check_float32(dense)
-  dense_config = dense.get_config()
-  if dense_config["activation"] != "softmax":
-    raise _fail(dense, f"activation={dense_config['activation']!r} is not supported "
-                "(need 'softmax')")
-  if not dense_config["use_bias"]:
-    raise _fail(dense, "use_bias=False is not supported")
-  params["dense"] = {"kernel": _value(dense.kernel), "bias": _value(dense.bias)}
+  pooling = "last"
+  for name, layer_name in POOLING_LAYERS.items():
+    if chain.next_is(getattr(L, layer_name)):
+      layer = chain.take()
+      config = layer.get_config()
+      if config.get("data_format", "channels_last") != "channels_last" or config.get("keepdims"):
+        raise _fail(layer, "only data_format='channels_last' without keepdims is supported")
+      pooling = name
+  for index, (layer, returns_sequences) in enumerate(returns):
+    should = index < len(returns) - 1 or pooling != "last"
+    if returns_sequences != should:
+      raise _fail(layer, "every LSTM but the last must have return_sequences=True, and the "
+                  "last one return_sequences=True only when a GlobalMax/AveragePooling1D "
+                  "follows")
+  # A Dropout after the last layer's sequence, before pooling, stays with that layer.
+  head_dropout = chain.optional_dropout()
 
-  first_bidirectional, first_options = None, None
-  for index, layer in enumerate(recurrent):
-    bidirectional, options, layer_params = _recurrent_layer(layer)
-    is_last = index == len(recurrent) - 1
-    if options.pop("return_sequences") == is_last:
-      raise _fail(layer, "every LSTM but the last must have return_sequences=True and the last "
-                  "return_sequences=False")
-    if first_options is None:
-      first_bidirectional, first_options = bidirectional, options
-    elif (bidirectional, options) != (first_bidirectional, first_options):
-      raise _fail(layer, f"bidirectional={bidirectional}, {options} differ from the first "
-                  f"recurrent layer's bidirectional={first_bidirectional}, {first_options}; "
-                  "all recurrent layers must match")
-    params[f"lstm_{index}"] = layer_params
+  dense_layers = []
+  while chain.next_is(L.Dense):
+    dense = chain.take()
+    _check_plain(dense)
+    config = dense.get_config()
+    if not config["use_bias"]:
+      raise _fail(dense, "use_bias=False is not supported")
+    dense_layers.append((dense, config, chain.optional_dropout()))
+  if chain.layers:
+    raise _fail(chain.layers[0], "this layer type is not supported at this position")
+  if not dense_layers:
+    raise _fail(chain.last, "the model must end with Dense(softmax) or Dense(1, sigmoid)")
+  *hidden_layers, (output_layer, output_config, trailing_dropout) = dense_layers
+  if trailing_dropout:
+    raise _fail(chain.last, "a Dropout after the output Dense is not supported")
 
-  model = LSTMClassifier(
+  hidden = []
+  for index, (dense, config, dropout_after) in enumerate(hidden_layers):
+    if config["activation"] not in model_lib.ACTIVATIONS:
+      raise _fail(dense, f"activation={config['activation']!r} is not supported (need one "
+                  f"of {', '.join(model_lib.ACTIVATIONS)})")
+    hidden.append(model_lib.Hidden(int(config["units"]), config["activation"], dropout_after))
+    params[f"hidden_{index}"] = {"kernel": _value(dense.kernel), "bias": _value(dense.bias)}
+  activation, units = output_config["activation"], int(output_config["units"])
+  if activation == "softmax" and units >= 2:
+    num_classes = units
+  elif activation == "sigmoid" and units == 1:
+    num_classes = 2
+  else:
+    raise _fail(output_layer, f"activation={activation!r} with units={units} is not "
+                "supported as the output (need 'softmax' with 2 or more units, or 'sigmoid' "
+                "with 1)")
+  params["dense"] = {"kernel": _value(output_layer.kernel), "bias": _value(output_layer.bias)}
+
+  model = model_lib.LSTMClassifier(
       vocab_size=int(embedding.input_dim),
       embed_dim=int(embedding.output_dim),
-      num_classes=int(dense_config["units"]),
-      units=int(first_options["units"]),
-      num_layers=len(recurrent),
-      bidirectional=bool(first_bidirectional),
-      dropout=dropout,
-      lstm_dropout=float(first_options["dropout"]),
-      recurrent_dropout=float(first_options["recurrent_dropout"]),
+      num_classes=num_classes,
+      recurrent=tuple(recurrent),
+      pooling=pooling,
+      hidden=tuple(hidden),
+      output=activation,
+      embedding_dropout=embedding_dropout,
+      spatial_dropout=spatial and embedding_dropout > 0,
+      head_dropout=head_dropout,
       mask_zero=bool(embedding.mask_zero),
       embedding_trainable=bool(embedding.trainable),
   )
+  model.check()
   return model, {"params": params}
+
+
+def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] = None,
+                embedding_matrix: Optional[np.ndarray] = None) -> Any:
+  """The Keras twin of `model`, with Keras's own initial weights (uncompiled).
+
+  Args:
+    model: the classifier.
+    input_length: T of `keras.Input((T,))`; None accepts any length.
+    embedding_matrix: <float>[V, E] initial embedding (e.g. GloVe), or None
+      for Keras's uniform initialiser.
+
+  Returns:
+    A functional `keras.Model` from int32 token ids to what `model.probabilities`
+    returns.
+  """
+  model.check()
+  keras = _keras()
+  L = keras.layers
+  inputs = keras.Input((input_length,), dtype="int32", name="token_ids")
+  initializer = ("uniform" if embedding_matrix is None
+                 else keras.initializers.Constant(np.asarray(embedding_matrix)))
+  x = L.Embedding(model.vocab_size, model.embed_dim, mask_zero=model.mask_zero,
+                  embeddings_initializer=initializer, trainable=model.embedding_trainable,
+                  name="embedding")(inputs)
+  if model.embedding_dropout:
+    dropout = L.SpatialDropout1D if model.spatial_dropout else L.Dropout
+    x = dropout(model.embedding_dropout, name="embedding_dropout")(x)
+  for index, spec in enumerate(model.recurrent):
+    returns_sequences = index < len(model.recurrent) - 1 or model.pooling != "last"
+    layer = L.LSTM(spec.units, return_sequences=returns_sequences, dropout=spec.dropout,
+                   recurrent_dropout=spec.recurrent_dropout, name=f"lstm_{index}")
+    if spec.bidirectional:
+      layer = L.Bidirectional(layer, merge_mode=spec.merge_mode, name=f"bidirectional_{index}")
+    x = layer(x)
+    if spec.dropout_after:
+      x = L.Dropout(spec.dropout_after, name=f"lstm_{index}_dropout")(x)
+  if model.pooling != "last":
+    x = getattr(L, POOLING_LAYERS[model.pooling])(name="pooling")(x)
+  if model.head_dropout:
+    x = L.Dropout(model.head_dropout, name="head_dropout")(x)
+  for index, spec in enumerate(model.hidden):
+    x = L.Dense(spec.units, activation=spec.activation, name=f"hidden_{index}")(x)
+    if spec.dropout_after:
+      x = L.Dropout(spec.dropout_after, name=f"hidden_{index}_dropout")(x)
+  outputs = L.Dense(model.head.units(model.num_classes), activation=model.output,
+                    name="dense")(x)
+  return keras.Model(inputs, outputs)
+
+
+def to_keras(model: model_lib.LSTMClassifier, variables: Any) -> Any:
+  """A Keras model computing what `model` computes with `variables`.
+
+  Args:
+    model: the classifier.
+    variables: `{'params': ...}` of `model` (any float dtype; stored as float32).
+
+  Returns:
+    A built `keras.Model` (uncompiled, `keras.Input((None,), int32)`) whose
+    `predict(ids)` equals `model.apply(variables, ids, method=model.probabilities)`;
+    `from_keras` of it gives `variables` back exactly.
+  """
+  keras_model = build_keras(model)
+  params = jax.tree.map(lambda leaf: np.asarray(leaf, np.float32), dict(variables["params"]))
+
+  def lstm_weights(p: dict[str, Any]) -> list[np.ndarray]:
+    return [p["kernel"], p["recurrent_kernel"], p["bias"]]
+
+  keras_model.get_layer("embedding").set_weights([params["embedding"]["embedding"]])
+  for index, spec in enumerate(model.recurrent):
+    p = params[f"lstm_{index}"]
+    if spec.bidirectional:
+      keras_model.get_layer(f"bidirectional_{index}").set_weights(
+          lstm_weights(p["forward"]) + lstm_weights(p["backward"]))
+    else:
+      keras_model.get_layer(f"lstm_{index}").set_weights(lstm_weights(p))
+  for name in [f"hidden_{index}" for index in range(len(model.hidden))] + ["dense"]:
+    keras_model.get_layer(name).set_weights([params[name]["kernel"], params[name]["bias"]])
+  return keras_model

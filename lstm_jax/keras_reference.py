@@ -3,8 +3,8 @@ r"""The same model trained in Keras 3 on the same data, for a side-by-side row.
   python -m lstm_jax.keras_reference --workdir=runs/sentiment_keras
 
 Reads a finished run's config, vocabulary and classes, rebuilds exactly its
-splits, trains the equivalent Keras model (Embedding → LSTM stack → Dropout →
-Dense(softmax); Adam with the run's clipping; batch size, epochs and
+splits, trains the equivalent Keras model (`keras_compat.build_keras` of the
+run's model; Adam with the run's clipping; batch size, epochs and
 EarlyStopping as configured) with `model.fit`, evaluates the test split and
 stores the figures under "keras" in the run's `baselines.json`. Keras runs on
 its JAX backend; it is a test/reference dependency (requirements-test.txt).
@@ -22,48 +22,33 @@ import ml_collections
 import numpy as np
 
 from lstm_jax import baselines
+from lstm_jax import heads
 from lstm_jax import input_pipeline
+from lstm_jax import keras_compat
 from lstm_jax import metrics as metrics_lib
+from lstm_jax import model as model_lib
 from lstm_jax import reporting
+from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
 
+KERAS_LOSSES = {"softmax": "sparse_categorical_crossentropy",
+                "sigmoid": "binary_crossentropy"}
 CLIP_ARGUMENT = {"global_norm": "global_clipnorm", "per_variable_norm": "clipnorm",
                  "value": "clipvalue"}
-
-
-def build_keras_model(config: ml_collections.ConfigDict, vocab_size: int, num_classes: int,
-                      embedding_matrix: Optional[np.ndarray]):
-  """The Keras twin of `LSTMClassifier` for `config` (uncompiled)."""
-  import keras  # pylint: disable=g-import-not-at-top
-  layers = keras.layers
-  inputs = keras.Input((config.data.max_length,), dtype="int32")
-  initializer = ("uniform" if embedding_matrix is None
-                 else keras.initializers.Constant(embedding_matrix))
-  x = layers.Embedding(vocab_size, config.embedding.dim, mask_zero=config.model.mask_zero,
-                       embeddings_initializer=initializer,
-                       trainable=config.embedding.trainable)(inputs)
-  for i in range(config.model.num_layers):
-    lstm = layers.LSTM(config.model.units, return_sequences=i < config.model.num_layers - 1,
-                       dropout=config.model.lstm_dropout,
-                       recurrent_dropout=config.model.recurrent_dropout)
-    x = (layers.Bidirectional(lstm) if config.model.bidirectional else lstm)(x)
-  if config.model.dropout:
-    x = layers.Dropout(config.model.dropout)(x)
-  outputs = layers.Dense(num_classes, activation="softmax")(x)
-  return keras.Model(inputs, outputs)
 
 
 def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset) -> dict[str, Any]:
   """Fits the Keras twin like the run was trained; returns its test figures."""
   import keras  # pylint: disable=g-import-not-at-top
   keras.utils.set_random_seed(config.seed)
-  model = build_keras_model(config, data.vocab_size, len(data.label_names),
-                            data.embedding_matrix)
+  ours = model_lib.from_config(config, data.vocab_size, len(data.label_names))
+  model = keras_compat.build_keras(ours, input_length=config.data.max_length,
+                                   embedding_matrix=data.embedding_matrix)
   clip = {}
   if config.train.clip_mode in CLIP_ARGUMENT:
     clip = {CLIP_ARGUMENT[config.train.clip_mode]: config.train.clip_norm}
   model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate, **clip),
-                loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                loss=KERAS_LOSSES[ours.output], metrics=["accuracy"])
   stopper = keras.callbacks.EarlyStopping(
       monitor=config.early_stopping.monitor, patience=config.early_stopping.patience,
       min_delta=config.early_stopping.min_delta,
@@ -75,7 +60,9 @@ def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset)
                       callbacks=[stopper], verbose=2)
   train_seconds = time.monotonic() - start
   probabilities = model.predict(data.test.token_ids, batch_size=256, verbose=0)
-  test = metrics_lib.summarize(_sums(probabilities, data.test.labels), data.label_names)
+  test = metrics_lib.summarize(_sums(probabilities, data.test.labels, ours.head,
+                                     len(data.label_names)),
+                               data.label_names)
   val_losses = history.history["val_loss"]
   return {
       "test_accuracy": test["accuracy"],
@@ -89,12 +76,13 @@ def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset)
   }
 
 
-def _sums(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-  """Metric sums from Keras's probabilities (log taken, as its loss does)."""
+def _sums(probabilities: np.ndarray, labels: np.ndarray, head: heads.Head,
+          num_classes: int) -> dict[str, np.ndarray]:
+  """Metric sums from Keras's probabilities, clipped as its loss clips them."""
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  logits = jnp.log(jnp.clip(probabilities, 1e-7, 1.0))
+  logits = head.logits_of(jnp.asarray(probabilities))
   sums = metrics_lib.batch_metrics(logits, jnp.asarray(labels),
-                                   jnp.ones(len(labels), jnp.float32), probabilities.shape[1])
+                                   jnp.ones(len(labels), jnp.float32), num_classes, head=head)
   return {k: np.asarray(v) for k, v in sums.items()}
 
 
@@ -120,7 +108,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print("error: Keras is not installed: pip install -r requirements-test.txt",
           file=sys.stderr)
     return 2
-  config = ml_collections.ConfigDict(reporting.read_json(config_path))
+  config = serving.read_config(workdir)
   data = input_pipeline.load_dataset(config, workdir)
   figures = train_keras(config, data)
   baselines.write_baselines(workdir, {"keras": figures})

@@ -4,7 +4,7 @@ A step returns SUMS, never means: `batch_metrics` adds up the loss, the
 correct predictions, the example count and the confusion matrix over the
 examples of one batch, each weighted by `weight` (1 for a real example, 0 for
 padding added to fill the last batch). Sums add across batches and devices
-(`accumulate`, `lax.psum`), so the mean over an epoch is exactly the mean over
+(`lax.psum`, `steps.sum_metrics`), so the mean over an epoch is exactly the mean over
 its real examples however they were batched. `summarize` turns the sums into
 loss, accuracy, macro-F1, per-class precision / recall / F1 and the confusion
 matrix.
@@ -23,24 +23,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstm_jax import heads
+
 SUM_KEYS = ("loss_sum", "correct", "count", "confusion")
 
 
 def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
-                  num_classes: int, *, loss_weights: Optional[jax.Array] = None
-                  ) -> dict[str, jax.Array]:
+                  num_classes: int, *, head: heads.Head = heads.Softmax(),
+                  loss_weights: Optional[jax.Array] = None) -> dict[str, jax.Array]:
   """Weighted metric sums of one batch (jit / pmap safe).
 
   Args:
-    logits: <float32>[B, C] unnormalized class scores.
+    logits: <float32>[B, O] the model's output, O = `head.units(num_classes)`.
     labels: <int32>[B] true class ids in [0, C).
     weights: <float32>[B] 1 for a real example, 0 for padding.
     num_classes: C.
+    head: the model's output activation: its loss and its predicted class.
     loss_weights: <float32>[B] weights of the loss sum alone (class weights
       times `weights`); None: `weights`.
 
   Returns:
-    A dict of sums: `loss_sum` <float32>[] (softmax cross-entropy),
+    A dict of sums: `loss_sum` <float32>[] (the head's loss),
     `correct` <float32>[], `count` <float32>[] (sum of weights) and
     `confusion` <float32>[C, C] (rows true class, columns predicted class).
     Out-of-range labels add nothing to `confusion`, which `summarize` detects.
@@ -49,9 +52,8 @@ def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
   weights = weights.astype(jnp.float32)
   loss_weights = weights if loss_weights is None else loss_weights.astype(jnp.float32)
   true_one_hot = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
-  log_probs = jax.nn.log_softmax(logits, axis=-1)
-  losses = -jnp.sum(true_one_hot * log_probs, axis=-1)
-  predicted = jnp.argmax(logits, axis=-1)
+  losses = head.losses(logits, labels)
+  predicted = head.predicted(logits)
   pred_one_hot = jax.nn.one_hot(predicted, num_classes, dtype=jnp.float32)
   return {
       # `where` so that a padded row with non-finite logits adds 0, not NaN.
@@ -61,24 +63,6 @@ def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
       "confusion": jnp.einsum("bt,bp->tp", true_one_hot * weights[:, None],
                               pred_one_hot),
   }
-
-
-def accumulate(total: Optional[Mapping[str, Any]],
-               sums: Mapping[str, Any]) -> dict[str, np.ndarray]:
-  """Adds one batch's sums to a running total, in float64 on the host.
-
-  Args:
-    total: the running total, or None to start one.
-    sums: sums from `batch_metrics` (device or numpy arrays).
-
-  Returns:
-    The new total, a dict of float64 numpy arrays.
-  """
-  sums = {key: np.asarray(jax.device_get(sums[key]), np.float64)
-          for key in SUM_KEYS}
-  if total is None:
-    return sums
-  return {key: total[key] + sums[key] for key in SUM_KEYS}
 
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -1,16 +1,72 @@
-"""The text classifier: token ids → embedding → LSTM stack → dropout → dense logits."""
+"""The text classifier, a member of the Keras LSTM classifier family.
 
-from typing import Any, Mapping, Optional
+  Embedding(mask_zero)                      "embedding"
+  → optional Dropout | SpatialDropout1D     (`embedding_dropout`, `spatial_dropout`)
+  → LSTM / Bidirectional(LSTM), one or more "lstm_0", "lstm_1", ... (`recurrent`)
+    each optionally followed by a Dropout
+  → the last state, or GlobalMaxPooling1D / GlobalAveragePooling1D (`pooling`)
+  → optional Dropout                        (`head_dropout`)
+  → Dense(units, activation), zero or more  "hidden_0", ... (`hidden`)
+    each optionally followed by a Dropout
+  → Dense(C, softmax) | Dense(1, sigmoid)   "dense" (`output`, `lstm_jax.heads`)
+
+Every piece has Keras's semantics (initialisers, masking, dropout noise
+shapes); the import from and export to Keras is `lstm_jax.keras_compat`.
+"""
+
+import dataclasses
+import functools
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
+from lstm_jax import heads
 from lstm_jax import lstm
 
 # Keras initialisers, so a fresh model starts where a fresh Keras model would.
 EMBEDDING_INIT_SCALE = 0.05
+
+# Keras activation names of the hidden Dense layers (Keras's gelu is the exact one).
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "elu": jax.nn.elu,
+    "selu": jax.nn.selu,
+    "sigmoid": jax.nn.sigmoid,
+    "silu": jax.nn.silu,
+    "swish": jax.nn.silu,
+    "softplus": jax.nn.softplus,
+    "linear": lambda x: x,
+}
+
+
+def _masked_max(sequence: jax.Array, mask: Optional[jax.Array]) -> jax.Array:
+  # Keras 3's GlobalMaxPooling1D ignores the mask: padded steps take part.
+  del mask
+  return jnp.max(sequence, axis=1)
+
+
+def _masked_average(sequence: jax.Array, mask: Optional[jax.Array]) -> jax.Array:
+  # Keras 3's GlobalAveragePooling1D averages the real steps. A row with no real
+  # step gives zeros here (Keras divides 0 by 0).
+  if mask is None:
+    return jnp.mean(sequence, axis=1)
+  weights = mask.astype(sequence.dtype)[:, :, None]
+  return jnp.sum(sequence * weights, axis=1) / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
+
+
+# How the last recurrent layer's sequence becomes one vector. "last" is the
+# layer's final state (Keras: the last LSTM without return_sequences).
+POOLINGS: dict[str, Optional[Callable[[jax.Array, Optional[jax.Array]], jax.Array]]] = {
+    "last": None,
+    "max": _masked_max,
+    "average": _masked_average,
+}
 
 
 def keras_embedding_init(key: jax.Array, shape: tuple[int, ...],
@@ -19,19 +75,68 @@ def keras_embedding_init(key: jax.Array, shape: tuple[int, ...],
   return jax.random.uniform(key, shape, dtype, -EMBEDDING_INIT_SCALE, EMBEDDING_INIT_SCALE)
 
 
+@dataclasses.dataclass(frozen=True)
+class Recurrent:
+  """One layer of the recurrent stack: Keras `LSTM` or `Bidirectional(LSTM)`.
+
+  Attributes:
+    units: H, units of the LSTM (of each direction).
+    bidirectional: a `Bidirectional` wrapper around the LSTM.
+    merge_mode: how a `Bidirectional` merges its directions (`lstm.MERGE_MODES`).
+    dropout: the LSTM's input dropout (Keras `LSTM(dropout=)`).
+    recurrent_dropout: the LSTM's dropout on h_{t-1}.
+    dropout_after: rate of a `Dropout` layer on this layer's output sequence;
+      only for a layer that returns sequences (not the last one, unless the
+      model pools).
+  """
+  units: int
+  bidirectional: bool = False
+  merge_mode: str = "concat"
+  dropout: float = 0.0
+  recurrent_dropout: float = 0.0
+  dropout_after: float = 0.0
+
+  @property
+  def output_width(self) -> int:
+    return 2 * self.units if self.bidirectional and self.merge_mode == "concat" else self.units
+
+
+@dataclasses.dataclass(frozen=True)
+class Hidden:
+  """A hidden `Dense(units, activation)` of the head, optionally followed by a Dropout."""
+  units: int
+  activation: str = "relu"
+  dropout_after: float = 0.0
+
+
+def stack(units: int, num_layers: int = 1, *, bidirectional: bool = False,
+          dropout: float = 0.0, recurrent_dropout: float = 0.0) -> tuple[Recurrent, ...]:
+  """`num_layers` equal recurrent layers."""
+  return (Recurrent(units, bidirectional=bidirectional, dropout=dropout,
+                    recurrent_dropout=recurrent_dropout),) * num_layers
+
+
+def _check_rate(where: str, rate: float) -> None:
+  if not 0.0 <= rate < 1.0:
+    raise ValueError(f"{where} must be in [0, 1), got {rate}")
+
+
 class LSTMClassifier(nn.Module):
-  """LSTM text classifier with Keras's layer semantics.
+  """An LSTM text classifier with Keras's layer semantics (see the module docstring).
 
   Attributes:
     vocab_size: V, rows of the embedding table (id 0 is padding).
     embed_dim: E, width of the embedding.
-    num_classes: C.
-    units: H, units of every LSTM layer (per direction).
-    num_layers: number of stacked LSTM layers; all but the last return sequences.
-    bidirectional: each layer is a `Bidirectional` LSTM (outputs 2H wide).
-    dropout: rate of the Dropout between the LSTM stack and the dense layer.
-    lstm_dropout: input dropout of every LSTM layer.
-    recurrent_dropout: recurrent dropout of every LSTM layer.
+    num_classes: C, the number of classes (2 for a sigmoid output).
+    recurrent: the recurrent layers, first to last.
+    pooling: a key of `POOLINGS`.
+    hidden: the hidden Dense layers of the head, first to last.
+    output: the output activation, a key of `heads.HEADS`.
+    embedding_dropout: rate of a Dropout on the embedded sequence.
+    spatial_dropout: that Dropout is a `SpatialDropout1D` (one mask per
+      sequence and feature, the same at every step).
+    head_dropout: rate of the Dropout between the recurrent stack (after
+      pooling) and the Dense layers.
     mask_zero: token id 0 is padding and its steps are masked (Keras
       `Embedding(mask_zero=True)`); False feeds the padding through the LSTM.
     embedding_trainable: False stops gradients into the embedding table.
@@ -42,17 +147,74 @@ class LSTMClassifier(nn.Module):
   vocab_size: int
   embed_dim: int
   num_classes: int
-  units: int = 128
-  num_layers: int = 1
-  bidirectional: bool = False
-  dropout: float = 0.0
-  lstm_dropout: float = 0.0
-  recurrent_dropout: float = 0.0
+  recurrent: Sequence[Recurrent] = (Recurrent(128),)
+  pooling: str = "last"
+  hidden: Sequence[Hidden] = ()
+  output: str = "softmax"
+  embedding_dropout: float = 0.0
+  spatial_dropout: bool = False
+  head_dropout: float = 0.0
   mask_zero: bool = True
   embedding_trainable: bool = True
   dtype: Any = jnp.float32
   implementation: str = "fused"
   time_chunks: int = lstm.DEFAULT_TIME_CHUNKS
+
+  @property
+  def head(self) -> heads.Head:
+    return heads.get(self.output)
+
+  def check(self) -> None:
+    """Raises ValueError naming the attribute that makes no model."""
+    if not self.recurrent:
+      raise ValueError("LSTMClassifier needs at least one recurrent layer")
+    if self.pooling not in POOLINGS:
+      raise ValueError(f"LSTMClassifier pooling must be one of {', '.join(POOLINGS)}, "
+                       f"got {self.pooling!r}")
+    self.head.units(self.num_classes)
+    _check_rate("embedding_dropout", self.embedding_dropout)
+    _check_rate("head_dropout", self.head_dropout)
+    for index, layer in enumerate(self.recurrent):
+      if layer.units < 1:
+        raise ValueError(f"recurrent layer {index}: units must be >= 1, got {layer.units}")
+      if layer.merge_mode not in lstm.MERGE_MODES:
+        raise ValueError(f"recurrent layer {index}: merge_mode must be one of "
+                         f"{', '.join(lstm.MERGE_MODES)}, got {layer.merge_mode!r}")
+      _check_rate(f"recurrent layer {index}: dropout_after", layer.dropout_after)
+      if layer.dropout_after and not self._returns_sequences(index):
+        raise ValueError(f"recurrent layer {index}: dropout_after needs a layer that returns "
+                         "sequences; after the last state use head_dropout")
+    for index, layer in enumerate(self.hidden):
+      if layer.units < 1:
+        raise ValueError(f"hidden layer {index}: units must be >= 1, got {layer.units}")
+      if layer.activation not in ACTIVATIONS:
+        raise ValueError(f"hidden layer {index}: activation must be one of "
+                         f"{', '.join(ACTIVATIONS)}, got {layer.activation!r}")
+      _check_rate(f"hidden layer {index}: dropout_after", layer.dropout_after)
+
+  def _returns_sequences(self, index: int) -> bool:
+    return index < len(self.recurrent) - 1 or POOLINGS[self.pooling] is not None
+
+  def _first_layer_inputs(self, token_ids: jax.Array, train: bool,
+                          projection_table: Optional[jax.Array],
+                          batch_vocab: Optional[jax.Array],
+                          token_index: Optional[jax.Array]) -> lstm.LayerInputs:
+    """The embedded tokens, in the cheapest form the first layer can read."""
+    if projection_table is not None:
+      # Gathered time-major, as the recurrence consumes it.
+      return lstm.Projected(jnp.take(projection_table, token_ids.T, axis=0))
+    table = nn.Embed(self.vocab_size, self.embed_dim,
+                     embedding_init=keras_embedding_init, name="embedding").embedding
+    if not self.embedding_trainable:
+      table = jax.lax.stop_gradient(table)
+    # Dropout masks differ per sequence and step: the rows are spread out anyway.
+    spreads_rows = train and (self.embedding_dropout > 0 or self.recurrent[0].dropout > 0)
+    if batch_vocab is not None and not spreads_rows:
+      return lstm.DistinctRows(jnp.take(table, batch_vocab, axis=0), token_index)
+    x = jnp.take(table, token_ids, axis=0)
+    return lstm.Dense(nn.Dropout(
+        self.embedding_dropout, broadcast_dims=(1,) if self.spatial_dropout else (),
+        name="embedding_dropout")(x, deterministic=not train))
 
   @nn.compact
   def __call__(self, token_ids: jax.Array, *, train: bool = False,
@@ -72,13 +234,14 @@ class LSTMClassifier(nn.Module):
         batch_vocab[token_index] (`batching.batch_vocabulary`). The first
         layer then projects each distinct token once instead of every token
         slot; same logits and gradients up to float rounding. Ignored when
-        training with `lstm_dropout` (its masks differ per sequence).
+        training with embedding dropout or first-layer input dropout (their
+        masks differ per sequence).
 
     Returns:
-      <float32>[B, C] logits.
+      <float32>[B, O] logits, O = `head.units(num_classes)`; the
+      probabilities are `probabilities`.
     """
-    if self.num_layers < 1:
-      raise ValueError(f"LSTMClassifier num_layers must be >= 1, got {self.num_layers}")
+    self.check()
     if token_ids.ndim != 2:
       raise ValueError(f"token_ids must be [batch, time], got shape {token_ids.shape}")
     if projection_table is not None and train:
@@ -89,37 +252,64 @@ class LSTMClassifier(nn.Module):
     if token_index is not None and token_index.shape != token_ids.shape:
       raise ValueError(f"token_index must have the shape of token_ids {token_ids.shape}, "
                        f"got {token_index.shape}")
+    deterministic = not train
     mask = token_ids != 0 if self.mask_zero else None
-    if projection_table is None:
-      table = nn.Embed(self.vocab_size, self.embed_dim,
-                       embedding_init=keras_embedding_init, name="embedding").embedding
-      if not self.embedding_trainable:
-        table = jax.lax.stop_gradient(table)
-      # Input dropout spreads the rows out anyway: one gather from the table is cheaper.
-      if batch_vocab is not None and not (train and self.lstm_dropout > 0):
-        x = lstm.DistinctRows(jnp.take(table, batch_vocab, axis=0), token_index)
-      else:
-        x = jnp.take(table, token_ids, axis=0)
-    else:
-      # Gathered time-major, as the recurrence consumes it.
-      x = lstm.Projected(jnp.take(projection_table, token_ids.T, axis=0))
+    x = self._first_layer_inputs(token_ids, train, projection_table, batch_vocab, token_index)
 
-    layer_cls = lstm.Bidirectional if self.bidirectional else lstm.LSTM
-    for index in range(self.num_layers):
-      layer = layer_cls(
-          units=self.units,
-          return_sequences=index < self.num_layers - 1,
-          dropout=self.lstm_dropout,
-          recurrent_dropout=self.recurrent_dropout,
-          dtype=self.dtype,
-          implementation=self.implementation,
-          time_chunks=self.time_chunks,
-          name=f"lstm_{index}")
-      x, _ = layer(x, mask, deterministic=not train)
+    for index, spec in enumerate(self.recurrent):
+      options = dict(units=spec.units, return_sequences=self._returns_sequences(index),
+                     dropout=spec.dropout, recurrent_dropout=spec.recurrent_dropout,
+                     dtype=self.dtype, implementation=self.implementation,
+                     time_chunks=self.time_chunks, name=f"lstm_{index}")
+      layer = (lstm.Bidirectional(merge_mode=spec.merge_mode, **options) if spec.bidirectional
+               else lstm.LSTM(**options))
+      x, _ = layer(x, mask, deterministic=deterministic)
+      x = nn.Dropout(spec.dropout_after, name=f"lstm_{index}_dropout")(
+          x, deterministic=deterministic)
 
-    x = nn.Dropout(self.dropout)(x, deterministic=not train)
-    return nn.Dense(self.num_classes, kernel_init=nn.initializers.glorot_uniform(),
-                    name="dense")(x)
+    pool = POOLINGS[self.pooling]
+    if pool is not None:
+      x = pool(x, mask)
+    # The name fixes this dropout's RNG stream: the one of the first releases.
+    x = nn.Dropout(self.head_dropout, name="Dropout_0")(x, deterministic=deterministic)
+    for index, spec in enumerate(self.hidden):
+      x = ACTIVATIONS[spec.activation](nn.Dense(
+          spec.units, kernel_init=nn.initializers.glorot_uniform(), name=f"hidden_{index}")(x))
+      x = nn.Dropout(spec.dropout_after, name=f"hidden_{index}_dropout")(
+          x, deterministic=deterministic)
+    return nn.Dense(self.head.units(self.num_classes),
+                    kernel_init=nn.initializers.glorot_uniform(), name="dense")(x)
+
+  def probabilities(self, token_ids: jax.Array, **kwargs) -> jax.Array:
+    """What Keras's `predict` returns: <float32>[B, C] (softmax) or [B, 1] (sigmoid).
+
+    Called as `model.apply(variables, token_ids, method=model.probabilities)`;
+    takes the keyword arguments of `__call__`.
+    """
+    return self.head.probabilities(self(token_ids, **kwargs).astype(jnp.float32))
+
+
+def from_config(config: ml_collections.ConfigDict, vocab_size: int,
+                num_classes: int) -> LSTMClassifier:
+  """The classifier a config's `model.*` and `embedding.*` keys describe."""
+  model = config.model
+  return LSTMClassifier(
+      vocab_size=vocab_size,
+      embed_dim=config.embedding.dim,
+      num_classes=num_classes,
+      recurrent=tuple(Recurrent(**dict(layer)) for layer in model.lstm_layers),
+      pooling=model.pooling,
+      hidden=tuple(Hidden(**dict(layer)) for layer in model.hidden_layers),
+      output=model.output,
+      embedding_dropout=model.embedding_dropout,
+      spatial_dropout=model.spatial_dropout,
+      head_dropout=model.head_dropout,
+      mask_zero=model.mask_zero,
+      embedding_trainable=config.embedding.trainable,
+      dtype=jnp.dtype(model.dtype),
+      implementation=model.implementation,
+      time_chunks=model.time_chunks,
+  )
 
 
 def input_projection_table(params: Mapping[str, Any],
@@ -135,16 +325,22 @@ def input_projection_table(params: Mapping[str, Any],
     model: the classifier they belong to (for its dtype and directions).
 
   Returns:
-    <float32>[V, 4H], or <float32>[V, 8H] (forward, then backward) when
-    `model.bidirectional`.
+    <float32>[V, 4H], or <float32>[V, 8H] (forward, then backward) when the
+    first layer is bidirectional.
   """
   table = jnp.asarray(params["embedding"]["embedding"]).astype(model.dtype)
   first = params["lstm_0"]
-  layers = [first["forward"], first["backward"]] if model.bidirectional else [first]
+  layers = [first["forward"], first["backward"]] if model.recurrent[0].bidirectional else [first]
   return jnp.concatenate([
       jnp.dot(table, jnp.asarray(layer["kernel"]).astype(model.dtype),
               preferred_element_type=jnp.float32) + layer["bias"]
       for layer in layers], axis=-1)
+
+
+def projection_table_bytes(model: LSTMClassifier) -> int:
+  """Size of `input_projection_table` (float32)."""
+  first = model.recurrent[0]
+  return model.vocab_size * (2 if first.bidirectional else 1) * 4 * first.units * 4
 
 
 def with_embedding(params: Mapping[str, Any], matrix: Any) -> dict[str, Any]:

@@ -35,6 +35,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from lstm_jax import config as config_lib
 from lstm_jax import errors
 from lstm_jax import reporting
 from lstm_jax import workdir as workdir_lib
@@ -97,7 +98,7 @@ class Run:
     return str(self.config.get("name") or self.run_dir.resolve().name)
 
   def setting(self, dotted: str) -> Any:
-    """The config value at a dotted key such as `model.dropout`, or None."""
+    """The config value at a dotted key such as `model.head_dropout`, or None."""
     value = self.config
     for key in dotted.split("."):
       value = value.get(key) if isinstance(value, dict) else None
@@ -151,12 +152,15 @@ class Run:
 
   @property
   def dropout_label(self) -> str:
-    """`model.dropout`, plus the LSTM's input / recurrent dropout if set."""
-    dropout = self.setting("model.dropout")
-    extra = [f"{name} {self.setting(f'model.{key}')}"
-             for name, key in (("input", "lstm_dropout"),
-                               ("recurrent", "recurrent_dropout"))
-             if self.setting(f"model.{key}")]
+    """`model.head_dropout`, plus the embedding's and the LSTMs' input / recurrent
+    dropout where set."""
+    dropout = self.setting("model.head_dropout")
+    layers = self.setting("model.lstm_layers") or ()
+    extra = [f"embedding {self.setting('model.embedding_dropout')}"
+             ] if self.setting("model.embedding_dropout") else []
+    for name, key in (("input", "dropout"), ("recurrent", "recurrent_dropout")):
+      rates = sorted({layer.get(key) for layer in layers if layer.get(key)})
+      extra += [f"{name} {'/'.join(map(str, rates))}"] if rates else []
     return ", ".join(([MISSING] if dropout is None else [str(dropout)]) + extra)
 
 
@@ -188,6 +192,8 @@ def load_run(run_dir: pathlib.Path) -> Run:
     raise RunError(f"{run_dir}: missing {', '.join(missing)} (a finished run "
                    f"leaves {', '.join(REQUIRED_FILES)})")
   config = workdir_lib.read_json(run_dir / workdir_lib.CONFIG_FILE)
+  if isinstance(config, dict):
+    config = config_lib.upgrade(config)
   results = workdir_lib.read_json(run_dir / workdir_lib.RESULTS_FILE)
   absent = [k for k in RESULT_KEYS if k not in results]
   if absent:

@@ -42,27 +42,6 @@ class WorkdirError(errors.UserError):
   """A workdir lacks a file or holds one that cannot be used; says which."""
 
 
-def create_model(config: ml_collections.ConfigDict, vocab_size: int,
-                 num_classes: int) -> model_lib.LSTMClassifier:
-  """The classifier a config describes, for a vocabulary of `vocab_size` rows."""
-  return model_lib.LSTMClassifier(
-      vocab_size=vocab_size,
-      embed_dim=config.embedding.dim,
-      num_classes=num_classes,
-      units=config.model.units,
-      num_layers=config.model.num_layers,
-      bidirectional=config.model.bidirectional,
-      dropout=config.model.dropout,
-      lstm_dropout=config.model.lstm_dropout,
-      recurrent_dropout=config.model.recurrent_dropout,
-      mask_zero=config.model.mask_zero,
-      embedding_trainable=config.embedding.trainable,
-      dtype=jnp.dtype(config.model.dtype),
-      implementation=config.model.implementation,
-      time_chunks=config.model.time_chunks,
-  )
-
-
 @dataclasses.dataclass(frozen=True)
 class Prediction:
   """The classification of one text.
@@ -111,15 +90,13 @@ class Classifier:
     self.truncating = truncating
     self.batch_size = batch_size
     self.epoch = epoch  # the epoch whose weights these are
-    directions = 2 if model.bidirectional else 1
-    table_bytes = model.vocab_size * directions * 4 * model.units * 4
-    self.projection_table = (model_lib.input_projection_table(params, model)
-                             if table_bytes <= MAX_PROJECTION_TABLE_BYTES else None)
+    self.projection_table = (
+        model_lib.input_projection_table(params, model)
+        if model_lib.projection_table_bytes(model) <= MAX_PROJECTION_TABLE_BYTES else None)
     self._probabilities = jax.jit(
-        lambda params, table, token_ids: jax.nn.softmax(
+        lambda params, table, token_ids: model.head.class_probabilities(
             model.apply({"params": params}, token_ids, train=False,
-                        projection_table=table).astype(jnp.float32),
-            axis=-1))
+                        projection_table=table).astype(jnp.float32)))
 
   def encode(self, texts: Sequence[str]) -> np.ndarray:
     """<int32>[N, max_length] token ids, as training encoded its data."""
@@ -323,7 +300,7 @@ def load_classifier(workdir: os.PathLike, *, weights: str = "best") -> Classifie
     raise WorkdirError(str(e)) from None
   label_names = read_labels(workdir)
   epoch = choose_epoch(workdir, weights)
-  model = create_model(config, tokenizer.vocab_size, len(label_names))
+  model = model_lib.from_config(config, tokenizer.vocab_size, len(label_names))
   target = jax.eval_shape(model.init, jax.random.PRNGKey(0),
                           jnp.zeros((1, 1), jnp.int32))["params"]
   params = restore_params(workdir, epoch, target)

@@ -17,11 +17,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from flax.training import train_state as train_state_lib
 
 from lstm_jax import batching
 from lstm_jax import config_validation
+from lstm_jax import heads
 from lstm_jax import input_pipeline
 from lstm_jax import metrics as metrics_lib
 
@@ -38,7 +38,8 @@ def distinct_tokens(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.Array,
-               *, num_classes: int, class_weights: Optional[jax.Array] = None
+               *, num_classes: int, head: heads.Head,
+               class_weights: Optional[jax.Array] = None
                ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One optimizer update on one device's shard of the global batch.
 
@@ -48,6 +49,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
       optionally `batch_vocab <int32>[S]` and `token_index <int32>[b, T]`.
     dropout_rng: the run's dropout key; folded with the step and the device.
     num_classes: C.
+    head: the model's output activation (its loss).
     class_weights: <float32>[C] weights of the training loss (`class_weights`),
       or None. The mean still divides by the number of examples, as Keras's.
 
@@ -61,7 +63,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
   def loss_fn(params):
     logits = state.apply_fn({"params": params}, batch["token_ids"], train=True,
                             rngs={"dropout": rng}, **distinct_tokens(batch))
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+    losses = head.losses(logits, batch["label"])
     return jnp.sum(losses * loss_weights), logits
 
   loss_weights = batch["weight"]
@@ -71,22 +73,25 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
   count = jax.lax.psum(jnp.sum(batch["weight"]), AXIS)
   grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / jnp.maximum(count, 1.0), grads)
   sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
-                                   loss_weights=loss_weights)
+                                   head=head, loss_weights=loss_weights)
   return state.apply_gradients(grads=grads), jax.lax.psum(sums, AXIS)
 
 
 def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
-              num_classes: int) -> dict[str, jax.Array]:
+              num_classes: int, head: heads.Head) -> dict[str, jax.Array]:
   """Metric sums of one batch (all devices), without dropout."""
   logits = apply_fn({"params": params}, batch["token_ids"], train=False,
                     **distinct_tokens(batch))
-  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes)
+  sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
+                                   head=head)
   return jax.lax.psum(sums, AXIS)
 
 
-def pmapped_eval_step(apply_fn: Callable, num_classes: int, topology: "Topology") -> Callable:
+def pmapped_eval_step(apply_fn: Callable, num_classes: int, head: heads.Head,
+                      topology: "Topology") -> Callable:
   """`eval_step` over the run's devices: (replicated params, sharded batch) → sums."""
-  return jax.pmap(functools.partial(eval_step, apply_fn=apply_fn, num_classes=num_classes),
+  return jax.pmap(functools.partial(eval_step, apply_fn=apply_fn, num_classes=num_classes,
+                                    head=head),
                   axis_name=AXIS, in_axes=(None, 0), out_axes=None, devices=topology.devices)
 
 

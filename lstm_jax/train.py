@@ -34,7 +34,6 @@ from lstm_jax import model as model_lib
 from lstm_jax import optim
 from lstm_jax import preemption
 from lstm_jax import reporting
-from lstm_jax import serving
 from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
 from lstm_jax import workdir_lock
@@ -73,10 +72,6 @@ def results_line(results: dict[str, Any]) -> str:
   return (f"test_accuracy: {results['test_accuracy']:.4f} - test_macro_f1: "
           f"{results['test_macro_f1']:.4f} - test_loss: {results['test_loss']:.4f} - "
           f"best_epoch: {results['best_epoch']}/{results['epochs_run']}")
-
-
-# Model building lives with serving, so that loading a model needs no training code.
-create_model = serving.create_model
 
 
 def frozen_mask(params: Any, embedding_trainable: bool) -> Any:
@@ -230,7 +225,8 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   if not is_chief:
     data = input_pipeline.load_dataset(config, workdir, write=False)
   num_classes = len(data.label_names)
-  model = create_model(config, data.vocab_size, num_classes)
+  model = model_lib.from_config(config, data.vocab_size, num_classes)
+  config_validation.check_model(model)
   # On the host: pmap then places it on every device; with several processes
   # a donated single-device array would not survive that placement.
   state = jax.device_get(create_train_state(config, model, config.data.max_length,
@@ -240,7 +236,7 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
     logging.info("class weights: %s", ", ".join(
         f"{name}={w:.3g}" for name, w in zip(data.label_names, weights)))
   p_train_step = jax.pmap(
-      functools.partial(steps.train_step, num_classes=num_classes,
+      functools.partial(steps.train_step, num_classes=num_classes, head=model.head,
                         class_weights=None if weights is None else jnp.asarray(weights)),
       axis_name=steps.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
@@ -248,7 +244,7 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   training = _Training(
       config=config, workdir=workdir, is_chief=is_chief, data=data, topology=topology,
       p_train_step=p_train_step,
-      p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, topology),
+      p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, model.head, topology),
       dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
       num_steps=batching.num_batches(data.train.token_ids, config.train.batch_size,
                                      bucket_lengths=tuple(config.data.bucket_lengths) or None),

@@ -16,6 +16,7 @@ import pytest
 
 from configs import default
 from lstm_jax import batching
+from lstm_jax import heads
 from lstm_jax import config_validation
 from lstm_jax import reporting
 from lstm_jax import steps
@@ -57,7 +58,7 @@ def initial_state() -> steps.TrainState:
 def pmapped_step(num_devices: int):
   """The production step, pmapped as in training over the first `num_devices`."""
   return jax.pmap(
-      functools.partial(steps.train_step, num_classes=CLASSES), axis_name=steps.AXIS,
+      functools.partial(steps.train_step, num_classes=CLASSES, head=heads.Softmax()), axis_name=steps.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
       devices=jax.devices()[:num_devices])
 

@@ -13,6 +13,7 @@ import pytest
 
 from configs import default
 from lstm_jax import batching
+from lstm_jax import heads
 from lstm_jax import metrics as metrics_lib
 from lstm_jax import steps
 from lstm_jax import train
@@ -43,7 +44,7 @@ def train_run(dtype: str) -> tuple[list[float], float, steps.TrainState]:
   config.train.learning_rate = 0.02
   model = train.create_model(config, VOCAB, 2)
   state = jax.device_get(train.create_train_state(config, model, LENGTH))
-  p_step = jax.pmap(functools.partial(steps.train_step, num_classes=2), axis_name=steps.AXIS,
+  p_step = jax.pmap(functools.partial(steps.train_step, num_classes=2, head=heads.Softmax()), axis_name=steps.AXIS,
                     in_axes=(None, 0, None), out_axes=(None, None),
                     devices=jax.devices()[:1])
   p_eval = jax.pmap(functools.partial(steps.eval_step, apply_fn=model.apply, num_classes=2),

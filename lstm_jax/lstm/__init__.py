@@ -8,12 +8,13 @@
 """
 
 from lstm_jax.lstm.inputs import Dense, DistinctRows, LayerInputs, Projected
-from lstm_jax.lstm.layers import (DEFAULT_TIME_CHUNKS, IMPLEMENTATIONS, LSTM, RECURRENCES,
+from lstm_jax.lstm.layers import (DEFAULT_TIME_CHUNKS, IMPLEMENTATIONS, LSTM, MERGE_MODES,
+                                  RECURRENCES,
                                   Bidirectional, chunk_bounds, get_recurrence,
                                   unit_forget_bias_init)
 
 __all__ = [
-    "DEFAULT_TIME_CHUNKS", "IMPLEMENTATIONS", "LSTM", "RECURRENCES", "Bidirectional", "Dense",
-    "DistinctRows", "LayerInputs", "Projected", "chunk_bounds", "get_recurrence",
+    "DEFAULT_TIME_CHUNKS", "IMPLEMENTATIONS", "LSTM", "MERGE_MODES", "RECURRENCES",
+    "Bidirectional", "Dense", "DistinctRows", "LayerInputs", "Projected", "chunk_bounds", "get_recurrence",
     "unit_forget_bias_init",
 ]

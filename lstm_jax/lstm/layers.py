@@ -41,6 +41,14 @@ Recurrence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
 # new shape compiling in about 2 s (8 pieces: a little faster, 3 s); 1 runs one loop.
 DEFAULT_TIME_CHUNKS = 4
 
+# Keras `Bidirectional(merge_mode=...)`: how the two directions' outputs combine.
+MERGE_MODES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
+    "concat": lambda forward, backward: jnp.concatenate([forward, backward], axis=-1),
+    "sum": lambda forward, backward: forward + backward,
+    "mul": lambda forward, backward: forward * backward,
+    "ave": lambda forward, backward: (forward + backward) / 2,
+}
+
 RECURRENCES: dict[str, Recurrence] = {
     "scan": recurrence.scan_recurrence,
     "fused": fused.fused_recurrence,
@@ -202,16 +210,17 @@ class LSTM(nn.Module):
 
 
 class Bidirectional(nn.Module):
-  """A forward and a backward `LSTM` over the same input, outputs concatenated.
+  """A forward and a backward `LSTM` over the same input, outputs merged.
 
-  Matches Keras `Bidirectional(LSTM(...), merge_mode='concat')`: the backward
-  outputs are flipped back to the input's time order before concatenation, and
-  with `return_sequences` the outputs at masked steps are zeros (Keras forces
-  `zero_output_for_mask` on both directions). Attributes are those of `LSTM`
-  (without `go_backwards`).
+  Matches Keras `Bidirectional(LSTM(...), merge_mode=...)`: the backward
+  outputs are flipped back to the input's time order before they are merged
+  (`MERGE_MODES`), and with `return_sequences` the outputs at masked steps are
+  zeros (Keras forces `zero_output_for_mask` on both directions). Attributes
+  are those of `LSTM` (without `go_backwards`) and `merge_mode`.
   """
   units: int
   return_sequences: bool = False
+  merge_mode: str = "concat"
   dropout: float = 0.0
   recurrent_dropout: float = 0.0
   dtype: Any = jnp.float32
@@ -235,9 +244,12 @@ class Bidirectional(nn.Module):
       deterministic: disables dropout; when False a 'dropout' RNG is needed.
 
     Returns:
-      outputs <float32>[B, T, 2H] if `return_sequences` else <float32>[B, 2H],
-      and the final states ((h_fw, c_fw), (h_bw, c_bw)), each <float32>[B, H].
+      outputs <float32>[B, T, O] if `return_sequences` else <float32>[B, O],
+      O = 2H for `concat` and H otherwise, and the final states ((h_fw, c_fw), (h_bw, c_bw)), each <float32>[B, H].
     """
+    if self.merge_mode not in MERGE_MODES:
+      raise ValueError(f"Bidirectional merge_mode must be one of {', '.join(MERGE_MODES)}, "
+                       f"got {self.merge_mode!r}")
     config = dict(units=self.units, return_sequences=self.return_sequences,
                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
                   dtype=self.dtype, implementation=self.implementation,
@@ -246,8 +258,8 @@ class Bidirectional(nn.Module):
     y_fw, state_fw = LSTM(**config, name="forward")(forward, mask, deterministic=deterministic)
     y_bw, state_bw = LSTM(**config, go_backwards=True, name="backward")(
         backward, mask, deterministic=deterministic)
-    outputs = jnp.concatenate(
-        [y_fw, jnp.flip(y_bw, axis=1) if self.return_sequences else y_bw], axis=-1)
+    outputs = MERGE_MODES[self.merge_mode](
+        y_fw, jnp.flip(y_bw, axis=1) if self.return_sequences else y_bw)
     if self.return_sequences and mask is not None:
       outputs = jnp.where(mask[:, :, None], outputs, 0.0)
     return outputs, (state_fw, state_bw)
