@@ -93,7 +93,7 @@ def changed_keys(old: dict, new: dict) -> set[str]:
   `old` is first upgraded (`config.upgrade`): a key it lacks counts with the
   value the old run used. `OUTPUT_ONLY_KEYS` are never a change.
   """
-  a, b = flatten(config_lib.upgrade(old)), flatten(new)
+  a, b = flatten(_complete_layers(config_lib.upgrade(old))), flatten(_complete_layers(new))
   return {k for k in (a.keys() | b.keys()) - set(OUTPUT_ONLY_KEYS) if a.get(k) != b.get(k)}
 
 
@@ -129,6 +129,17 @@ def _complete_layer(cls: type, item: Any) -> Any:
   if not isinstance(item, dict) or _layer_problems(cls, item):
     return item
   return dataclasses.asdict(cls(**item))
+
+
+def _complete_layers(plain: dict) -> dict:
+  """A plain config whose layer lists hold complete dicts (lists of them)."""
+  plain = dict(plain)
+  for key, cls in LAYER_LIST_KEYS.items():
+    section, name = key.split(".")
+    values = plain.get(section)
+    if isinstance(values, dict) and isinstance(values.get(name), (list, tuple)):
+      plain[section] = {**values, name: [_complete_layer(cls, item) for item in values[name]]}
+  return plain
 
 
 def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

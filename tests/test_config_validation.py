@@ -27,7 +27,7 @@ def test_default_with_a_train_file_is_valid(tmp_path):
 def test_unknown_key_is_named(tmp_path):
   config = valid_config(tmp_path)
   config.model.unitz = 3
-  with pytest.raises(cv.ConfigError, match=r"model.unitz: unknown key.*model.units"):
+  with pytest.raises(cv.ConfigError, match=r"model.unitz: unknown key.*model.lstm_layers"):
     cv.validate(config)
 
 
@@ -40,7 +40,8 @@ def test_wrong_type_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("model.dropout", -0.1, r"model.dropout=-0.1: must be in \[0.0, 1.0\)"),
+    ("model.head_dropout", -0.1, r"model.head_dropout=-0.1: must be in \[0.0, 1.0\)"),
+    ("model.pooling", "min", r"model.pooling='min': accepted values are last, max, average"),
     ("early_stopping.patience", -1, r"early_stopping.patience=-1: must be in \[0"),
     ("train.batch_size", 0, r"train.batch_size=0: must be in \[1"),
     ("train.learning_rate", 0.0, r"train.learning_rate=0.0: must be in \(0.0"),
@@ -58,11 +59,11 @@ def test_out_of_range_value_is_named(tmp_path, key, value, message):
 
 def test_every_problem_is_reported_at_once(tmp_path):
   config = valid_config(tmp_path)
-  config.model.dropout = 2.0
+  config.model.head_dropout = 2.0
   config.train.max_epochs = 0
   with pytest.raises(cv.ConfigError) as e:
     cv.validate(config)
-  assert "model.dropout" in str(e.value) and "train.max_epochs" in str(e.value)
+  assert "model.head_dropout" in str(e.value) and "train.max_epochs" in str(e.value)
 
 
 def test_missing_data_file_is_named(tmp_path):
@@ -136,8 +137,8 @@ def test_batch_not_dividing_devices_is_an_error():
 
 def test_changed_keys_lists_differences():
   old = cv.to_plain(default.get_config().to_dict())
-  new = {**old, "model": {**old["model"], "units": 7}}
-  assert cv.changed_keys(old, new) == {"model.units"}
+  new = {**old, "model": {**old["model"], "head_dropout": 0.5}}
+  assert cv.changed_keys(old, new) == {"model.head_dropout"}
 
 
 def test_a_key_added_since_a_run_started_is_a_change_only_off_its_default():
@@ -170,3 +171,61 @@ def test_a_resumed_run_may_print_differently():
   old = cv.to_plain(default.get_config().to_dict())
   new = {**old, "train": {**old["train"], "verbose": 2}}
   assert cv.changed_keys(old, new) == set()
+
+
+@pytest.mark.parametrize("layers,message", [
+    (({"units": 8, "unit": 3},), r"model.lstm_layers\[0\]: unknown field 'unit'"),
+    (({"bidirectional": True},), r"model.lstm_layers\[0\]: needs 'units'"),
+    (({"units": "8"},), r"model.lstm_layers\[0\]: units='8': expected int"),
+    (({"units": 8}, 3), r"model.lstm_layers\[1\]=3: expected a dict"),
+    (({"units": 8, "merge_mode": "max", "bidirectional": True},), r"merge_mode must be one of"),
+    (({"units": 8, "dropout_after": 0.2},), r"dropout_after needs a layer that returns"),
+    ((), r"at least one recurrent layer"),
+])
+def test_a_bad_recurrent_layer_is_named_with_its_index(tmp_path, layers, message):
+  config = valid_config(tmp_path)
+  config.model.lstm_layers = layers
+  with pytest.raises(cv.ConfigError, match=message):
+    cv.validate(cv.normalize(config))
+
+
+def test_a_bad_hidden_activation_lists_the_keras_names(tmp_path):
+  config = valid_config(tmp_path)
+  config.model.hidden_layers = ({"units": 8, "activation": "relu6"},)
+  with pytest.raises(cv.ConfigError, match=r"hidden layer 0: activation must be one of relu"):
+    cv.validate(cv.normalize(config))
+
+
+def test_layer_lists_from_the_command_line_are_json_completed_with_defaults(tmp_path):
+  config = valid_config(tmp_path)
+  config.model.lstm_layers = '[{"units": 64, "bidirectional": true}, {"units": 32}]'
+  layers = cv.normalize(config).model.lstm_layers
+  assert [layer["units"] for layer in layers] == [64, 32]
+  assert layers[0]["bidirectional"] and layers[0]["merge_mode"] == "concat"
+  assert layers[1] == {"units": 32, "bidirectional": False, "merge_mode": "concat",
+                       "dropout": 0.0, "recurrent_dropout": 0.0, "dropout_after": 0.0}
+
+
+def test_a_layer_written_with_its_defaults_is_no_change():
+  old = cv.to_plain(cv.normalize(default.get_config()).to_dict())
+  config = default.get_config()
+  config.model.lstm_layers = ({"units": 128, "bidirectional": False},)
+  new = cv.to_plain(cv.normalize(config).to_dict())
+  assert cv.changed_keys(old, new) == set()
+
+
+def test_a_run_of_the_first_releases_is_read_with_its_model():
+  new = cv.to_plain(cv.normalize(default.get_config()).to_dict())
+  legacy = {k: v for k, v in new["model"].items()
+            if k not in ("lstm_layers", "head_dropout", "embedding_dropout", "spatial_dropout",
+                         "pooling", "hidden_layers", "output")}
+  old = {**new, "model": {**legacy, "units": 64, "num_layers": 2, "bidirectional": True,
+                          "dropout": 0.2, "lstm_dropout": 0.1, "recurrent_dropout": 0.0}}
+  upgraded = config_lib.upgrade(old)["model"]
+  assert "units" not in upgraded and upgraded["head_dropout"] == 0.2
+  assert upgraded["lstm_layers"] == [{"units": 64, "bidirectional": True, "dropout": 0.1,
+                                      "recurrent_dropout": 0.0}] * 2
+  same = default.get_config()
+  same.model.lstm_layers = ({"units": 64, "bidirectional": True, "dropout": 0.1},) * 2
+  same.model.head_dropout = 0.2
+  assert cv.changed_keys(old, cv.to_plain(cv.normalize(same).to_dict())) == set()

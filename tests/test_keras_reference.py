@@ -14,7 +14,7 @@ def small_config(**model):
   config = default.get_config()
   config.data.max_length = 7
   config.embedding.dim = 6
-  config.model.units = 5
+  config.model.lstm_layers = ({"units": 5},)
   for key, value in model.items():
     config.model[key] = value
   return config

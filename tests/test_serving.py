@@ -57,7 +57,7 @@ def run_config(base: pathlib.Path) -> ml_collections.ConfigDict:
   config.data.tfds_data_dir = str(base / "tfds")
   config.data.max_length = 8
   config.embedding.dim = 8
-  config.model.units = 8
+  config.model.lstm_layers = ({"units": 8},)
   config.model.implementation = "scan"
   config.train.batch_size = 16
   config.train.learning_rate = 0.03
