@@ -118,28 +118,30 @@ LEGACY_MODEL_KEYS: Mapping[str, Any] = {
 }
 
 
-def _upgrade_model(model: dict[str, Any]) -> None:
-  """units / num_layers / bidirectional / lstm_dropout / recurrent_dropout →
-  lstm_layers, and dropout → head_dropout, in place."""
-  if not LEGACY_MODEL_KEYS.keys() & model.keys():
-    return
-  old = {key: model.pop(key, default) for key, default in LEGACY_MODEL_KEYS.items()}
-  layer = {"units": old["units"], "bidirectional": old["bidirectional"],
-           "dropout": old["lstm_dropout"], "recurrent_dropout": old["recurrent_dropout"]}
-  model.setdefault("lstm_layers", [layer] * old["num_layers"])
-  model.setdefault("head_dropout", old["dropout"])
+def rename_legacy_keys(old: Mapping[str, Any]) -> dict[str, Any]:
+  """A copy of a run's `config.json` with the model keys of the first releases
+  in today's form: units / num_layers / bidirectional / lstm_dropout /
+  recurrent_dropout → lstm_layers, and dropout → head_dropout."""
+  renamed = copy.deepcopy(dict(old))
+  model = renamed.get("model")
+  if not isinstance(model, dict) or not LEGACY_MODEL_KEYS.keys() & model.keys():
+    return renamed
+  legacy = {key: model.pop(key, default) for key, default in LEGACY_MODEL_KEYS.items()}
+  layer = {"units": legacy["units"], "bidirectional": legacy["bidirectional"],
+           "dropout": legacy["lstm_dropout"], "recurrent_dropout": legacy["recurrent_dropout"]}
+  model.setdefault("lstm_layers", [layer] * legacy["num_layers"])
+  model.setdefault("head_dropout", legacy["dropout"])
+  return renamed
 
 
 def upgrade(old: Mapping[str, Any]) -> dict[str, Any]:
   """A run's `config.json` with every key of today's schema, as plain JSON.
 
-  Keys of the first releases are renamed (`LEGACY_MODEL_KEYS`); a key it
+  Keys of the first releases are renamed (`rename_legacy_keys`); a key it
   lacks gets the value that runs from before the key used (`LEGACY_VALUES`),
   otherwise today's default; keys it holds are kept.
   """
-  upgraded = copy.deepcopy(dict(old))
-  if isinstance(upgraded.get("model"), dict):
-    _upgrade_model(upgraded["model"])
+  upgraded = rename_legacy_keys(old)
   defaults = json.loads(json.dumps(default_config().to_dict()))
   for section, values in defaults.items():
     if not isinstance(values, dict):

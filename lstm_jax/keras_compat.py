@@ -36,6 +36,10 @@ SUPPORTED = ("Embedding → optional Dropout / SpatialDropout1D → LSTM / Bidir
              "GlobalAveragePooling1D → optional Dropout → Dense (+ Dropout), zero or more → "
              "Dense(softmax) or Dense(1, sigmoid)")
 
+# The Keras loss of each output (`heads.HEADS`), for integer labels.
+KERAS_LOSSES = {"softmax": "sparse_categorical_crossentropy",
+                "sigmoid": "binary_crossentropy"}
+
 # Keras's name of each pooling (`model.POOLINGS`).
 POOLING_LAYERS = {"max": "GlobalMaxPooling1D", "average": "GlobalAveragePooling1D"}
 

@@ -31,8 +31,6 @@ from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
 
-KERAS_LOSSES = {"softmax": "sparse_categorical_crossentropy",
-                "sigmoid": "binary_crossentropy"}
 CLIP_ARGUMENT = {"global_norm": "global_clipnorm", "per_variable_norm": "clipnorm",
                  "value": "clipvalue"}
 
@@ -48,7 +46,7 @@ def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset)
   if config.train.clip_mode in CLIP_ARGUMENT:
     clip = {CLIP_ARGUMENT[config.train.clip_mode]: config.train.clip_norm}
   model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate, **clip),
-                loss=KERAS_LOSSES[ours.output], metrics=["accuracy"])
+                loss=keras_compat.KERAS_LOSSES[ours.output], metrics=["accuracy"])
   stopper = keras.callbacks.EarlyStopping(
       monitor=config.early_stopping.monitor, patience=config.early_stopping.patience,
       min_delta=config.early_stopping.min_delta,

@@ -4,7 +4,7 @@ A step returns SUMS, never means: `batch_metrics` adds up the loss, the
 correct predictions, the example count and the confusion matrix over the
 examples of one batch, each weighted by `weight` (1 for a real example, 0 for
 padding added to fill the last batch). Sums add across batches and devices
-(`lax.psum`, `steps.sum_metrics`), so the mean over an epoch is exactly the mean over
+(`accumulate`, `lax.psum`), so the mean over an epoch is exactly the mean over
 its real examples however they were batched. `summarize` turns the sums into
 loss, accuracy, macro-F1, per-class precision / recall / F1 and the confusion
 matrix.
@@ -63,6 +63,24 @@ def batch_metrics(logits: jax.Array, labels: jax.Array, weights: jax.Array,
       "confusion": jnp.einsum("bt,bp->tp", true_one_hot * weights[:, None],
                               pred_one_hot),
   }
+
+
+def accumulate(total: Optional[Mapping[str, Any]],
+               sums: Mapping[str, Any]) -> dict[str, np.ndarray]:
+  """Adds one batch's sums to a running total, in float64 on the host.
+
+  Args:
+    total: the running total, or None to start one.
+    sums: sums from `batch_metrics` (device or numpy arrays).
+
+  Returns:
+    The new total, a dict of float64 numpy arrays.
+  """
+  sums = {key: np.asarray(jax.device_get(sums[key]), np.float64)
+          for key in SUM_KEYS}
+  if total is None:
+    return sums
+  return {key: total[key] + sums[key] for key in SUM_KEYS}
 
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ shapes); the import from and export to Keras is `lstm_jax.keras_compat`.
 
 import dataclasses
 import functools
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import flax.linen as nn
 import jax
@@ -116,6 +116,16 @@ def stack(units: int, num_layers: int = 1, *, bidirectional: bool = False,
                     recurrent_dropout=recurrent_dropout),) * num_layers
 
 
+def _dropout(x: jax.Array, rate: float, name: str, deterministic: bool,
+             broadcast_dims: Sequence[int] = ()) -> jax.Array:
+  """A Keras `Dropout` layer where the model has one (rate > 0): a model
+  without it has no such layer, in its summary either."""
+  if not rate:
+    return x
+  return nn.Dropout(rate, broadcast_dims=broadcast_dims, name=name)(
+      x, deterministic=deterministic)
+
+
 def _check_rate(where: str, rate: float) -> None:
   if not 0.0 <= rate < 1.0:
     raise ValueError(f"{where} must be in [0, 1), got {rate}")
@@ -198,8 +208,10 @@ class LSTMClassifier(nn.Module):
   def _first_layer_inputs(self, token_ids: jax.Array, train: bool,
                           projection_table: Optional[jax.Array],
                           batch_vocab: Optional[jax.Array],
-                          token_index: Optional[jax.Array]) -> lstm.LayerInputs:
-    """The embedded tokens, in the cheapest form the first layer can read."""
+                          token_index: Optional[jax.Array]
+                          ) -> Union[jax.Array, lstm.LayerInputs]:
+    """The embedded tokens <float32>[B, T, E], or the cheapest form of them the
+    first layer can read."""
     if projection_table is not None:
       # Gathered time-major, as the recurrence consumes it.
       return lstm.Projected(jnp.take(projection_table, token_ids.T, axis=0))
@@ -212,9 +224,8 @@ class LSTMClassifier(nn.Module):
     if batch_vocab is not None and not spreads_rows:
       return lstm.DistinctRows(jnp.take(table, batch_vocab, axis=0), token_index)
     x = jnp.take(table, token_ids, axis=0)
-    return lstm.Dense(nn.Dropout(
-        self.embedding_dropout, broadcast_dims=(1,) if self.spatial_dropout else (),
-        name="embedding_dropout")(x, deterministic=not train))
+    return _dropout(x, self.embedding_dropout, "embedding_dropout", not train,
+                    broadcast_dims=(1,) if self.spatial_dropout else ())
 
   @nn.compact
   def __call__(self, token_ids: jax.Array, *, train: bool = False,
@@ -264,8 +275,7 @@ class LSTMClassifier(nn.Module):
       layer = (lstm.Bidirectional(merge_mode=spec.merge_mode, **options) if spec.bidirectional
                else lstm.LSTM(**options))
       x, _ = layer(x, mask, deterministic=deterministic)
-      x = nn.Dropout(spec.dropout_after, name=f"lstm_{index}_dropout")(
-          x, deterministic=deterministic)
+      x = _dropout(x, spec.dropout_after, f"lstm_{index}_dropout", deterministic)
 
     pool = POOLINGS[self.pooling]
     if pool is not None:
@@ -275,8 +285,7 @@ class LSTMClassifier(nn.Module):
     for index, spec in enumerate(self.hidden):
       x = ACTIVATIONS[spec.activation](nn.Dense(
           spec.units, kernel_init=nn.initializers.glorot_uniform(), name=f"hidden_{index}")(x))
-      x = nn.Dropout(spec.dropout_after, name=f"hidden_{index}_dropout")(
-          x, deterministic=deterministic)
+      x = _dropout(x, spec.dropout_after, f"hidden_{index}_dropout", deterministic)
     return nn.Dense(self.head.units(self.num_classes),
                     kernel_init=nn.initializers.glorot_uniform(), name="dense")(x)
 

@@ -193,7 +193,7 @@ def load_run(run_dir: pathlib.Path) -> Run:
                    f"leaves {', '.join(REQUIRED_FILES)})")
   config = workdir_lib.read_json(run_dir / workdir_lib.CONFIG_FILE)
   if isinstance(config, dict):
-    config = config_lib.upgrade(config)
+    config = config_lib.rename_legacy_keys(config)
   results = workdir_lib.read_json(run_dir / workdir_lib.RESULTS_FILE)
   absent = [k for k in RESULT_KEYS if k not in results]
   if absent:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from lstm_jax import console
+from lstm_jax import model as model_lib
 from lstm_jax import train
 from test_train import scripted_validation
 from test_train import tiny_config
@@ -129,7 +130,7 @@ def test_a_run_that_does_not_stop_early_prints_neither(tmp_path, monkeypatch, ca
 
 
 def summary_of(config):
-  model = train.create_model(config, 50, 3)
+  model = model_lib.from_config(config, 50, 3)
   params = train.create_train_state(config, model, config.data.max_length).params
   frozen = train.frozen_mask(params, config.embedding.trainable)
   return params, console.summary_lines(model, params, frozen, config.data.max_length, "tiny")
@@ -141,14 +142,14 @@ def count(lines, label):
 
 
 def test_summary_counts_every_parameter(tmp_path):
-  params, lines = summary_of(tiny_config(tmp_path, **{"model.num_layers": 2}))
+  params, lines = summary_of(tiny_config(tmp_path, **{"model.lstm_layers": ({"units": 8},) * 2}))
   total = sum(x.size for x in jax.tree.leaves(params))
   assert count(lines, "Total params") == count(lines, "Trainable params") == total
   assert count(lines, "Non-trainable params") == 0
 
 
 def test_summary_lists_the_layers_with_their_output_shapes(tmp_path):
-  _, lines = summary_of(tiny_config(tmp_path, **{"model.num_layers": 2}))
+  _, lines = summary_of(tiny_config(tmp_path, **{"model.lstm_layers": ({"units": 8},) * 2}))
   rows = [re.split(r"\s{2,}", l) for l in lines if re.match(r"\w+ \(\w+\)", l)][1:]  # after the header
   assert [r[:2] for r in rows] == [
       ["embedding (Embed)", "(None, 12, 8)"], ["lstm_0 (LSTM)", "(None, 12, 8)"],

@@ -27,7 +27,7 @@ def config_with_units(units: int):
 
 def test_a_study_size_model_on_two_in_process_cpu_devices_is_refused():
   with pytest.raises(config_validation.ConfigError,
-                     match=r"2 CPU devices in one process with model.units=128 .*"
+                     match=r"2 CPU devices in one process with LSTM units=128 .*"
                            r"DEVICES_PER_PROCESS=1 bash launch/local_multiprocess.sh"):
     cpu_devices.check_in_process_cpu_devices(config_with_units(128), tuple(jax.devices()[:2]))
 

@@ -122,7 +122,7 @@ def test_a_mask_with_holes_runs_the_fallback(monkeypatch):
 def test_classifier_on_cudnn_trains_like_the_fused_one(on_reference):
   ids = jnp.asarray(np.random.default_rng(5).integers(1, 30, (B, T)), jnp.int32)
   ids = ids.at[1, :3].set(0)
-  fused = model_lib.LSTMClassifier(30, F, 3, units=H, num_layers=2)
+  fused = model_lib.LSTMClassifier(30, F, 3, recurrent=model_lib.stack(H, 2))
   cudnn = fused.clone(implementation="cudnn")
   params = fused.init(jax.random.key(6), ids)["params"]
 

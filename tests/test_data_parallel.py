@@ -16,8 +16,9 @@ import pytest
 
 from configs import default
 from lstm_jax import batching
-from lstm_jax import heads
 from lstm_jax import config_validation
+from lstm_jax import heads
+from lstm_jax import model as model_lib
 from lstm_jax import reporting
 from lstm_jax import steps
 from lstm_jax import train
@@ -50,7 +51,7 @@ def examples(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def initial_state() -> steps.TrainState:
   """On the host, so that donating it to a step leaves it intact for the next run."""
   config = tiny_config()
-  model = train.create_model(config, VOCAB, CLASSES)
+  model = model_lib.from_config(config, VOCAB, CLASSES)
   return jax.device_get(train.create_train_state(config, model, LENGTH))
 
 

@@ -99,7 +99,7 @@ def test_command_line_measures_files_and_names_them(workdir, other_tsv, tmp_path
   assert f"warning: 3 rows of {other_tsv} dropped" in done.stderr
 
 
-@pytest.mark.parametrize("key", ["model.units", "data.vocab_size", "seed"])
+@pytest.mark.parametrize("key", ["model.head_dropout", "data.vocab_size", "seed"])
 def test_keys_of_the_trained_model_cannot_be_overridden(workdir, key):
   with pytest.raises(ValueError, match=f"--config.{key} cannot be overridden"):
     evaluate.eval_config(serving.read_config(workdir), {key: 3})

@@ -21,6 +21,7 @@ if keras.backend.backend() != "jax":
 
 from lstm_jax import keras_compat  # noqa: E402
 from lstm_jax import lstm  # noqa: E402
+from lstm_jax import model as model_lib  # noqa: E402
 from lstm_jax import optim  # noqa: E402
 
 pytestmark = [
@@ -31,48 +32,72 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Layer 'bad' .* does not support masking:UserWarning"),
 ]
 
-NUM_CASES = 12
+NUM_CASES = 16
+ACTIVATION_NAMES = ("relu", "tanh", "gelu", "elu", "selu", "sigmoid", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
 class Case:
+  """A random member of the family. Dropout rates are there to be imported; the
+  comparisons run without training, where dropout does nothing."""
   seed: int
   batch: int
   time: int
   vocab: int
   embed: int
-  units: int
   classes: int
-  num_layers: int
-  bidirectional: bool
   mask_zero: bool
   padding: str
-  dropout: Optional[float]
+  # (units, bidirectional, merge_mode, dropout after the layer) per recurrent layer.
+  layers: tuple[tuple[int, bool, str, float], ...]
+  pooling: str  # "last", "max" or "average"
+  # (units, activation, dropout after) per hidden Dense.
+  hidden: tuple[tuple[int, str, float], ...] = ()
+  output: str = "softmax"
+  embedding_dropout: Optional[str] = None  # "Dropout", "SpatialDropout1D" or None
+  head_dropout: float = 0.0
 
 
 def make_case(seed: int) -> Case:
-  """Sizes are random; the structural options cycle so every combination appears."""
+  """Sizes and layers are random; the output, pooling, hidden activations,
+  masking and padding side cycle so that every one of them appears."""
   rng = np.random.default_rng(seed)
+  pooling = ("last", "max", "average")[seed % 3]
+  depth = int(rng.integers(1, 4))
+  layers = tuple(
+      (int(rng.integers(1, 6)), bool(rng.integers(2)), str(rng.choice(list(lstm.MERGE_MODES))),
+       0.1 if rng.random() < 0.3 and (index < depth - 1 or pooling != "last") else 0.0)
+      for index in range(depth))
+  hidden = tuple((int(rng.integers(1, 6)),
+                  ACTIVATION_NAMES[(seed + index) % len(ACTIVATION_NAMES)],
+                  0.2 if rng.random() < 0.5 else 0.0)
+                 for index in range((seed // 3) % 3))
+  output = "sigmoid" if seed % 4 == 3 else "softmax"
   return Case(
       seed=seed,
       batch=int(rng.integers(1, 5)),
       time=int(rng.integers(1, 7)),
       vocab=int(rng.integers(3, 13)),
       embed=int(rng.integers(1, 7)),
-      units=int(rng.integers(1, 6)),
-      classes=int(rng.integers(2, 5)),
-      num_layers=1 + (seed // 4) % 2,
-      bidirectional=seed % 2 == 1,
-      mask_zero=seed % 3 != 2,
+      classes=2 if output == "sigmoid" else int(rng.integers(2, 5)),
+      mask_zero=seed % 5 != 4,
       padding="pre" if (seed // 2) % 2 == 0 else "post",
-      dropout=0.25 if seed % 5 == 4 else None,
+      layers=layers,
+      pooling=pooling,
+      hidden=hidden,
+      output=output,
+      embedding_dropout=(None, "Dropout", "SpatialDropout1D")[seed % 3 if seed % 2 else 0],
+      head_dropout=0.25 if seed % 5 == 1 else 0.0,
   )
 
 
 def padded_ids(case: Case, rng: np.random.Generator) -> np.ndarray:
-  """<int32>[B, T] ids in [1, V) with random lengths (0 to T), padded with 0."""
+  """<int32>[B, T] ids in [1, V) with random lengths, padded with 0. Lengths
+  start at 0, except under masked average pooling, where Keras divides a row
+  of padding alone by 0 (the classifier gives 0 there)."""
+  shortest = 1 if case.pooling == "average" and case.mask_zero else 0
   ids = np.zeros((case.batch, case.time), np.int32)
-  for row, length in enumerate(rng.integers(0, case.time + 1, case.batch)):
+  for row, length in enumerate(rng.integers(shortest, case.time + 1, case.batch)):
     tokens = rng.integers(1, case.vocab, length)
     if case.padding == "pre":
       ids[row, case.time - length:] = tokens
@@ -81,35 +106,80 @@ def padded_ids(case: Case, rng: np.random.Generator) -> np.ndarray:
   return ids
 
 
+def random_labels(case: Case, rng: np.random.Generator) -> np.ndarray:
+  return rng.integers(0, case.classes, case.batch).astype(np.int32)
+
+
 def randomize_weights(layer_or_model: Any, rng: np.random.Generator) -> None:
   layer_or_model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
                               for w in layer_or_model.get_weights()])
 
 
 def keras_classifier(case: Case) -> Any:
-  """The Keras model of a case, built (without symbolic tracing, which is slow)."""
+  """The Keras model of a case as a Keras user writes it, built (without
+  symbolic tracing, which is slow)."""
   keras.utils.set_random_seed(case.seed)
-  layers = [keras.layers.Embedding(case.vocab, case.embed, mask_zero=case.mask_zero)]
-  for index in range(case.num_layers):
-    layer = keras.layers.LSTM(case.units, return_sequences=index < case.num_layers - 1)
-    layers.append(keras.layers.Bidirectional(layer) if case.bidirectional else layer)
-  if case.dropout is not None:
-    layers.append(keras.layers.Dropout(case.dropout))
-  layers.append(keras.layers.Dense(case.classes, activation="softmax"))
+  L = keras.layers
+  layers = [L.Embedding(case.vocab, case.embed, mask_zero=case.mask_zero)]
+  if case.embedding_dropout:
+    layers.append(getattr(L, case.embedding_dropout)(0.3))
+  for index, (units, bidirectional, merge_mode, dropout_after) in enumerate(case.layers):
+    returns_sequences = index < len(case.layers) - 1 or case.pooling != "last"
+    layer = L.LSTM(units, return_sequences=returns_sequences)
+    layers.append(L.Bidirectional(layer, merge_mode=merge_mode) if bidirectional else layer)
+    if dropout_after:
+      layers.append(L.Dropout(dropout_after))
+  if case.pooling != "last":
+    layers.append(getattr(L, keras_compat.POOLING_LAYERS[case.pooling])())
+  if case.head_dropout:
+    layers.append(L.Dropout(case.head_dropout))
+  for units, activation, dropout_after in case.hidden:
+    layers.append(L.Dense(units, activation=activation))
+    if dropout_after:
+      layers.append(L.Dropout(dropout_after))
+  layers.append(L.Dense(1, activation="sigmoid") if case.output == "sigmoid"
+                else L.Dense(case.classes, activation="softmax"))
   keras_model = keras.Sequential(layers)
   keras_model.build((None, case.time))
   return keras_model
 
 
+def expected_model(case: Case) -> model_lib.LSTMClassifier:
+  """The classifier a case's Keras model is, written out by hand."""
+  return model_lib.LSTMClassifier(
+      vocab_size=case.vocab, embed_dim=case.embed, num_classes=case.classes,
+      recurrent=tuple(
+          model_lib.Recurrent(units, bidirectional=bidirectional,
+                              merge_mode=merge_mode if bidirectional else "concat",
+                              dropout_after=dropout_after)
+          for units, bidirectional, merge_mode, dropout_after in case.layers),
+      pooling=case.pooling,
+      hidden=tuple(model_lib.Hidden(*layer) for layer in case.hidden),
+      output=case.output,
+      embedding_dropout=0.3 if case.embedding_dropout else 0.0,
+      spatial_dropout=case.embedding_dropout == "SpatialDropout1D",
+      head_dropout=case.head_dropout,
+      mask_zero=case.mask_zero)
+
+
+def keras_loss(probabilities: jax.Array, labels: jax.Array) -> jax.Array:
+  """Mean cross-entropy of Keras's probabilities: categorical for [B, C],
+  binary for the [B, 1] of a sigmoid."""
+  if probabilities.shape[1] == 1:
+    p, y = probabilities[:, 0], labels.astype(probabilities.dtype)
+    return -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log(1 - p))
+  return -jnp.mean(jnp.log(jnp.take_along_axis(probabilities, labels[:, None], axis=1)))
+
+
 def keras_probabilities_and_gradients(keras_model: Any, ids: np.ndarray, labels: np.ndarray
                                       ) -> tuple[np.ndarray, list[jax.Array]]:
-  """Keras's class probabilities, and the gradients of the mean cross-entropy in
+  """Keras's probabilities, and the gradients of its mean cross-entropy in
   `keras_model.trainable_variables` order, from one jitted `stateless_call`."""
   non_trainable = [v.value for v in keras_model.non_trainable_variables]
 
   def loss(trainable):
     probs, _ = keras_model.stateless_call(trainable, non_trainable, ids, training=False)
-    return -jnp.mean(jnp.log(jnp.take_along_axis(probs, labels[:, None], axis=1))), probs
+    return keras_loss(probs, labels), probs
 
   grads, probs = jax.jit(jax.grad(loss, has_aux=True))(
       [v.value for v in keras_model.trainable_variables])
@@ -135,7 +205,7 @@ def built(seed: int) -> Built:
   keras_model = keras_classifier(case)
   randomize_weights(keras_model, rng)
   ids = padded_ids(case, rng)
-  labels = rng.integers(0, case.classes, case.batch).astype(np.int32)
+  labels = random_labels(case, rng)
   model, variables = keras_compat.from_keras(keras_model)
   return Built(case, keras_model, ids, labels,
                *keras_probabilities_and_gradients(keras_model, ids, labels), model, variables)
@@ -143,12 +213,12 @@ def built(seed: int) -> Built:
 
 @functools.cache
 def ours(seed: int) -> tuple[np.ndarray, Any]:
-  """Our class probabilities and gradients for a case, from one jitted function."""
+  """Our probabilities and gradients for a case, from one jitted function."""
   b = built(seed)
 
   def loss(params):
     logits = b.model.apply({"params": params}, b.ids)
-    return cross_entropy(logits, b.labels), jax.nn.softmax(logits)
+    return mean_loss(b.model, logits, b.labels), b.model.head.probabilities(logits)
 
   grads, probs = jax.jit(jax.grad(loss, has_aux=True))(b.variables["params"])
   return np.asarray(probs), grads
@@ -158,8 +228,9 @@ def to_numpy(x: Any) -> np.ndarray:
   return np.asarray(keras.ops.convert_to_numpy(x))
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-  return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+def mean_loss(model: model_lib.LSTMClassifier, logits: jax.Array, labels: jax.Array
+              ) -> jax.Array:
+  return model.head.losses(logits, labels).mean()
 
 
 def keras_weights(lstm_layer: Any) -> dict[str, np.ndarray]:
@@ -185,18 +256,33 @@ CASES = pytest.mark.parametrize("seed", range(NUM_CASES))
 @CASES
 def test_imported_architecture_matches_the_keras_model(seed):
   b = built(seed)
-  c = b.case
-  assert (b.model.vocab_size, b.model.embed_dim, b.model.num_classes, b.model.units) == (
-      c.vocab, c.embed, c.classes, c.units)
-  assert (b.model.num_layers, b.model.bidirectional, b.model.mask_zero) == (
-      c.num_layers, c.bidirectional, c.mask_zero)
-  assert b.model.dropout == (c.dropout or 0.0)
+  assert b.model == expected_model(b.case)
 
 
 @CASES
-def test_class_probabilities_match_keras(seed):
+def test_probabilities_match_keras(seed):
+  b = built(seed)
   probs, _ = ours(seed)
-  np.testing.assert_allclose(probs, built(seed).keras_probs, atol=1e-5, rtol=0)
+  assert probs.shape == b.keras_probs.shape
+  np.testing.assert_allclose(probs, b.keras_probs, atol=1e-5, rtol=0)
+  by_method = b.model.apply(b.variables, b.ids, method=b.model.probabilities)
+  np.testing.assert_allclose(by_method, probs, atol=1e-7, rtol=0)
+
+
+def test_the_random_cases_cover_the_family():
+  cases = [make_case(seed) for seed in range(NUM_CASES)]
+  layers = [layer for case in cases for layer in case.layers]
+  assert {case.pooling for case in cases} == {"last", "max", "average"}
+  assert {case.output for case in cases} == {"softmax", "sigmoid"}
+  assert {case.embedding_dropout for case in cases} == {None, "Dropout", "SpatialDropout1D"}
+  assert {merge for _, bidirectional, merge, _ in layers if bidirectional} == set(
+      lstm.MERGE_MODES)
+  assert {activation for case in cases for _, activation, _ in case.hidden} == set(
+      ACTIVATION_NAMES)
+  assert any(len({units for units, *_ in case.layers}) > 1 for case in cases)
+  assert {len(case.layers) for case in cases} == {1, 2, 3}
+  assert {(case.mask_zero, case.padding) for case in cases} == {
+      (mask, padding) for mask in (True, False) for padding in ("pre", "post")}
 
 
 # (layer, go_backwards, return_sequences, padding); padding None means no mask.
@@ -219,19 +305,20 @@ LAYER_CASES = [
 def test_layer_outputs_and_final_states_match_keras(index):
   kind, go_backwards, return_sequences, padding = LAYER_CASES[index]
   case = dataclasses.replace(make_case(index), padding=padding or "pre")
+  units = case.layers[0][0]
   rng = np.random.default_rng(2000 + index)
   x = rng.normal(size=(case.batch, case.time, case.embed)).astype(np.float32)
   mask = None if padding is None else padded_ids(case, rng) != 0
   # Zero initialisers skip Keras's slow orthogonal init; the weights are randomized below.
-  keras_lstm = keras.layers.LSTM(case.units, return_sequences=return_sequences,
+  keras_lstm = keras.layers.LSTM(units, return_sequences=return_sequences,
                                  return_state=True, go_backwards=go_backwards,
                                  kernel_initializer="zeros", recurrent_initializer="zeros")
   if kind == "bidirectional":
     keras_layer = keras.layers.Bidirectional(keras_lstm)
-    layer = lstm.Bidirectional(case.units, return_sequences=return_sequences)
+    layer = lstm.Bidirectional(units, return_sequences=return_sequences)
   else:
     keras_layer = keras_lstm
-    layer = lstm.LSTM(case.units, return_sequences=return_sequences, go_backwards=go_backwards)
+    layer = lstm.LSTM(units, return_sequences=return_sequences, go_backwards=go_backwards)
   keras_layer.build(x.shape)
   randomize_weights(keras_layer, rng)
   want, *want_states = [to_numpy(t) for t in keras_layer(x, mask=mask)]
@@ -261,32 +348,40 @@ def test_gradients_of_every_weight_match_keras(seed):
   assert_relatively_close(got, want["params"], rtol=1e-4)
 
 
-TRAINING_CASE = Case(seed=7, batch=6, time=5, vocab=11, embed=4, units=3, classes=3,
-                     num_layers=2, bidirectional=False, mask_zero=True, padding="pre",
-                     dropout=0.0)
+TRAINING_CASE = Case(seed=7, batch=6, time=5, vocab=11, embed=4, classes=3, mask_zero=True,
+                     padding="pre", layers=((3, False, "concat", 0.0),) * 2, pooling="last")
+TRAINING_CASES = {
+    "stack-clipnorm": ("clipnorm", "per_variable_norm", TRAINING_CASE),
+    "bidirectional-global_clipnorm": ("global_clipnorm", "global_norm", dataclasses.replace(
+        TRAINING_CASE, layers=((3, True, "concat", 0.0),), padding="post")),
+    "pooling-hidden-sigmoid": ("clipnorm", "per_variable_norm", dataclasses.replace(
+        TRAINING_CASE, classes=2, output="sigmoid", pooling="average",
+        layers=((4, True, "sum", 0.0), (3, False, "concat", 0.0)),
+        hidden=((5, "relu", 0.0),))),
+    "max-pooling-unmasked": ("global_clipnorm", "global_norm", dataclasses.replace(
+        TRAINING_CASE, mask_zero=False, pooling="max", hidden=((4, "tanh", 0.0),))),
+}
 
 
-@pytest.mark.parametrize("keras_clip, clip_mode, case", [
-    ("clipnorm", "per_variable_norm", TRAINING_CASE),
-    ("global_clipnorm", "global_norm",
-     dataclasses.replace(TRAINING_CASE, num_layers=1, bidirectional=True, padding="post")),
-])
-def test_training_loss_curve_matches_keras_train_on_batch(keras_clip, clip_mode, case):
+@pytest.mark.parametrize("name", TRAINING_CASES)
+def test_training_loss_curve_matches_keras_train_on_batch(name):
+  keras_clip, clip_mode, case = TRAINING_CASES[name]
   rng = np.random.default_rng(case.seed)
-  batches = [(padded_ids(case, rng), rng.integers(0, case.classes, case.batch).astype(np.int32))
-             for _ in range(3)] * 3
+  batches = [(padded_ids(case, rng), random_labels(case, rng)) for _ in range(3)] * 3
   keras_model = keras_classifier(case)
   model, variables = keras_compat.from_keras(keras_model)  # the initial weights
   keras_model.compile(optimizer=keras.optimizers.Adam(0.02, **{keras_clip: 0.05}),
-                      loss="sparse_categorical_crossentropy")
-  keras_losses = [float(keras_model.train_on_batch(ids, labels)) for ids, labels in batches]
+                      loss=keras_compat.KERAS_LOSSES[case.output])
+  keras_losses = [float(keras_model.train_on_batch(ids, labels[:, None] if case.output ==
+                                                   "sigmoid" else labels))
+                  for ids, labels in batches]
 
   tx = optim.make_optimizer(learning_rate=0.02, clip_mode=clip_mode, clip_norm=0.05, adam="keras")
 
   @jax.jit
   def train_step(params, opt_state, ids, labels):
     loss, grads = jax.value_and_grad(
-        lambda p: cross_entropy(model.apply({"params": p}, ids), labels))(params)
+        lambda p: mean_loss(model, model.apply({"params": p}, ids), labels))(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss
 
@@ -309,7 +404,8 @@ def test_saved_keras_file_loads_and_predicts_identically(tmp_path):
   assert model == b.model
   jax.tree.map(np.testing.assert_array_equal, variables, b.variables)
   want = b.keras_model.predict(b.ids, verbose=0)
-  np.testing.assert_allclose(jax.nn.softmax(model.apply(variables, b.ids)), want, atol=1e-5)
+  np.testing.assert_allclose(model.apply(variables, b.ids, method=model.probabilities), want,
+                             atol=1e-5)
 
 
 def test_unbuilt_keras_model_is_a_clear_error():
@@ -340,23 +436,32 @@ UNSUPPORTED = {
              r"activation='relu'"),
     "no_bias": (lambda: _sequential(L.LSTM(3, use_bias=False, name="bad"), _dense()),
                 r"use_bias=False"),
-    "merge_sum": (lambda: _sequential(L.Bidirectional(L.LSTM(3), merge_mode="sum", name="bad"),
-                                      _dense()), r"merge_mode='sum'"),
     "go_backwards": (lambda: _sequential(L.LSTM(3, go_backwards=True, name="bad"), _dense()),
                      r"go_backwards=True"),
     "stateful": (lambda: _sequential(L.LSTM(3, stateful=True, name="bad"), _dense(),
                                      batch_size=2), r"stateful=True"),
-    "units_differ": (lambda: _sequential(L.LSTM(3, return_sequences=True),
-                                         L.LSTM(4, name="bad"), _dense()), r"'units': 4"),
+    "regularizer": (lambda: _sequential(L.LSTM(3, kernel_regularizer="l2", name="bad"),
+                                        _dense()), r"kernel_regularizer"),
     "sequences_into_dense": (lambda: _sequential(L.LSTM(3, return_sequences=True, name="bad"),
                                                  _dense()), r"return_sequences"),
-    "pooling": (lambda: _sequential(L.LSTM(3, return_sequences=True), L.GlobalMaxPooling1D(
-        name="bad"), _dense()), r"GlobalMaxPooling1D\).*not supported"),
-    "dropout_between": (lambda: _sequential(L.LSTM(3, return_sequences=True),
-                                            L.Dropout(0.1, name="bad"), L.LSTM(3), _dense()),
-                        r"Dropout between recurrent layers"),
-    "sigmoid_head": (lambda: _sequential(L.LSTM(3), L.Dense(1, activation="sigmoid", name="bad")),
-                     r"activation='sigmoid'"),
+    "pooling_keepdims": (lambda: _sequential(L.LSTM(3, return_sequences=True),
+                                             L.GlobalAveragePooling1D(keepdims=True, name="bad"),
+                                             _dense()), r"keepdims"),
+    "two_dropouts": (lambda: _sequential(L.Dropout(0.1), L.Dropout(0.1, name="bad"),
+                                         L.LSTM(3), _dense()), r"two Dropout layers in a row"),
+    "spatial_dropout_later": (lambda: _sequential(
+        L.LSTM(3, return_sequences=True), L.SpatialDropout1D(0.1, name="bad"), L.LSTM(3),
+        _dense()), r"SpatialDropout1D is supported only after the Embedding"),
+    "gaussian_dropout": (lambda: _sequential(L.LSTM(3), L.GaussianDropout(0.1, name="bad"),
+                                             _dense()), r"not supported at this position"),
+    "hidden_softmax": (lambda: _sequential(L.LSTM(3), L.Dense(4, activation="softmax",
+                                                              name="bad"), _dense()),
+                       r"activation='softmax' is not supported"),
+    "multi_unit_sigmoid": (lambda: _sequential(L.LSTM(3), L.Dense(3, activation="sigmoid",
+                                                                  name="bad")),
+                           r"activation='sigmoid' with units=3"),
+    "dropout_after_output": (lambda: _sequential(L.LSTM(3), _dense(), L.Dropout(0.1, name="bad")),
+                             r"a Dropout after the output Dense"),
     "bfloat16": (lambda: _sequential(L.LSTM(3, dtype="mixed_bfloat16", name="bad"), _dense()),
                  r"dtype policy 'mixed_bfloat16'"),
 }

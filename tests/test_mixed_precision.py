@@ -15,6 +15,7 @@ from configs import default
 from lstm_jax import batching
 from lstm_jax import heads
 from lstm_jax import metrics as metrics_lib
+from lstm_jax import model as model_lib
 from lstm_jax import steps
 from lstm_jax import train
 
@@ -42,7 +43,7 @@ def train_run(dtype: str) -> tuple[list[float], float, steps.TrainState]:
   config.model.dtype = dtype
   config.model.implementation = "scan"
   config.train.learning_rate = 0.02
-  model = train.create_model(config, VOCAB, 2)
+  model = model_lib.from_config(config, VOCAB, 2)
   state = jax.device_get(train.create_train_state(config, model, LENGTH))
   p_step = jax.pmap(functools.partial(steps.train_step, num_classes=2, head=heads.Softmax()), axis_name=steps.AXIS,
                     in_axes=(None, 0, None), out_axes=(None, None),

@@ -22,8 +22,7 @@ def make_run(root: pathlib.Path, name: str, *, kind: str = "trainable",
                      "text_fields": ["text"], "top_k_labels": 0},
             "embedding": {"kind": kind, "dim": 50,
                           "trainable": kind == "trainable"},
-            "model": {"dropout": 0.2, "lstm_dropout": 0.0,
-                      "recurrent_dropout": 0.0}, "seed": 0}
+            "model": {"head_dropout": 0.2, "lstm_layers": [{"units": 64}]}, "seed": 0}
   if config_name:
     config["name"] = name
   (run_dir / "config.json").write_text(json.dumps(config))
@@ -207,13 +206,22 @@ def test_row_describes_data_task_and_dropout_from_the_config(tmp_path):
   config["data"] = {"source": "files", "train_files": ["corpus/letters.tsv"],
                     "label_field": "sender", "text_fields": ["subject", "body"],
                     "top_k_labels": 14}
-  config["model"]["recurrent_dropout"] = 0.1
+  config["model"]["lstm_layers"] = [{"units": 64, "recurrent_dropout": 0.1}]
   (run_dir / "config.json").write_text(json.dumps(config))
   [row] = table_rows(report.results_table([report.load_run(run_dir)]))
   assert row["data"] == "files: letters.tsv"
   assert row["task"] == "sender (top 14) from subject+body"
   assert row["embedding"] == "trainable 50d"
   assert row["dropout"] == "0.2, recurrent 0.1"
+
+
+def test_dropout_of_a_run_from_the_first_releases_is_read_from_its_old_keys(tmp_path):
+  run_dir = make_run(tmp_path, "letters_authors_keras")
+  config = json.loads((run_dir / "config.json").read_text())
+  config["model"] = {"units": 64, "dropout": 0.2, "lstm_dropout": 0.1, "recurrent_dropout": 0.0}
+  (run_dir / "config.json").write_text(json.dumps(config))
+  [row] = table_rows(report.results_table([report.load_run(run_dir)]))
+  assert row["dropout"] == "0.2, input 0.1"
 
 
 def test_name_and_embedding_fall_back_to_the_run_dir(tmp_path):

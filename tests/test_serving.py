@@ -22,6 +22,7 @@ import pytest
 from configs import default as default_config
 from lstm_jax import checkpoints
 from lstm_jax import input_pipeline
+from lstm_jax import model as model_lib
 from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
@@ -107,7 +108,7 @@ def test_probabilities_equal_the_trained_models_outputs(workdir, classifier, res
   config = serving.read_config(workdir)
   texts = [review(random.Random(1), label) for label in ["pos", "neg"] * 20]
   # The reference: the full training state restored by the training code path.
-  model = train.create_model(config, classifier.tokenizer.vocab_size, 2)
+  model = model_lib.from_config(config, classifier.tokenizer.vocab_size, 2)
   target = jax.device_get(train.create_train_state(config, model, config.data.max_length))
   state, _ = checkpoints.Checkpointer(workdir / "checkpoints").restore(
       results["best_epoch"], target)
@@ -125,7 +126,7 @@ def test_classifier_gathers_from_a_projection_table_or_computes_without_one(
     workdir, classifier, monkeypatch):
   texts = [review(random.Random(2), label) for label in ["pos", "neg"] * 5]
   assert classifier.projection_table.shape == (classifier.tokenizer.vocab_size,
-                                               4 * serving.read_config(workdir).model.units)
+                                               4 * serving.read_config(workdir).model.lstm_layers[0]["units"])
   monkeypatch.setattr(serving, "MAX_PROJECTION_TABLE_BYTES", 0)
   without_table = serving.load_classifier(workdir)
 
@@ -188,7 +189,7 @@ def test_checkpoints_without_an_epoch_are_refused(workdir, tmp_path):
 def test_config_of_another_model_is_refused(workdir, tmp_path):
   copy = copy_files(workdir, tmp_path / "run", SERVING_FILES)
   config = serving.read_config(copy).to_dict()
-  config["model"]["units"] = 4
+  config["model"]["lstm_layers"] = [{"units": 4}]
   (copy / "config.json").write_text(ml_collections.ConfigDict(config).to_json())
 
   with pytest.raises(serving.WorkdirError, match=r"do not fit .*\['lstm_0'\]\['bias'\]"):

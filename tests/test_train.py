@@ -103,7 +103,7 @@ def test_rerunning_a_finished_run_returns_its_results(finished_run, capsys):
 def test_a_changed_config_is_refused(finished_run):
   workdir, _ = finished_run
   config = tiny_config(workdir.parent, **{"model.lstm_layers": ({"units": 16},)})
-  with pytest.raises(train.config_validation.ConfigError, match=r"differs in: model.units"):
+  with pytest.raises(train.config_validation.ConfigError, match=r"differs in: model.lstm_layers"):
     train.train_and_evaluate(config, workdir)
 
 
