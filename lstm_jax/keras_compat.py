@@ -44,7 +44,8 @@ KERAS_LOSSES = {"softmax": "sparse_categorical_crossentropy",
 POOLING_LAYERS = {"max": "GlobalMaxPooling1D", "average": "GlobalAveragePooling1D"}
 
 
-def _keras():
+def import_keras():
+  """The `keras` module, on the JAX backend unless KERAS_BACKEND names another."""
   os.environ.setdefault("KERAS_BACKEND", "jax")
   import keras  # pylint: disable=g-import-not-at-top
   return keras
@@ -56,7 +57,7 @@ def _fail(layer: Any, problem: str) -> ValueError:
 
 
 def _value(variable: Any) -> jnp.ndarray:
-  return jnp.asarray(_keras().ops.convert_to_numpy(variable.value), jnp.float32)
+  return jnp.asarray(import_keras().ops.convert_to_numpy(variable.value), jnp.float32)
 
 
 def _check_plain(layer: Any) -> None:
@@ -72,7 +73,7 @@ def _check_plain(layer: Any) -> None:
 
 
 def _rate(layer: Any) -> float:
-  L = _keras().layers
+  L = import_keras().layers
   if type(layer) not in (L.Dropout, L.SpatialDropout1D):  # pylint: disable=unidiomatic-typecheck
     raise _fail(layer, "only Dropout and SpatialDropout1D are supported")
   if layer.noise_shape is not None:
@@ -82,7 +83,7 @@ def _rate(layer: Any) -> float:
 
 def _lstm_options(layer: Any, expect_backwards: bool = False) -> dict[str, Any]:
   """Checks one Keras LSTM and returns what the classifier needs of it."""
-  keras = _keras()
+  keras = import_keras()
   if not isinstance(layer, keras.layers.LSTM):
     raise _fail(layer, "only LSTM recurrent layers are supported")
   _check_plain(layer)
@@ -107,7 +108,7 @@ def _lstm_params(layer: Any) -> dict[str, jnp.ndarray]:
 def _recurrent_layer(layer: Any) -> tuple[model_lib.Recurrent, bool, dict[str, Any]]:
   """(the layer, whether it returns sequences, its params) of an LSTM or
   Bidirectional(LSTM)."""
-  keras = _keras()
+  keras = import_keras()
   if isinstance(layer, keras.layers.Bidirectional):
     _check_plain(layer)
     merge_mode = layer.get_config()["merge_mode"]
@@ -137,7 +138,7 @@ def _load(keras_model: Union[Any, str, os.PathLike]) -> Any:
   if isinstance(keras_model, (str, os.PathLike)):
     if not os.path.isfile(keras_model):
       raise FileNotFoundError(f"from_keras: no Keras model file at {os.fspath(keras_model)!r}")
-    return _keras().saving.load_model(keras_model)
+    return import_keras().saving.load_model(keras_model)
   return keras_model
 
 
@@ -157,12 +158,12 @@ class _Chain:
 
   def optional_dropout(self) -> float:
     """The rate of a Dropout that comes next (0 if none)."""
-    if not self.next_is(_keras().layers.Dropout):
+    if not self.next_is(import_keras().layers.Dropout):
       return 0.0
     layer = self.take()
-    if isinstance(layer, _keras().layers.SpatialDropout1D):
+    if isinstance(layer, import_keras().layers.SpatialDropout1D):
       raise _fail(layer, "SpatialDropout1D is supported only after the Embedding")
-    if self.next_is(_keras().layers.Dropout):
+    if self.next_is(import_keras().layers.Dropout):
       raise _fail(self.layers[0], "two Dropout layers in a row are not supported (use one)")
     return _rate(layer)
 
@@ -183,7 +184,7 @@ def from_keras(keras_model: Union[Any, str, os.PathLike]
   Raises:
     ValueError: naming the first layer or option that cannot be represented.
   """
-  keras = _keras()
+  keras = import_keras()
   L = keras.layers
   keras_model = _load(keras_model)
   if not isinstance(keras_model, keras.Model):
@@ -304,7 +305,7 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
     returns.
   """
   model.check()
-  keras = _keras()
+  keras = import_keras()
   L = keras.layers
   inputs = keras.Input((input_length,), dtype="int32", name="token_ids")
   initializer = ("uniform" if embedding_matrix is None

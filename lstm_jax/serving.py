@@ -13,12 +13,16 @@ Four things of a workdir suffice (see docs/SERVING.md):
 early-stopping state saved in the newest checkpoint), `last` (the newest
 checkpoint), or `results` (the weights `results.json` reports test metrics
 for: the best unless `early_stopping.restore_best` was off).
+
+`from_model` serves a `(model, variables)` pair instead, e.g. a Keras model
+brought in with `keras_compat.from_keras`: it classifies token ids at the same
+speed (precomputed input projections, few compiled shapes).
 """
 
 import dataclasses
 import os
 import pathlib
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -75,12 +79,14 @@ class Classifier:
   once here (`model.input_projection_table`) when that table fits in
   `MAX_PROJECTION_TABLE_BYTES`: each batch then gathers rows instead of doing
   its largest matmul. `projection_table` is None when it did not fit.
+
+  A classifier without a tokenizer (`from_model`) classifies token ids only.
   """
 
   def __init__(self, model: model_lib.LSTMClassifier, params: Any,
-               tokenizer: tokenizer_lib.Tokenizer, label_names: Sequence[str], *,
-               max_length: int, padding: str, truncating: str, batch_size: int,
-               epoch: int):
+               tokenizer: Optional[tokenizer_lib.Tokenizer], label_names: Sequence[str], *,
+               max_length: Optional[int], padding: str, truncating: str, batch_size: int,
+               epoch: Optional[int]):
     self.model = model
     self.params = params
     self.tokenizer = tokenizer
@@ -89,7 +95,7 @@ class Classifier:
     self.padding = padding
     self.truncating = truncating
     self.batch_size = batch_size
-    self.epoch = epoch  # the epoch whose weights these are
+    self.epoch = epoch  # the epoch whose weights these are; None: not from a workdir
     self.projection_table = (
         model_lib.input_projection_table(params, model)
         if model_lib.projection_table_bytes(model) <= MAX_PROJECTION_TABLE_BYTES else None)
@@ -100,6 +106,10 @@ class Classifier:
 
   def encode(self, texts: Sequence[str]) -> np.ndarray:
     """<int32>[N, max_length] token ids, as training encoded its data."""
+    if self.tokenizer is None:
+      raise ValueError("this classifier has no tokenizer (it was made by from_model): "
+                       "encode the texts as the model was trained and call "
+                       "predict_proba_ids, or pass tokenizer= to from_model")
     return self.tokenizer.encode(texts, self.max_length, padding=self.padding,
                                  truncating=self.truncating)
 
@@ -110,7 +120,8 @@ class Classifier:
       token_ids: <int32>[N, T], 0 for padding.
 
     Returns:
-      <float32>[N, C].
+      <float32>[N, C], one probability per class (for a sigmoid output the
+      second column is what Keras's `predict` returns).
     """
     out = np.zeros((len(token_ids), len(self.label_names)), np.float32)
     for start in range(0, len(token_ids), self.batch_size):
@@ -308,3 +319,35 @@ def load_classifier(workdir: os.PathLike, *, weights: str = "best") -> Classifie
                     max_length=config.data.max_length, padding=config.data.padding,
                     truncating=config.data.truncating,
                     batch_size=config.train.batch_size, epoch=epoch)
+
+
+def from_model(model: model_lib.LSTMClassifier, variables: Any, *, batch_size: int = 256,
+               label_names: Optional[Sequence[str]] = None,
+               tokenizer: Optional[tokenizer_lib.Tokenizer] = None,
+               max_length: Optional[int] = None, padding: str = "pre",
+               truncating: str = "pre") -> Classifier:
+  """Serves a classifier given as a `(model, variables)` pair.
+
+  Args:
+    model: the classifier, e.g. from `keras_compat.from_keras`.
+    variables: its `{'params': ...}`.
+    batch_size: the most rows classified at once.
+    label_names: the class names, index = class id; default "0", "1", ...
+    tokenizer: encodes texts for `predict` / `predict_proba`; without one
+      only `predict_proba_ids` works.
+    max_length, padding, truncating: how the tokenizer's ids are padded
+      (`tokenizer.pad_sequences`); max_length None pads to the longest text.
+
+  Returns:
+    The classifier (its `epoch` is None).
+  """
+  model.check()
+  if label_names is None:
+    label_names = [str(i) for i in range(model.num_classes)]
+  if len(label_names) != model.num_classes:
+    raise ValueError(f"{len(label_names)} label_names for a model of {model.num_classes} "
+                     "classes")
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  return Classifier(model, variables["params"], tokenizer, label_names, max_length=max_length,
+                    padding=padding, truncating=truncating, batch_size=batch_size, epoch=None)

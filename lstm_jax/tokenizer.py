@@ -17,7 +17,8 @@ other words become the OOV index when there is an OOV token and are dropped
 otherwise.
 
 The fitted tokenizer is saved as JSON (format `lstm_jax.tokenizer`, version 1)
-so that prediction maps new text the same way.
+so that prediction maps new text the same way. `to_keras_json` writes the
+format of Keras's own `Tokenizer.to_json`, which `tokenizer_from_json` reads.
 """
 
 import collections
@@ -331,6 +332,29 @@ class Tokenizer:
         "word_counts": list(self.word_counts.items()),
         "word_index": self.word_index,
     }
+
+  def to_keras_json(self) -> str:
+    """The JSON string Keras's `Tokenizer.to_json` writes, for
+    `tokenizer_from_json` (Keras 2 / TF, and Keras 3's legacy module).
+
+    Document frequencies are not kept here, so `word_docs` / `index_docs` are
+    empty: `texts_to_sequences` and `pad_sequences` are the same; only
+    `texts_to_matrix(mode="tfidf")` would differ.
+    """
+    return json.dumps({"class_name": "Tokenizer", "config": {
+        "num_words": self.num_words,
+        "filters": self.filters,
+        "lower": self.lower,
+        "split": self.split,
+        "char_level": False,
+        "oov_token": self.oov_token,
+        "document_count": self.document_count,
+        "word_counts": json.dumps(self.word_counts),
+        "word_docs": json.dumps({}),
+        "index_docs": json.dumps({}),
+        "index_word": json.dumps({i: w for w, i in self.word_index.items()}),
+        "word_index": json.dumps(self.word_index),
+    }})
 
   def save(self, path: os.PathLike) -> None:
     """Writes the tokenizer as JSON (ASCII, so any reader can load it); atomic."""

@@ -1,0 +1,122 @@
+r"""Exports a trained run as a plain Keras 3 model, with its vocabulary.
+
+  python -m lstm_jax.export --workdir=runs/sentiment_keras --out=exported/sentiment
+
+writes into `--out`:
+
+  model.keras         the classifier (`keras_compat.to_keras`), for
+                      `keras.saving.load_model` on any Keras 3 backend;
+  tokenizer.json      the vocabulary in Keras's `Tokenizer.to_json` format;
+  labels.json         the class names, index = class id;
+  preprocessing.json  the `pad_sequences` arguments training used
+                      (`maxlen`, `padding`, `truncating`).
+
+In Keras (docs/KERAS.md has the whole example):
+
+  tokenizer = tokenizer_from_json(open("tokenizer.json").read())
+  ids = keras.utils.pad_sequences(tokenizer.texts_to_sequences(texts), **preprocessing)
+  keras.saving.load_model("model.keras").predict(ids)
+
+gives the probabilities `python -m lstm_jax.predict --json` gives (for a
+sigmoid output: the probability of the second label).
+"""
+
+import os
+import pathlib
+from typing import Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from lstm_jax import console
+from lstm_jax import errors
+from lstm_jax import keras_compat
+from lstm_jax import serving
+from lstm_jax import workdir as workdir_lib
+
+MODEL_FILE = "model.keras"
+TOKENIZER_FILE = "tokenizer.json"
+LABELS_FILE = "labels.json"
+PREPROCESSING_FILE = "preprocessing.json"
+EXPORT_FILES = (MODEL_FILE, TOKENIZER_FILE, LABELS_FILE, PREPROCESSING_FILE)
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command line's flags; defined only when run as a program."""
+  flags.DEFINE_string("workdir", None, "Workdir of a training run.", required=True)
+  flags.DEFINE_string("out", None, "Directory to write the Keras files into.", required=True)
+  flags.DEFINE_enum("weights", "best", serving.WEIGHTS,
+                    "Which epoch's weights to export (as for lstm_jax.predict).")
+  flags.DEFINE_bool("overwrite", False, "Replace export files already in --out.")
+
+
+def _check_keras() -> None:
+  try:
+    keras_compat.import_keras()
+  except ImportError as e:
+    raise errors.MissingDependencyError(
+        f"exporting needs Keras 3 ({e}); install it with `pip install keras`") from None
+
+
+def export(workdir: os.PathLike, out: os.PathLike, *, weights: str = "best",
+           overwrite: bool = False) -> dict[str, pathlib.Path]:
+  """Writes the Keras files of a run's classifier into `out`.
+
+  Args:
+    workdir: the run's workdir (or a copy of its serving files).
+    out: the directory to write into; created if missing.
+    weights: "best", "last" or "results" (`serving.load_classifier`).
+    overwrite: replace export files already in `out`.
+
+  Returns:
+    The path of each file written, by name (`EXPORT_FILES`).
+
+  Raises:
+    errors.UserError: the workdir cannot be served, Keras is missing, or `out`
+      holds an earlier export and `overwrite` is off.
+  """
+  classifier = serving.load_classifier(workdir, weights=weights)
+  _check_keras()
+  out = pathlib.Path(out)
+  existing = [name for name in EXPORT_FILES if (out / name).exists()]
+  if existing and not overwrite:
+    raise errors.BadValueError(f"{out} already holds {', '.join(existing)}; pass --overwrite "
+                               "to replace them, or choose another --out")
+  keras_model = keras_compat.to_keras(classifier.model, {"params": classifier.params})
+  paths = {name: out / name for name in EXPORT_FILES}
+  try:
+    out.mkdir(parents=True, exist_ok=True)
+    # Keras insists on the .keras suffix; written aside, then renamed into place.
+    partial = out / f".partial.{MODEL_FILE}"
+    keras_model.save(partial)
+    os.replace(partial, paths[MODEL_FILE])
+  except OSError as e:
+    raise errors.WriteError(f"cannot write {paths[MODEL_FILE]}: {e}") from None
+  workdir_lib.write_text_atomic(paths[TOKENIZER_FILE], classifier.tokenizer.to_keras_json())
+  workdir_lib.write_json_atomic(paths[LABELS_FILE], classifier.label_names)
+  workdir_lib.write_json_atomic(paths[PREPROCESSING_FILE], {
+      "maxlen": classifier.max_length, "padding": classifier.padding,
+      "truncating": classifier.truncating})
+  return paths
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
+  console.use_plain_log_lines()
+  try:
+    paths = export(FLAGS.workdir, FLAGS.out, weights=FLAGS.weights, overwrite=FLAGS.overwrite)
+  except errors.UserError as e:
+    errors.exit_with(e)
+  for path in paths.values():
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
