@@ -47,13 +47,19 @@ class Case:
   embed: int = 300
   units: int = 128
   token_ids: str = "uniform"
+  # The model: the study's Embedding → LSTM → Dense by default; a family member
+  # with a Bidirectional LSTM returning sequences, GlobalMaxPooling1D and a
+  # hidden Dense(relu) when `pooled`.
+  pooled: bool = False
+  hidden: int = 64
 
   def scaled(self, **changes: Any) -> "Case":
     return dataclasses.replace(self, **changes)
 
   def flops_per_token(self, mode: str) -> float:
-    """LSTM matmul FLOPs per token: 2·4H·(E+H) forward, 3× that to train."""
-    forward = 2 * 4 * self.units * (self.embed + self.units)
+    """LSTM matmul FLOPs per token: 2·4H·(E+H) forward (per direction), 3× that
+    to train."""
+    forward = 2 * 4 * self.units * (self.embed + self.units) * (2 if self.pooled else 1)
     return forward * (3 if mode == "train" else 1)
 
 
@@ -171,6 +177,19 @@ def _jax_steps(apply_fn: Callable, params: Any, case: Case, tx: Any = None,
   return {"train": train, "inference": infer}, new_shape
 
 
+def lstm_jax_model(case: Case):
+  """The case's model as an `LSTMClassifier`."""
+  from lstm_jax import model as model_lib
+
+  if not case.pooled:
+    return model_lib.LSTMClassifier(case.vocab, case.embed, case.num_classes,
+                                    recurrent=model_lib.stack(case.units))
+  return model_lib.LSTMClassifier(
+      case.vocab, case.embed, case.num_classes,
+      recurrent=(model_lib.Recurrent(case.units, bidirectional=True),), pooling="max",
+      hidden=(model_lib.Hidden(case.hidden, "relu"),))
+
+
 def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
                    time_chunks: Optional[int] = None, distinct_tokens: bool = True):
   """lstm_jax's `LSTMClassifier` and its optimizer, as the training program runs them
@@ -178,16 +197,14 @@ def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
   import jax
   import jax.numpy as jnp
   from lstm_jax import batching
-  from lstm_jax import model as model_lib
   from lstm_jax import optim
 
   def batch_vocabulary(tokens):
     vocab, index = batching.batch_vocabulary(tokens[None])
     return {"batch_vocab": vocab[0], "token_index": index[0]}
 
-  model = model_lib.LSTMClassifier(
-      vocab_size=case.vocab, embed_dim=case.embed, num_classes=case.num_classes,
-      recurrent=model_lib.stack(case.units), dtype=jnp.dtype(dtype), implementation=implementation,
+  model = lstm_jax_model(case).clone(
+      dtype=jnp.dtype(dtype), implementation=implementation,
       **({} if time_chunks is None else {"time_chunks": time_chunks}))
   tokens, _ = random_batch(case)
   params = model.init(jax.random.key(SEED), tokens)["params"]
@@ -203,9 +220,7 @@ def lstm_jax_serving_steps(case: Case):
   import jax
   from lstm_jax import model as model_lib
 
-  model = model_lib.LSTMClassifier(vocab_size=case.vocab, embed_dim=case.embed,
-                                   num_classes=case.num_classes,
-                                   recurrent=model_lib.stack(case.units))
+  model = lstm_jax_model(case)
   tokens, _ = random_batch(case)
   params = model.init(jax.random.key(SEED), tokens)["params"]
   table = model_lib.input_projection_table(params, model)
@@ -218,6 +233,9 @@ def flax_steps(case: Case):
   """Flax `nn.RNN(OptimizedLSTMCell)` (no mask: every step is real here)."""
   import flax.linen as nn
   import jax
+
+  if case.pooled:
+    raise NotImplementedError("the Flax baseline is the study's model only")
 
   class FlaxClassifier(nn.Module):
 
@@ -241,6 +259,8 @@ def jax_cudnn_steps(case: Case):
 
   if jax.default_backend() != "gpu":
     raise NotImplementedError("jax.experimental.rnn's cuDNN LSTM needs a GPU")
+  if case.pooled:
+    raise NotImplementedError("the cuDNN baseline is the study's model only")
   embed = nn.Embed(case.vocab, case.embed)
   dense = nn.Dense(case.num_classes)
   keys = jax.random.split(jax.random.key(SEED), 3)
@@ -271,7 +291,12 @@ def keras_steps(case: Case):
   keras.utils.set_random_seed(SEED)
   inputs = keras.Input((case.time_steps,), batch_size=case.batch, dtype="int32")
   x = keras.layers.Embedding(case.vocab, case.embed, mask_zero=True)(inputs)
-  x = keras.layers.LSTM(case.units)(x)
+  if case.pooled:
+    x = keras.layers.Bidirectional(keras.layers.LSTM(case.units, return_sequences=True))(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    x = keras.layers.Dense(case.hidden, activation="relu")(x)
+  else:
+    x = keras.layers.LSTM(case.units)(x)
   model = keras.Model(inputs, keras.layers.Dense(case.num_classes)(x))
   model.compile(
       optimizer=keras.optimizers.Adam(LEARNING_RATE, global_clipnorm=CLIP_NORM),
@@ -301,11 +326,15 @@ def torch_steps(case: Case):
     def __init__(self):
       super().__init__()
       self.embed = nn.Embedding(case.vocab, case.embed)
-      self.lstm = nn.LSTM(case.embed, case.units, batch_first=True)
-      self.dense = nn.Linear(case.units, case.num_classes)
+      self.lstm = nn.LSTM(case.embed, case.units, batch_first=True, bidirectional=case.pooled)
+      if case.pooled:
+        self.hidden = nn.Sequential(nn.Linear(2 * case.units, case.hidden), nn.ReLU())
+      self.dense = nn.Linear(case.hidden if case.pooled else case.units, case.num_classes)
 
     def forward(self, tokens):
-      _, (h, _) = self.lstm(self.embed(tokens))
+      outputs, (h, _) = self.lstm(self.embed(tokens))
+      if case.pooled:
+        return self.dense(self.hidden(outputs.max(dim=1).values))
       return self.dense(h[-1])
 
   model = TorchClassifier().to(device)

@@ -6,7 +6,9 @@
 Two shapes (vocab 20k, embedding 300, LSTM 128, batch 64): IMDB-like (200 steps,
 2 classes) and short text (32 steps, 42 classes), each with uniform random token
 ids and with text-like (Zipf) ones (`_zipf` cases); a training step (embedding +
-LSTM + dense, Adam, global-norm clipping) and inference. Every framework runs
+LSTM + dense, Adam, global-norm clipping) and inference. `imdb_pooled_zipf` is a
+member of the model family instead: Bidirectional(LSTM 64) returning sequences,
+GlobalMaxPooling1D, Dense(64, relu), Dense. Every framework runs
 in its own process on the same cores (`--threads`) and allocator environment.
 Prints a table and, last, one JSON line with every result. lstm_jax's ablations
 run when named in `--frameworks`: `lstm_jax scan` (the reference recurrence),
@@ -22,6 +24,9 @@ CASES = {
     "imdb_zipf": common.Case("imdb_zipf", time_steps=200, num_classes=2, token_ids="zipf"),
     "short_text_zipf": common.Case("short_text_zipf", time_steps=32, num_classes=42,
                                    token_ids="zipf"),
+    # keras-io's IMDB shape: Bidirectional(LSTM 64) → max pooling → Dense(64, relu).
+    "imdb_pooled_zipf": common.Case("imdb_pooled_zipf", time_steps=200, num_classes=2,
+                                    units=64, token_ids="zipf", pooled=True),
 }
 FRAMEWORKS = ("lstm_jax fused", "lstm_jax serving", "flax OptimizedLSTMCell", "keras 3 (jax)",
               "pytorch nn.LSTM")
