@@ -4,16 +4,16 @@ r"""Exports a trained run as a plain Keras 3 model, with its vocabulary.
 
 writes into `--out`:
 
-  model.keras         the classifier (`keras_compat.to_keras`), for
-                      `keras.saving.load_model` on any Keras 3 backend;
-  tokenizer.json      the vocabulary in Keras's `Tokenizer.to_json` format;
-  labels.json         the class names, index = class id;
-  preprocessing.json  the `pad_sequences` arguments training used
-                      (`maxlen`, `padding`, `truncating`).
+  model.keras           the classifier (`keras_compat.to_keras`), for
+                        `keras.saving.load_model` on any Keras 3 backend;
+  keras_tokenizer.json  the vocabulary in Keras's `Tokenizer.to_json` format;
+  labels.json           the class names, index = class id (as in the workdir);
+  preprocessing.json    the `pad_sequences` arguments training used
+                        (`maxlen`, `padding`, `truncating`).
 
 In Keras (docs/KERAS.md has the whole example):
 
-  tokenizer = tokenizer_from_json(open("tokenizer.json").read())
+  tokenizer = tokenizer_from_json(open("keras_tokenizer.json").read())
   ids = keras.utils.pad_sequences(tokenizer.texts_to_sequences(texts), **preprocessing)
   keras.saving.load_model("model.keras").predict(ids)
 
@@ -36,8 +36,9 @@ from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
 
 MODEL_FILE = "model.keras"
-TOKENIZER_FILE = "tokenizer.json"
-LABELS_FILE = "labels.json"
+# Not the workdir's tokenizer.json: another format, for Keras's `tokenizer_from_json`.
+TOKENIZER_FILE = "keras_tokenizer.json"
+LABELS_FILE = workdir_lib.LABELS_FILE
 PREPROCESSING_FILE = "preprocessing.json"
 EXPORT_FILES = (MODEL_FILE, TOKENIZER_FILE, LABELS_FILE, PREPROCESSING_FILE)
 

@@ -10,8 +10,8 @@ from lstm_jax import reporting
 
 WORDS = {"good": ["great", "superb", "lovely"], "bad": ["awful", "boring", "dull"]}
 FILLER = ["the", "a", "film", "plot", "actor", "scene"]
-TINY = {"data.max_length": 10, "embedding.dim": 8, "model.lstm_layers": ({"units": 8},), "train.batch_size": 32,
-        "train.num_devices": 1, "train.max_epochs": 2, "train.learning_rate": 0.02}
+TINY = {"data.max_length": 10, "embedding.dim": 8, "model.lstm_layers": ({"units": 8},),
+        "train.batch_size": 32, "train.num_devices": 1, "train.max_epochs": 2, "train.learning_rate": 0.02}
 
 
 def reviews(n, seed):

@@ -59,7 +59,8 @@ def initial_state() -> steps.TrainState:
 def pmapped_step(num_devices: int):
   """The production step, pmapped as in training over the first `num_devices`."""
   return jax.pmap(
-      functools.partial(steps.train_step, num_classes=CLASSES, head=heads.Softmax()), axis_name=steps.AXIS,
+      functools.partial(steps.train_step, num_classes=CLASSES, head=heads.Softmax()),
+      axis_name=steps.AXIS,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
       devices=jax.devices()[:num_devices])
 

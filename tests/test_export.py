@@ -37,7 +37,7 @@ import json, pathlib, sys
 import keras
 from keras.src.legacy.preprocessing.text import tokenizer_from_json
 out = pathlib.Path(sys.argv[1])
-tokenizer = tokenizer_from_json((out / "tokenizer.json").read_text())
+tokenizer = tokenizer_from_json((out / "keras_tokenizer.json").read_text())
 preprocessing = json.loads((out / "preprocessing.json").read_text())
 ids = keras.utils.pad_sequences(
     tokenizer.texts_to_sequences(sys.stdin.read().splitlines()), **preprocessing)
@@ -104,7 +104,7 @@ def test_export_writes_the_keras_files(workdir, exported):
 
 def test_exported_vocabulary_reads_with_keras_tokenizer_from_json(workdir, exported):
   from keras.src.legacy.preprocessing.text import tokenizer_from_json
-  theirs = tokenizer_from_json((exported / "tokenizer.json").read_text())
+  theirs = tokenizer_from_json((exported / "keras_tokenizer.json").read_text())
   ours = serving.load_classifier(workdir).tokenizer
   assert theirs.texts_to_sequences(TEXTS) == ours.texts_to_sequences(TEXTS)
   assert theirs.word_index == ours.word_index

@@ -45,10 +45,12 @@ def train_run(dtype: str) -> tuple[list[float], float, steps.TrainState]:
   config.train.learning_rate = 0.02
   model = model_lib.from_config(config, VOCAB, 2)
   state = jax.device_get(train.create_train_state(config, model, LENGTH))
-  p_step = jax.pmap(functools.partial(steps.train_step, num_classes=2, head=heads.Softmax()), axis_name=steps.AXIS,
+  p_step = jax.pmap(functools.partial(steps.train_step, num_classes=2,
+                             head=heads.Softmax()), axis_name=steps.AXIS,
                     in_axes=(None, 0, None), out_axes=(None, None),
                     devices=jax.devices()[:1])
-  p_eval = jax.pmap(functools.partial(steps.eval_step, apply_fn=model.apply, num_classes=2),
+  p_eval = jax.pmap(functools.partial(steps.eval_step, apply_fn=model.apply, num_classes=2,
+                                      head=model.head),
                     axis_name=steps.AXIS, in_axes=(None, 0), out_axes=None,
                     devices=jax.devices()[:1])
   ids, labels = task(4 * BATCH)

@@ -47,10 +47,18 @@ def run_settings(tmp: pathlib.Path, **overrides) -> dict:
           "train.learning_rate": 0.05, "train.max_epochs": 2, **overrides}
 
 
+def flag_value(value):
+  """A config value as a --config flag writes it: layer lists as JSON, other
+  lists comma-separated."""
+  if isinstance(value, tuple):
+    return json.dumps(value) if value and isinstance(value[0], dict) else ",".join(value)
+  return value
+
+
 def as_flags(settings: dict, workdir: pathlib.Path) -> list[str]:
   """The `lstm_jax.main` command line of `settings`."""
   return ["--config=configs/default.py", f"--workdir={workdir}",
-          *(f"--config.{k}={','.join(v) if isinstance(v, tuple) else v}"
+          *(f"--config.{k}={flag_value(v)}"
             for k, v in settings.items())]
 
 

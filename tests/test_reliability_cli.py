@@ -34,7 +34,7 @@ def assert_user_error(result, *fragments):
 
 
 @pytest.mark.parametrize("flag, fragments", [
-    ("--config.model.unitz=3", ["unknown config key", '"unitz"']),
+    ("--config.model.unitz=3", ["unknown config key", "unitz"]),
     ("--config.train.batch_size=abc", ["--config.train.batch_size=abc",
                                        "invalid literal for int()"]),
     ("--config.model.head_dropout=1.5", ["model.head_dropout=1.5: must be in [0.0, 1.0)"]),

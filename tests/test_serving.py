@@ -125,8 +125,8 @@ def test_probabilities_equal_the_trained_models_outputs(workdir, classifier, res
 def test_classifier_gathers_from_a_projection_table_or_computes_without_one(
     workdir, classifier, monkeypatch):
   texts = [review(random.Random(2), label) for label in ["pos", "neg"] * 5]
-  assert classifier.projection_table.shape == (classifier.tokenizer.vocab_size,
-                                               4 * serving.read_config(workdir).model.lstm_layers[0]["units"])
+  units = serving.read_config(workdir).model.lstm_layers[0]["units"]
+  assert classifier.projection_table.shape == (classifier.tokenizer.vocab_size, 4 * units)
   monkeypatch.setattr(serving, "MAX_PROJECTION_TABLE_BYTES", 0)
   without_table = serving.load_classifier(workdir)
 

@@ -244,9 +244,11 @@ def test_train_and_eval_steps_hand_the_batch_vocabulary_to_the_model():
            "weight": np.ones((1, 2), np.float32), "batch_vocab": vocab, "token_index": index}
   state = steps.TrainState.create(apply_fn=apply_fn, params={"w": jnp.zeros(())},
                                   tx=optax.sgd(0.1))
-  jax.pmap(functools.partial(steps.train_step, num_classes=2, head=heads.Softmax()), axis_name=steps.AXIS,
+  jax.pmap(functools.partial(steps.train_step, num_classes=2,
+                             head=heads.Softmax()), axis_name=steps.AXIS,
            in_axes=(None, 0, None), out_axes=(None, None))(state, batch, jax.random.key(0))
-  jax.pmap(functools.partial(steps.eval_step, apply_fn=apply_fn, num_classes=2),
+  jax.pmap(functools.partial(steps.eval_step, apply_fn=apply_fn, num_classes=2,
+                             head=heads.Softmax()),
            axis_name=steps.AXIS, in_axes=(None, 0), out_axes=None)(state.params, batch)
   assert seen == [["batch_vocab", "token_index"]] * 2
 
