@@ -227,3 +227,28 @@ def test_fresh_process_loads_the_shipped_files_without_training_code(
                              rtol=1e-5)
   assert "lstm_jax.train" not in modules and "lstm_jax.optim" not in modules
   assert "lstm_jax.datasets.builders" not in modules and "tensorflow_datasets" not in modules
+
+
+def _tiny_model():
+  model = model_lib.LSTMClassifier(30, 4, 3, recurrent=model_lib.stack(5), pooling="average")
+  return model, model.init(jax.random.key(0), np.ones((1, 6), np.int32))
+
+
+def test_a_model_and_variables_are_served_at_the_probabilities_of_the_model():
+  model, variables = _tiny_model()
+  classifier = serving.from_model(model, variables, batch_size=4)
+  ids = np.random.default_rng(0).integers(0, 30, (9, 6)).astype(np.int32)
+  want = model.apply(variables, ids, method=model.probabilities)
+  np.testing.assert_allclose(classifier.predict_proba_ids(ids), want, rtol=1e-5, atol=1e-6)
+  assert classifier.label_names == ["0", "1", "2"] and classifier.epoch is None
+
+
+def test_a_served_model_without_a_tokenizer_says_it_takes_token_ids():
+  classifier = serving.from_model(*_tiny_model())
+  with pytest.raises(ValueError, match="no tokenizer.*predict_proba_ids"):
+    classifier.predict(["some text"])
+
+
+def test_served_label_names_must_match_the_classes():
+  with pytest.raises(ValueError, match="2 label_names for a model of 3 classes"):
+    serving.from_model(*_tiny_model(), label_names=["a", "b"])
