@@ -15,6 +15,12 @@ distinct token once (`model.LSTMClassifier`). A batch of 64 IMDB reviews x 200
 slots holds about 2,500 distinct tokens. S is the largest shard's count rounded
 up to m * 2^e (m in 4..7): at most 25% filler ids (0) and a few compiled shapes.
 
+A process of a multi-process run builds only its own shards (`shards`): the
+rows of the other processes' devices are never gathered, and their batch
+vocabularies never computed. Every process must still feed the same S, so the
+largest count over all shards is agreed first (`distinct_counts`, one number
+per batch, exchanged once per epoch by the caller).
+
 Bucketing (optional): each example goes to the smallest bucket length that
 holds its tokens (padding is token id 0), batches are formed within a bucket
 and trimmed to its length on the padding side, and the batch order is
@@ -111,11 +117,15 @@ def vocab_size_bucket(count: int, cap: int) -> int:
     exponent += 1
 
 
-def batch_vocabulary(token_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def batch_vocabulary(token_ids: np.ndarray, largest_count: Optional[int] = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
   """Each device shard's distinct token ids and every slot's index into them.
 
   Args:
-    token_ids: <int32>[D, b, T] a device-split batch.
+    token_ids: <int32>[D, b, T] a device-split batch (or this process's shards
+      of one).
+    largest_count: the most distinct ids of any shard of the whole batch, when
+      `token_ids` holds only some of its shards; default: of these shards.
 
   Returns:
     batch_vocab <int32>[D, S], sorted distinct ids then 0s (S from
@@ -123,7 +133,11 @@ def batch_vocabulary(token_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     <int32>[D, b, T] with token_ids[d] == batch_vocab[d][token_index[d]].
   """
   shards = [np.unique(shard, return_inverse=True) for shard in token_ids]
-  size = vocab_size_bucket(max(len(ids) for ids, _ in shards), cap=token_ids[0].size)
+  here = max(len(ids) for ids, _ in shards)
+  if largest_count is not None and largest_count < here:
+    raise ValueError(f"largest_count {largest_count} is below these shards' {here}")
+  size = vocab_size_bucket(here if largest_count is None else largest_count,
+                           cap=token_ids[0].size)
   vocab = np.zeros((len(shards), size), np.int32)
   for d, (ids, _) in enumerate(shards):
     vocab[d, :len(ids)] = ids
@@ -131,18 +145,59 @@ def batch_vocabulary(token_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return vocab, index.astype(np.int32)
 
 
+def _shard_batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int,
+                   num_devices: int, shuffle: bool, seed: int = 0, epoch: int = 0,
+                   bucket_lengths: Optional[Sequence[int]] = None, padding: str = "pre",
+                   shards: Optional[range] = None) -> Iterator[dict[str, np.ndarray]]:
+  """The epoch's batches, only the rows of `shards` (device indices; None: all)."""
+  token_ids = np.asarray(token_ids)
+  labels = np.asarray(labels)
+  _check(token_ids, labels, batch_size, num_devices, padding)
+  shards = range(num_devices) if shards is None else shards
+  if not shards or shards.step != 1 or shards.start < 0 or shards.stop > num_devices:
+    raise ValueError(f"shards must be a contiguous, non-empty range of the {num_devices} "
+                     f"devices, got {shards}")
+  buckets = _buckets(bucket_lengths, token_ids.shape[1])
+  per_device = batch_size // num_devices
+  rows = slice(shards.start * per_device, shards.stop * per_device)
+  local = len(shards) * per_device
+  for indices, length in _plan(token_ids, batch_size, shuffle, seed, epoch, buckets):
+    columns = slice(token_ids.shape[1] - length, None) if padding == "pre" else slice(length)
+    mine = indices[rows]  # the plan is global; a short last batch has fewer real rows
+    ids = np.zeros((local, length), np.int32)
+    label = np.zeros(local, np.int32)
+    weight = np.zeros(local, np.float32)
+    ids[:len(mine)] = token_ids[mine, columns]
+    label[:len(mine)] = labels[mine]
+    weight[:len(mine)] = 1.0
+    yield {"token_ids": ids.reshape(len(shards), per_device, length),
+           "label": label.reshape(len(shards), per_device),
+           "weight": weight.reshape(len(shards), per_device)}
+
+
+def distinct_counts(token_ids: np.ndarray, labels: np.ndarray, **options) -> np.ndarray:
+  """<int64>[num_batches] the most distinct token ids of any of `shards` in each
+  batch of the epoch; the maximum over all processes is `batches`'s
+  `largest_counts`. Takes the keyword arguments of `batches` but
+  `distinct_tokens` and `largest_counts`."""
+  return np.asarray([max(len(np.unique(shard)) for shard in batch["token_ids"])
+                     for batch in _shard_batches(token_ids, labels, **options)], np.int64)
+
+
 def batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int, num_devices: int,
             shuffle: bool, seed: int = 0, epoch: int = 0,
             bucket_lengths: Optional[Sequence[int]] = None,
             padding: str = "pre",
-            distinct_tokens: bool = False) -> Iterator[dict[str, np.ndarray]]:
+            distinct_tokens: bool = False,
+            shards: Optional[range] = None,
+            largest_counts: Optional[Sequence[int]] = None) -> Iterator[dict[str, np.ndarray]]:
   """Yields one epoch of device-split batches.
 
   Args:
     token_ids: <int32>[N, T] padded token ids (0 = padding).
     labels: <int32>[N] class ids.
     batch_size: global batch size B, divisible by num_devices.
-    num_devices: D.
+    num_devices: D, the devices of the whole run.
     shuffle: shuffle the examples (and, with buckets, the batch order).
     seed: with `epoch`, fixes the order.
     epoch: the epoch number.
@@ -150,31 +205,28 @@ def batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int, num_d
     padding: the side the padding is on ('pre' or 'post'); trimming keeps
       the other side.
     distinct_tokens: add each shard's `batch_vocabulary`.
+    shards: the device indices to build the rows of (this process's devices);
+      None: all D.
+    largest_counts: per batch, the most distinct ids of any shard of the whole
+      batch (`distinct_counts`, maximum over the processes), so that every
+      process pads its batch vocabularies to the same S; needed with
+      `distinct_tokens` when `shards` is not all devices.
 
   Yields:
-    {'token_ids' <int32>[D, B/D, T_b], 'label' <int32>[D, B/D],
-     'weight' <float32>[D, B/D]} with T_b the batch's bucket length; with
-    `distinct_tokens` also 'batch_vocab' <int32>[D, S] and 'token_index'
-    <int32>[D, B/D, T_b].
+    {'token_ids' <int32>[D', B/D, T_b], 'label' <int32>[D', B/D],
+     'weight' <float32>[D', B/D]} with D' = len(shards) and T_b the batch's
+    bucket length; with `distinct_tokens` also 'batch_vocab' <int32>[D', S]
+    and 'token_index' <int32>[D', B/D, T_b].
   """
-  token_ids = np.asarray(token_ids)
-  labels = np.asarray(labels)
-  _check(token_ids, labels, batch_size, num_devices, padding)
-  buckets = _buckets(bucket_lengths, token_ids.shape[1])
-  per_device = batch_size // num_devices
-  for indices, length in _plan(token_ids, batch_size, shuffle, seed, epoch, buckets):
-    columns = slice(token_ids.shape[1] - length, None) if padding == "pre" else slice(length)
-    ids = np.zeros((batch_size, length), np.int32)
-    label = np.zeros(batch_size, np.int32)
-    weight = np.zeros(batch_size, np.float32)
-    n = len(indices)
-    ids[:n] = token_ids[indices, columns]
-    label[:n] = labels[indices]
-    weight[:n] = 1.0
-    batch = {"token_ids": ids.reshape(num_devices, per_device, length),
-             "label": label.reshape(num_devices, per_device),
-             "weight": weight.reshape(num_devices, per_device)}
+  partial = shards is not None and len(shards) < num_devices
+  if distinct_tokens and partial and largest_counts is None:
+    raise ValueError("batches of some shards with distinct_tokens need largest_counts "
+                     "(distinct_counts of every process)")
+  counts = iter(largest_counts) if largest_counts is not None else None
+  for batch in _shard_batches(token_ids, labels, batch_size=batch_size, num_devices=num_devices,
+                              shuffle=shuffle, seed=seed, epoch=epoch,
+                              bucket_lengths=bucket_lengths, padding=padding, shards=shards):
     if distinct_tokens:
-      batch["batch_vocab"], batch["token_index"] = batch_vocabulary(batch["token_ids"])
+      batch["batch_vocab"], batch["token_index"] = batch_vocabulary(
+          batch["token_ids"], None if counts is None else int(next(counts)))
     yield batch
-

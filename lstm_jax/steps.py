@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from flax.training import train_state as train_state_lib
+from jax.experimental import multihost_utils
 
 from lstm_jax import batching
 from lstm_jax import config_validation
@@ -120,20 +121,35 @@ class Topology:
                     for d in [d for d in jax.devices() if d.process_index == p][:wanted])
     return cls(devices, wanted, jax.process_index())
 
-  def shard(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """This process's rows of a batch laid out for all devices of the run."""
+  @property
+  def num_processes(self) -> int:
+    return self.num_global_devices // self.num_local_devices
+
+  @property
+  def local_shards(self) -> range:
+    """The indices, among all devices of the run, of this process's devices."""
     start = self.process_index * self.num_local_devices
-    return {k: v[start:start + self.num_local_devices] for k, v in batch.items()}
+    return range(start, start + self.num_local_devices)
 
 
 def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.ConfigDict,
                  topology: Topology, *, epoch: int, shuffle: bool) -> Iterator[dict]:
-  for batch in batching.batches(
-      split.token_ids, split.labels, batch_size=config.train.batch_size,
-      num_devices=topology.num_global_devices, shuffle=shuffle, seed=config.seed,
-      epoch=epoch, bucket_lengths=tuple(config.data.bucket_lengths) or None,
-      padding=config.data.padding, distinct_tokens=config.model.distinct_tokens):
-    yield topology.shard(batch)
+  """This process's shards of each batch of an epoch (`batching.batches`).
+
+  With several processes and the batch vocabulary, the processes first agree
+  on each batch's largest distinct-token count: one all-gather per epoch.
+  """
+  options = dict(batch_size=config.train.batch_size, num_devices=topology.num_global_devices,
+                 shuffle=shuffle, seed=config.seed, epoch=epoch,
+                 bucket_lengths=tuple(config.data.bucket_lengths) or None,
+                 padding=config.data.padding, shards=topology.local_shards)
+  largest_counts = None
+  if config.model.distinct_tokens and topology.num_processes > 1:
+    mine = batching.distinct_counts(split.token_ids, split.labels, **options)
+    largest_counts = np.max(multihost_utils.process_allgather(mine), axis=0)
+  yield from batching.batches(split.token_ids, split.labels,
+                              distinct_tokens=config.model.distinct_tokens,
+                              largest_counts=largest_counts, **options)
 
 
 def sum_metrics(per_step: list[dict[str, jax.Array]]) -> dict[str, np.ndarray]:

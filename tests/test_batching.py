@@ -156,3 +156,17 @@ def test_distinct_tokens_add_each_shards_vocabulary_to_the_batches():
     for d in range(4):
       np.testing.assert_array_equal(vocab[d][index[d]], batch["token_ids"][d])
   assert "batch_vocab" not in run(token_ids, labels)[0]
+
+
+def test_some_shards_with_a_batch_vocabulary_need_the_largest_counts_of_all():
+  ids, labels = np.ones((8, 3), np.int32), np.zeros(8, np.int32)
+  with pytest.raises(ValueError, match="need largest_counts"):
+    list(batching.batches(ids, labels, batch_size=4, num_devices=2, shuffle=False,
+                          distinct_tokens=True, shards=range(1, 2)))
+
+
+def test_shards_must_be_a_range_of_the_devices():
+  ids, labels = np.ones((8, 3), np.int32), np.zeros(8, np.int32)
+  with pytest.raises(ValueError, match="contiguous, non-empty range of the 2 devices"):
+    list(batching.batches(ids, labels, batch_size=4, num_devices=2, shuffle=False,
+                          shards=range(1, 3)))

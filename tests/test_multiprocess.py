@@ -85,21 +85,28 @@ def final_params(workdir: pathlib.Path) -> dict:
   return ocp.StandardCheckpointer().restore(directory / str(last) / "parameters")
 
 
-def test_process_shards_are_disjoint_and_cover_every_example():
-  ids = np.arange(1, 44, dtype=np.int32)[:, None] * np.ones((1, 5), np.int32)
+def test_each_process_builds_only_its_shards_of_the_global_batches():
+  rng = np.random.default_rng(0)
+  ids = rng.integers(1, 30, (43, 5)).astype(np.int32)
   labels = np.arange(43, dtype=np.int32)  # the label is the example's index
-  shards = [steps.Topology(devices=tuple(range(4)), num_local_devices=2, process_index=p)
-            for p in range(2)]
-  fed = [[], []]
-  for batch in batching.batches(ids, labels, batch_size=16, num_devices=4, shuffle=True,
-                                seed=0, epoch=1):
-    for p, topology in enumerate(shards):
-      mine = topology.shard(batch)
-      assert mine["token_ids"].shape == (2, 4, 5)
-      fed[p] += mine["label"][mine["weight"] > 0].tolist()
-  assert not set(fed[0]) & set(fed[1])
+  options = dict(batch_size=16, num_devices=4, shuffle=True, seed=0, epoch=1)
+  processes = [steps.Topology(devices=tuple(range(4)), num_local_devices=2, process_index=p)
+               for p in range(2)]
+  # What make_batches agrees on with one all-gather per epoch.
+  counts = np.max([batching.distinct_counts(ids, labels, shards=t.local_shards, **options)
+                   for t in processes], axis=0)
+  built = [list(batching.batches(ids, labels, distinct_tokens=True, shards=t.local_shards,
+                                 largest_counts=counts, **options)) for t in processes]
+  whole = list(batching.batches(ids, labels, distinct_tokens=True, **options))
+  assert len(built[0]) == len(built[1]) == len(whole) == 3
+  for index, batch in enumerate(whole):
+    assert built[0][index]["token_ids"].shape == (2, 4, 5)
+    for key, value in batch.items():
+      np.testing.assert_array_equal(
+          np.concatenate([built[0][index][key], built[1][index][key]]), value, err_msg=key)
+  fed = [[label for b in batches for label in b["label"][b["weight"] > 0]] for batches in built]
+  assert not set(fed[0]) & set(fed[1]) and fed[0] and fed[1]
   assert sorted(fed[0] + fed[1]) == labels.tolist()
-  assert fed[0] and fed[1]
 
 
 @pytest.fixture(scope="module")
