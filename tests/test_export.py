@@ -22,9 +22,12 @@ from lstm_jax import serving
 from lstm_jax import train
 from test_serving import review
 from test_serving import run_config
+from keras_testing import KERAS_WARNINGS
+from keras_testing import keras_on_jax
 from test_serving import write_reviews
 
-keras = pytest.importorskip("keras")
+keras = keras_on_jax()
+pytestmark = KERAS_WARNINGS
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEXTS = [review(random.Random(7), label) for label in ["pos", "neg"] * 6] + [

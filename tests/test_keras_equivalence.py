@@ -15,22 +15,17 @@ import numpy as np
 import optax
 import pytest
 
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "jax":
-  pytest.skip("the Keras equivalence tests need KERAS_BACKEND=jax", allow_module_level=True)
+from keras_testing import KERAS_WARNINGS
+from keras_testing import keras_on_jax
+
+keras = keras_on_jax()
 
 from lstm_jax import keras_compat  # noqa: E402
 from lstm_jax import lstm  # noqa: E402
 from lstm_jax import model as model_lib  # noqa: E402
 from lstm_jax import optim  # noqa: E402
 
-pytestmark = [
-    # Keras's own variables trip a numpy 2 deprecation inside get_weights / set_weights.
-    pytest.mark.filterwarnings(
-        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"),
-    # The unsupported-layer models include a pooling layer that drops the mask.
-    pytest.mark.filterwarnings("ignore:Layer 'bad' .* does not support masking:UserWarning"),
-]
+pytestmark = KERAS_WARNINGS
 
 NUM_CASES = 16
 ACTIVATION_NAMES = ("relu", "tanh", "gelu", "elu", "selu", "sigmoid", "linear")

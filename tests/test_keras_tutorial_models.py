@@ -6,19 +6,15 @@ import jax
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "jax":
-  pytest.skip("the Keras comparison tests need KERAS_BACKEND=jax", allow_module_level=True)
+from keras_testing import KERAS_WARNINGS
+from keras_testing import keras_on_jax
+
+keras = keras_on_jax()
 
 from lstm_jax import keras_compat  # noqa: E402
 from lstm_jax import serving  # noqa: E402
 
-pytestmark = [
-    pytest.mark.filterwarnings(
-        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"),
-    # GlobalMaxPooling1D drops the mask, as Keras says; the import follows Keras.
-    pytest.mark.filterwarnings("ignore:Layer .* does not support masking:UserWarning"),
-]
+pytestmark = KERAS_WARNINGS
 
 L = keras.layers
 VOCAB, TIME = 300, 12
