@@ -4,7 +4,8 @@
 (`configs/*.py`) start from it and change what they change. The `data.*` keys of
 the input files, with their meaning, are defined by `lstm_jax/datasets/config.py`.
 List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
-`data.columns`, `data.file_labels`, `data.bucket_lengths`) are tuples; on the
+`data.columns`, `data.file_labels`, `data.bucket_lengths`,
+`train.weight_decay_exclude`) are tuples; on the
 command line they accept a comma-separated string. The layer lists
 (`model.lstm_layers`, `model.hidden_layers`) are tuples of dicts; on the
 command line they accept JSON.
@@ -50,6 +51,9 @@ def default_config() -> ml_collections.ConfigDict:
   embedding.dim = 300
   embedding.trainable = True
   embedding.oov = "zeros"  # zeros | random: rows of words missing from GloVe
+  # The trainable embedding's learning rate as a multiple of the others' (e.g. 0.1
+  # to fine-tune GloVe vectors gently); it follows the same schedule.
+  embedding.learning_rate_scale = 1.0
 
   config.model = model = ml_collections.ConfigDict()
   # The Keras LSTM classifier family (lstm_jax/model.py); the study's model is
@@ -82,7 +86,15 @@ def default_config() -> ml_collections.ConfigDict:
   train.batch_size = 64  # global, over all devices of all processes
   train.max_epochs = 20
   train.learning_rate = 1e-3
-  train.optimizer = "adam"  # adam (optax) | keras_adam (Keras-faithful)
+  train.optimizer = "adam"  # adam (optax) | adamw (decoupled weight decay) | keras_adam (Keras-faithful)
+  train.weight_decay = 0.0  # AdamW's (train.optimizer=adamw; Keras AdamW's default is 0.004)
+  # Parameters AdamW leaves alone: those with one of these names on their path.
+  train.weight_decay_exclude = list_key("embedding", "bias")
+  # constant | cosine | linear (decay to final_learning_rate at max_epochs) |
+  # reduce_on_plateau (Keras ReduceLROnPlateau, section reduce_lr_on_plateau)
+  train.lr_schedule = "constant"
+  train.warmup_steps = 0  # linear warmup from 0 (constant, cosine, linear)
+  train.final_learning_rate = 0.0
   train.clip_mode = "global_norm"  # global_norm | per_variable_norm | value | none
   train.clip_norm = 1.0
   train.num_devices = 0  # local devices to use; 0 = all
@@ -100,6 +112,17 @@ def default_config() -> ml_collections.ConfigDict:
   early_stopping.patience = 3
   early_stopping.min_delta = 0.0
   early_stopping.restore_best = True
+
+  # Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is
+  # reduce_on_plateau. The rate is lowered between epochs (lstm_jax/reduce_lr.py).
+  config.reduce_lr_on_plateau = plateau = ml_collections.ConfigDict()
+  plateau.monitor = "val_loss"
+  plateau.mode = "auto"  # auto | min | max
+  plateau.factor = 0.1
+  plateau.patience = 10
+  plateau.min_delta = 1e-4
+  plateau.cooldown = 0
+  plateau.min_lr = 0.0
   return config
 
 

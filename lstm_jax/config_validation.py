@@ -13,11 +13,16 @@ import ml_collections
 from lstm_jax import config as config_lib
 from lstm_jax import console
 from lstm_jax import datasets
+from lstm_jax import early_stopping
 from lstm_jax import errors
 from lstm_jax import glove
 from lstm_jax import heads
 from lstm_jax import lstm
 from lstm_jax import model as model_lib
+from lstm_jax import optim
+
+# What an epoch record holds that early stopping and ReduceLROnPlateau can watch.
+MONITORED = ("val_loss", "val_accuracy", "loss", "accuracy")
 
 CHOICES = {
     "data.padding": ("pre", "post"),
@@ -28,10 +33,13 @@ CHOICES = {
     "model.implementation": lstm.IMPLEMENTATIONS,
     "model.pooling": tuple(model_lib.POOLINGS),
     "model.output": tuple(heads.HEADS),
-    "train.optimizer": ("adam", "keras_adam"),
-    "train.clip_mode": ("global_norm", "per_variable_norm", "value", "none"),
-    "early_stopping.mode": ("auto", "min", "max"),
-    "early_stopping.monitor": ("val_loss", "val_accuracy", "loss", "accuracy"),
+    "train.optimizer": optim.OPTIMIZERS,
+    "train.clip_mode": optim.CLIP_MODES,
+    "train.lr_schedule": optim.SCHEDULES,
+    "early_stopping.mode": ("auto",) + early_stopping.MODES,
+    "early_stopping.monitor": MONITORED,
+    "reduce_lr_on_plateau.mode": ("auto",) + early_stopping.MODES,
+    "reduce_lr_on_plateau.monitor": MONITORED,
     "train.verbose": console.VERBOSITIES,
 }
 
@@ -50,13 +58,22 @@ RANGES = {
     "train.max_epochs": (1, None, True),
     "train.learning_rate": (0.0, None, False),
     "train.clip_norm": (0.0, None, False),
+    "train.weight_decay": (0.0, None, True),
+    "train.warmup_steps": (0, None, True),
+    "train.final_learning_rate": (0.0, None, True),
+    "embedding.learning_rate_scale": (0.0, None, False),
     "train.num_devices": (0, None, True),
     "early_stopping.patience": (0, None, True),
     "early_stopping.min_delta": (0.0, None, True),
+    "reduce_lr_on_plateau.factor": (0.0, 1.0, False),
+    "reduce_lr_on_plateau.patience": (0, None, True),
+    "reduce_lr_on_plateau.min_delta": (0.0, None, True),
+    "reduce_lr_on_plateau.cooldown": (0, None, True),
+    "reduce_lr_on_plateau.min_lr": (0.0, None, True),
 }
 
 LIST_KEYS = ("data.train_files", "data.test_files", "data.text_fields", "data.columns",
-             "data.file_labels", "data.bucket_lengths")
+             "data.file_labels", "data.bucket_lengths", "train.weight_decay_exclude")
 
 # Lists of layers: each item is a dict of the fields of its dataclass.
 LAYER_LIST_KEYS = {"model.lstm_layers": model_lib.Recurrent,
@@ -245,6 +262,39 @@ def _check_values(config: ml_collections.ConfigDict) -> list[str]:
   return problems
 
 
+def _check_training(config: ml_collections.ConfigDict) -> list[str]:
+  """Keys that only make sense together."""
+  train, problems = config.train, []
+  if train.optimizer == "adamw" and not train.weight_decay:
+    problems.append("train.optimizer='adamw' with train.weight_decay=0 is Adam: set "
+                    "train.weight_decay (Keras AdamW's default is 0.004) or use 'adam'")
+  if train.weight_decay and train.optimizer != "adamw":
+    problems.append(f"train.weight_decay={train.weight_decay} is AdamW's decoupled weight "
+                    f"decay: set train.optimizer='adamw' (now {train.optimizer!r})")
+  if train.warmup_steps and train.lr_schedule == "reduce_on_plateau":
+    problems.append("train.warmup_steps: reduce_on_plateau starts at the full rate, as "
+                    "Keras's ReduceLROnPlateau does; use lr_schedule constant, cosine or "
+                    "linear for a warmup, or set train.warmup_steps=0")
+  if train.final_learning_rate and train.lr_schedule not in ("cosine", "linear"):
+    problems.append(f"train.final_learning_rate={train.final_learning_rate} is where a "
+                    "cosine or linear schedule ends; train.lr_schedule is "
+                    f"{train.lr_schedule!r}")
+  if config.embedding.learning_rate_scale != 1.0 and not config.embedding.trainable:
+    problems.append("embedding.learning_rate_scale is for a trainable embedding; set "
+                    "embedding.trainable=True to fine-tune it, or leave the scale at 1")
+  return problems
+
+
+def check_warmup(config: ml_collections.ConfigDict, steps_per_epoch: int) -> None:
+  """Raises ConfigError when the warmup would not end before the last step."""
+  total = config.train.max_epochs * steps_per_epoch
+  if config.train.warmup_steps and config.train.warmup_steps >= total:
+    raise ConfigError(
+        f"train.warmup_steps={config.train.warmup_steps} does not end before the run's last "
+        f"step ({config.train.max_epochs} epochs x {steps_per_epoch} steps = {total}); "
+        "use fewer warmup steps")
+
+
 def _check_data(data: ml_collections.ConfigDict) -> list[str]:
   """The input-file keys, checked by the datasets package itself, and the
   source's files (a missing download is listed with a missing GloVe file)."""
@@ -285,7 +335,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError listing every problem of `config`."""
   problems = _check_types(config)
   if not problems:
-    problems = _check_values(config) + _check_layers(config) + _check_data(config.data)
+    problems = (_check_values(config) + _check_training(config) + _check_layers(config)
+                + _check_data(config.data))
     if config.embedding.kind == "glove":
       # No download while anything else is wrong: one message lists it all.
       problems += _check_glove(config.embedding, download=not problems)

@@ -46,12 +46,18 @@ def epoch_line(record: dict[str, float], max_epochs: int) -> str:
   """Formats one epoch like Keras's `fit` log.
 
   >>> epoch_line({"epoch": 2, "loss": 0.5, "accuracy": 0.75, "val_loss": 0.6,
-  ...             "val_accuracy": 0.7, "seconds": 3.2}, 10)
-  'Epoch 2/10 - 3.2s - loss: 0.5000 - accuracy: 0.7500 - val_loss: 0.6000 - val_accuracy: 0.7000'
+  ...             "val_accuracy": 0.7, "learning_rate": 1e-4, "seconds": 3.2}, 10)
+  'Epoch 2/10 - 3.2s - loss: 0.5000 - accuracy: 0.7500 - val_loss: 0.6000 - val_accuracy: 0.7000 - learning_rate: 1.0000e-04'
   """
   parts = [f"Epoch {record['epoch']}/{max_epochs}", f"{record['seconds']:.1f}s"]
-  parts += [f"{k}: {record[k]:.4f}" for k in reporting.EPOCH_KEYS[1:-1]]
+  parts += [f"{k}: {keras_number(record[k])}" for k in reporting.EPOCH_KEYS[1:-1]]
   return " - ".join(parts)
+
+
+def keras_number(value: float) -> str:
+  """A figure as Keras's progress bar writes it: 4 decimals, or 4 in scientific
+  notation at 1e-3 and below."""
+  return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
 def end_of_training_lines(results: dict[str, Any]) -> list[str]:

@@ -51,8 +51,31 @@ def resolve_mode(monitor: str, mode: str = "auto") -> str:
       "or down; set the mode to 'min' or 'max'")
 
 
+class CheckpointedState:
+  """A frozen dataclass of JSON values that goes into checkpoints' meta."""
+
+  def to_dict(self) -> dict[str, Any]:
+    """A JSON-able copy, for checkpoints."""
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, data: Mapping[str, Any]):
+    """Inverse of `to_dict`.
+
+    Raises:
+      ValueError: keys are missing or unknown.
+    """
+    fields = {field.name for field in dataclasses.fields(cls)}
+    missing, unknown = fields - set(data), set(data) - fields
+    if missing or unknown:
+      raise ValueError(
+          f"{cls.__name__} has missing keys {sorted(missing)} and "
+          f"unknown keys {sorted(unknown)}; it was not written by to_dict")
+    return cls(**data)
+
+
 @dataclasses.dataclass(frozen=True)
-class EarlyStoppingState:
+class EarlyStoppingState(CheckpointedState):
   """Where early stopping stands after `last_epoch`.
 
   Attributes:
@@ -67,25 +90,6 @@ class EarlyStoppingState:
   wait: int = 0
   last_epoch: int = 0
   stopped: bool = False
-
-  def to_dict(self) -> dict[str, Any]:
-    """A JSON-able copy, for checkpoints."""
-    return dataclasses.asdict(self)
-
-  @classmethod
-  def from_dict(cls, data: Mapping[str, Any]) -> "EarlyStoppingState":
-    """Inverse of `to_dict`.
-
-    Raises:
-      ValueError: keys are missing or unknown.
-    """
-    fields = {field.name for field in dataclasses.fields(cls)}
-    missing, unknown = fields - set(data), set(data) - fields
-    if missing or unknown:
-      raise ValueError(
-          f"early stopping state has missing keys {sorted(missing)} and "
-          f"unknown keys {sorted(unknown)}; it was not written by to_dict")
-    return cls(**data)
 
 
 def is_improvement(value: float, best: Optional[float], *, mode: str,

@@ -16,7 +16,8 @@ from lstm_jax import workdir as workdir_lib
 from lstm_jax.workdir import read_json, write_json_atomic, write_text_atomic  # pylint: disable=unused-import
 
 # An epoch's record in metrics.jsonl, as Keras names the figures.
-EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
+              "seconds")
 
 
 def write_history(workdir: os.PathLike, history: Iterable[dict[str, Any]]) -> None:

@@ -13,7 +13,6 @@ import shutil
 import time
 from typing import Any, Callable, Optional
 
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -33,6 +32,7 @@ from lstm_jax import metrics as metrics_lib
 from lstm_jax import model as model_lib
 from lstm_jax import optim
 from lstm_jax import preemption
+from lstm_jax import reduce_lr
 from lstm_jax import reporting
 from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
@@ -74,27 +74,16 @@ def results_line(results: dict[str, Any]) -> str:
           f"best_epoch: {results['best_epoch']}/{results['epochs_run']}")
 
 
-def frozen_mask(params: Any, embedding_trainable: bool) -> Any:
-  """True for the parameters the optimizer must leave alone."""
-  return flax.traverse_util.path_aware_map(
-      lambda path, _: (not embedding_trainable) and path[0] == "embedding", params)
-
-
 def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMClassifier,
-                       seq_length: int,
-                       embedding_matrix: Optional[np.ndarray] = None) -> steps.TrainState:
-  """Initialises the parameters from `config.seed` and the optimizer."""
+                       seq_length: int, embedding_matrix: Optional[np.ndarray] = None, *,
+                       steps_per_epoch: int) -> steps.TrainState:
+  """Initialises the parameters from `config.seed` and the optimizer (whose
+  schedule spans `config.train.max_epochs` epochs of `steps_per_epoch`)."""
   init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0)
   params = jax.jit(model.init)(init_rng, jnp.zeros((1, seq_length), jnp.int32))["params"]
   if embedding_matrix is not None:
     params = model_lib.with_embedding(params, embedding_matrix)
-  tx = optim.make_optimizer(
-      learning_rate=config.train.learning_rate,
-      clip_mode=config.train.clip_mode,
-      clip_norm=config.train.clip_norm,
-      adam="keras" if config.train.optimizer == "keras_adam" else "optax",
-      frozen=frozen_mask(params, config.embedding.trainable),
-  )
+  tx = optim.from_config(config, params, steps_per_epoch)
   state = steps.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
   # An array like every other leaf, so that a checkpoint can be restored onto it.
   return state.replace(step=jnp.zeros((), jnp.int32))
@@ -202,6 +191,7 @@ class _Training:
   p_eval_step: Callable
   dropout_rng: jax.Array
   num_steps: int  # per epoch
+  schedule: Any  # the learning rate by step (optim.make_schedule)
   diverged_above: float  # a training loss above this is divergence
   console: console_lib.Console
   progress_dir: pathlib.Path  # where an interrupted epoch's progress goes
@@ -227,10 +217,13 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   num_classes = len(data.label_names)
   model = model_lib.from_config(config, data.vocab_size, num_classes)
   config_validation.check_model(model)
+  num_steps = batching.num_batches(data.train.token_ids, config.train.batch_size,
+                                   bucket_lengths=tuple(config.data.bucket_lengths) or None)
+  config_validation.check_warmup(config, num_steps)
   # On the host: pmap then places it on every device; with several processes
   # a donated single-device array would not survive that placement.
   state = jax.device_get(create_train_state(config, model, config.data.max_length,
-                                            data.embedding_matrix))
+                                            data.embedding_matrix, steps_per_epoch=num_steps))
   weights = class_weights.parse(config.train.class_weight, data.label_names, data.train.labels)
   if weights is not None and is_chief:
     logging.info("class weights: %s", ", ".join(
@@ -246,29 +239,59 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
       p_train_step=p_train_step,
       p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, model.head, topology),
       dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
-      num_steps=batching.num_batches(data.train.token_ids, config.train.batch_size,
-                                     bucket_lengths=tuple(config.data.bucket_lengths) or None),
+      num_steps=num_steps,
+      schedule=optim.schedule_from_config(config.train, num_steps),
       diverged_above=divergence_threshold(num_classes, weights),
       console=console_lib.Console(config.train.verbose, is_chief),
       progress_dir=workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR)
   return training, state, model
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plateau:
+  """ReduceLROnPlateau as configured (`reduce_lr_on_plateau.*`), and its state."""
+  META_KEY = "reduce_lr_on_plateau"  # its state in the checkpoints' meta
+  settings: ml_collections.ConfigDict
+  mode: str
+  state: reduce_lr.PlateauState
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> Optional["_Plateau"]:
+    """None unless train.lr_schedule is reduce_on_plateau."""
+    if config.train.lr_schedule != "reduce_on_plateau":
+      return None
+    settings = config.reduce_lr_on_plateau
+    return cls(settings, early_stopping.resolve_mode(settings.monitor, settings.mode),
+               reduce_lr.start(config.train.learning_rate))
+
+  def restored(self, meta: dict[str, Any]) -> "_Plateau":
+    return dataclasses.replace(self, state=reduce_lr.PlateauState.from_dict(meta[self.META_KEY]))
+
+  def update(self, record: dict[str, Any]) -> "_Plateau":
+    s = self.settings
+    return dataclasses.replace(self, state=reduce_lr.update(
+        self.state, record[s.monitor], mode=self.mode, factor=s.factor, patience=s.patience,
+        min_delta=s.min_delta, cooldown=s.cooldown, min_lr=s.min_lr))
+
+
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
   training, state, model = _prepare(config, workdir, is_chief)
   training.console.summary(model, state.params,
-                           frozen_mask(state.params, config.embedding.trainable),
+                           optim.frozen_mask(state.params, config.embedding.trainable),
                            config.data.max_length, config.name)
   monitor = config.early_stopping.monitor
   mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
   ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR, monitor_mode=mode)
   stopper = early_stopping.EarlyStoppingState()
+  plateau = _Plateau.from_config(config)
   history: list[dict[str, Any]] = []
   first_epoch = 1
   restored = ckpt.restore_latest_intact(state)
   if restored is not None:
     epoch, state, meta = restored
     stopper = early_stopping.EarlyStoppingState.from_dict(meta["early_stopping"])
+    if plateau:
+      plateau = plateau.restored(meta)
     history = meta["history"]
     first_epoch = epoch + 1
     logging.info("Resuming %s after epoch %d", workdir, epoch)
@@ -295,12 +318,17 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       stopper = early_stopping.update(
           stopper, record[monitor], epoch, mode=mode,
           min_delta=config.early_stopping.min_delta, patience=config.early_stopping.patience)
+      meta = {"early_stopping": stopper.to_dict(), "history": history}
+      if plateau:
+        plateau = plateau.update(record)
+        state = state.replace(opt_state=optim.with_learning_rate_factor(
+            state.opt_state, plateau.state.learning_rate / config.train.learning_rate))
+        meta[_Plateau.META_KEY] = plateau.state.to_dict()
       # Only early stopping's improvements compete for "best", so the kept best
       # checkpoint is the epoch Keras would restore, also with min_delta > 0.
       # Host arrays: orbax refuses pmap's per-process arrays in multi-process
       # runs, and writes host arrays from process 0 only.
-      ckpt.save(epoch, jax.device_get(state),
-                {"early_stopping": stopper.to_dict(), "history": history},
+      ckpt.save(epoch, jax.device_get(state), meta,
                 metric_value=record[monitor] if stopper.best_epoch == epoch else math.nan)
       ckpt.wait_until_finished()
       preemption.discard_progress(training.progress_dir)
@@ -367,9 +395,12 @@ def _train_epoch(training: _Training, state: steps.TrainState,
     bar.close()
   train_metrics = _checked_train_metrics(training, epoch, per_step)
   val_metrics = training.evaluate(state.params, training.data.validation)
+  # The rate of the epoch's last update, as Keras logs it.
+  learning_rate = (optim.learning_rate_at(training.schedule, int(state.step) - 1)
+                   * optim.learning_rate_factor(state.opt_state))
   return state, {"epoch": epoch, "loss": train_metrics["loss"],
                  "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
-                 "val_accuracy": val_metrics["accuracy"],
+                 "val_accuracy": val_metrics["accuracy"], "learning_rate": learning_rate,
                  "seconds": time.monotonic() - start,
                  "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}
 

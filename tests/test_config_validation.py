@@ -48,6 +48,10 @@ def test_wrong_type_is_named(tmp_path):
     ("data.padding", "left", r"data.padding='left': accepted values are pre, post"),
     ("model.time_chunks", 0, r"model.time_chunks=0: must be in \[1"),
     ("train.verbose", 3, r"train.verbose=3: accepted values are 0, 1, 2"),
+    ("train.optimizer", "sgd", r"train.optimizer='sgd': accepted values are adam, adamw, keras_adam"),
+    ("train.lr_schedule", "step", r"train.lr_schedule='step': accepted values are constant, cosine"),
+    ("reduce_lr_on_plateau.factor", 1.0, r"reduce_lr_on_plateau.factor=1.0: must be in \(0.0, 1.0\)"),
+    ("embedding.learning_rate_scale", 0.0, r"embedding.learning_rate_scale=0.0: must be in \(0.0"),
 ])
 def test_out_of_range_value_is_named(tmp_path, key, value, message):
   config = valid_config(tmp_path)
@@ -171,6 +175,24 @@ def test_a_resumed_run_may_print_differently():
   old = cv.to_plain(default.get_config().to_dict())
   new = {**old, "train": {**old["train"], "verbose": 2}}
   assert cv.changed_keys(old, new) == set()
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"train.optimizer": "adamw"}, r"'adamw' with train.weight_decay=0 is Adam"),
+    ({"train.weight_decay": 0.01}, r"train.weight_decay=0.01 is AdamW's .* set train.optimizer='adamw'"),
+    ({"train.lr_schedule": "reduce_on_plateau", "train.warmup_steps": 10},
+     r"reduce_on_plateau starts at the full rate"),
+    ({"train.final_learning_rate": 1e-5}, r"where a cosine or linear schedule ends"),
+    ({"embedding.trainable": False, "embedding.learning_rate_scale": 0.1},
+     r"learning_rate_scale is for a trainable embedding"),
+])
+def test_training_keys_that_only_work_together_are_named(tmp_path, overrides, message):
+  config = valid_config(tmp_path)
+  for key, value in overrides.items():
+    section, name = key.split(".")
+    config[section][name] = value
+  with pytest.raises(cv.ConfigError, match=message):
+    cv.validate(config)
 
 
 @pytest.mark.parametrize("layers,message", [

@@ -371,7 +371,7 @@ def test_training_loss_curve_matches_keras_train_on_batch(name):
                                                    "sigmoid" else labels))
                   for ids, labels in batches]
 
-  tx = optim.make_optimizer(learning_rate=0.02, clip_mode=clip_mode, clip_norm=0.05, adam="keras")
+  tx = optim.make_optimizer(learning_rate=0.02, clip_mode=clip_mode, clip_norm=0.05, optimizer="keras_adam")
 
   @jax.jit
   def train_step(params, opt_state, ids, labels):
