@@ -1,4 +1,5 @@
-"""The settings of the study's experiments, shared by their config files (`configs/`).
+"""The settings of the study's experiments, shared by their config files (`configs/`),
+and the strong recipe of `configs/strong/`.
 
 The study trained Keras LSTMs with batch 64, dropout 0–0.2 and EarlyStopping on
 val_loss with patience 3, comparing a trainable embedding with GloVe 6B 300d.
@@ -54,4 +55,43 @@ def letters(name: str, label_field: str, *, dropout: float, glove: bool,
   config.data.label_field = label_field
   config.data.top_k_labels = top_k_labels
   config.data.max_length = 300
+  return config
+
+
+def bucket_lengths(max_length: int) -> tuple[int, ...]:
+  """Length buckets for texts of up to `max_length` tokens: halvings down to 16."""
+  lengths = [max_length]
+  while lengths[-1] // 2 >= 16:
+    lengths.append(lengths[-1] // 2)
+  return tuple(sorted(lengths))
+
+
+def strong(name: str, *, max_length: int, max_epochs: int) -> ml_collections.ConfigDict:
+  """What a careful practitioner trains: GloVe fine-tuned under SpatialDropout1D, a
+  bidirectional LSTM whose outputs are max-pooled, Dropout, the softmax; AdamW on a
+  warmup + cosine schedule over `max_epochs`, batch 128, early stopping on val_loss
+  (patience 2) with the best weights restored; length buckets up to `max_length`.
+  """
+  config = config_lib.default_config()
+  config.name = name
+  config.data.max_length = max_length
+  config.data.bucket_lengths = bucket_lengths(max_length)
+  config.embedding.kind = "glove"
+  config.embedding.path = GLOVE_300D
+  config.embedding.dim = 300
+  config.embedding.trainable = True
+  config.model.embedding_dropout = 0.25
+  config.model.spatial_dropout = True
+  config.model.lstm_layers = ({"units": 64, "bidirectional": True},)
+  config.model.pooling = "max"
+  config.model.head_dropout = 0.3
+  config.train.batch_size = 128
+  config.train.optimizer = "adamw"
+  config.train.weight_decay = 0.01
+  config.train.learning_rate = 3e-3
+  config.train.lr_schedule = "cosine"
+  config.train.warmup_steps = 100
+  config.train.max_epochs = max_epochs
+  config.early_stopping.monitor = "val_loss"
+  config.early_stopping.patience = 2
   return config

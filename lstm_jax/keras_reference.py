@@ -4,14 +4,16 @@ r"""The same model trained in Keras 3 on the same data, for a side-by-side row.
 
 Reads a finished run's config, vocabulary and classes, rebuilds exactly its
 splits, trains the equivalent Keras model (`keras_compat.build_keras` of the
-run's model; Adam with the run's clipping; batch size, epochs and
-EarlyStopping as configured) with `model.fit`, evaluates the test split and
+run's model; Adam or AdamW with the run's clipping and learning-rate
+schedule, batch size, epochs, EarlyStopping and ReduceLROnPlateau as
+configured, `keras_training`) with `model.fit`, evaluates the test split and
 stores the figures under "keras" in the run's `baselines.json`. Keras runs on
 its JAX backend; it is a test/reference dependency (requirements-test.txt).
 """
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import sys
@@ -22,6 +24,7 @@ import ml_collections
 import numpy as np
 
 from lstm_jax import baselines
+from lstm_jax import errors
 from lstm_jax import heads
 from lstm_jax import input_pipeline
 from lstm_jax import keras_compat
@@ -42,20 +45,15 @@ def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset)
   ours = model_lib.from_config(config, data.vocab_size, len(data.label_names))
   model = keras_compat.build_keras(ours, input_length=config.data.max_length,
                                    embedding_matrix=data.embedding_matrix)
-  clip = {}
-  if config.train.clip_mode in CLIP_ARGUMENT:
-    clip = {CLIP_ARGUMENT[config.train.clip_mode]: config.train.clip_norm}
-  model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate, **clip),
-                loss=keras_compat.KERAS_LOSSES[ours.output], metrics=["accuracy"])
-  stopper = keras.callbacks.EarlyStopping(
-      monitor=config.early_stopping.monitor, patience=config.early_stopping.patience,
-      min_delta=config.early_stopping.min_delta,
-      restore_best_weights=config.early_stopping.restore_best)
+  steps_per_epoch = math.ceil(len(data.train) / config.train.batch_size)
+  optimizer, callbacks = keras_training(config, steps_per_epoch)
+  model.compile(optimizer=optimizer, loss=keras_compat.KERAS_LOSSES[ours.output],
+                metrics=["accuracy"])
   start = time.monotonic()
   history = model.fit(data.train.token_ids, data.train.labels,
                       batch_size=config.train.batch_size, epochs=config.train.max_epochs,
                       validation_data=(data.validation.token_ids, data.validation.labels),
-                      callbacks=[stopper], verbose=2)
+                      callbacks=callbacks, verbose=2)
   train_seconds = time.monotonic() - start
   probabilities = model.predict(data.test.token_ids, batch_size=256, verbose=0)
   test = metrics_lib.summarize(_sums(probabilities, data.test.labels, ours.head,
@@ -72,6 +70,70 @@ def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset)
       "keras_version": keras.__version__,
       "backend": keras.backend.backend(),
   }
+
+
+# Keras's names of the parameters `train.weight_decay_exclude` names, where they differ.
+KERAS_VARIABLE_NAMES = {"embedding": "embeddings"}
+
+
+class NoKerasEquivalentError(errors.UserError, ValueError):
+  """The run trained with a setting Keras has no counterpart for."""
+
+
+def keras_learning_rate(config: ml_collections.ConfigDict, steps_per_epoch: int) -> Any:
+  """The Keras learning rate (a float or a Keras schedule) of `config.train`."""
+  import keras  # pylint: disable=g-import-not-at-top
+  train = config.train
+  total, warmup = train.max_epochs * steps_per_epoch, train.warmup_steps
+  learning_rate: Any = train.learning_rate
+  if train.lr_schedule in ("cosine", "constant") and (warmup or train.lr_schedule == "cosine"):
+    # alpha = 1 decays to the rate itself: a constant rate after the warmup.
+    alpha = (train.final_learning_rate / train.learning_rate
+             if train.lr_schedule == "cosine" else 1.0)
+    learning_rate = keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else train.learning_rate, decay_steps=total - warmup, alpha=alpha,
+        warmup_target=train.learning_rate if warmup else None, warmup_steps=warmup)
+  elif train.lr_schedule == "linear":
+    if warmup:
+      raise NoKerasEquivalentError(
+          "train.lr_schedule='linear' with train.warmup_steps: Keras has no linear decay "
+          "after a warmup; use 'cosine', or warmup_steps=0")
+    learning_rate = keras.optimizers.schedules.PolynomialDecay(
+        train.learning_rate, total, end_learning_rate=train.final_learning_rate, power=1.0)
+  return learning_rate
+
+
+def keras_training(config: ml_collections.ConfigDict, steps_per_epoch: int) -> tuple[Any, list]:
+  """The Keras optimizer (with its learning-rate schedule) and callbacks
+  (EarlyStopping, ReduceLROnPlateau) that train as `config.train` says."""
+  import keras  # pylint: disable=g-import-not-at-top
+  train = config.train
+  if config.embedding.learning_rate_scale != 1.0:
+    raise NoKerasEquivalentError(
+        f"embedding.learning_rate_scale={config.embedding.learning_rate_scale}: Keras has no "
+        "learning rate per layer, so there is no Keras twin of this run")
+  learning_rate = keras_learning_rate(config, steps_per_epoch)
+  options = {}
+  if train.clip_mode in CLIP_ARGUMENT:
+    options[CLIP_ARGUMENT[train.clip_mode]] = train.clip_norm
+  if train.optimizer == "adamw":
+    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=train.weight_decay,
+                                       **options)
+    optimizer.exclude_from_weight_decay(var_names=[
+        KERAS_VARIABLE_NAMES.get(name, name) for name in train.weight_decay_exclude])
+  else:
+    optimizer = keras.optimizers.Adam(learning_rate, **options)
+  stopping = config.early_stopping
+  callbacks = [keras.callbacks.EarlyStopping(
+      monitor=stopping.monitor, mode=stopping.mode, patience=stopping.patience,
+      min_delta=stopping.min_delta, restore_best_weights=stopping.restore_best)]
+  if train.lr_schedule == "reduce_on_plateau":
+    plateau = config.reduce_lr_on_plateau
+    callbacks.append(keras.callbacks.ReduceLROnPlateau(
+        monitor=plateau.monitor, mode=plateau.mode, factor=plateau.factor,
+        patience=plateau.patience, min_delta=plateau.min_delta, cooldown=plateau.cooldown,
+        min_lr=plateau.min_lr))
+  return optimizer, callbacks
 
 
 def _sums(probabilities: np.ndarray, labels: np.ndarray, head: heads.Head,
@@ -106,9 +168,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     print("error: Keras is not installed: pip install -r requirements-test.txt",
           file=sys.stderr)
     return 2
-  config = serving.read_config(workdir)
-  data = input_pipeline.load_dataset(config, workdir)
-  figures = train_keras(config, data)
+  try:
+    config = serving.read_config(workdir)
+    data = input_pipeline.load_dataset(config, workdir)
+    figures = train_keras(config, data)
+  except errors.UserError as e:
+    errors.exit_with(e)
   baselines.write_baselines(workdir, {"keras": figures})
   print(json.dumps({"workdir": str(workdir), "keras": figures}))
   return 0

@@ -1,0 +1,19 @@
+r"""HuffPost news category from the headline, the strong recipe.
+
+On the study's 9,999 articles of News Category v3 (29 skewed categories, 10%
+held out as test, stratified and seeded): the splits of huffpost_headline_*.
+
+  bash launch/study.sh strong/huffpost_headline
+
+Result: see the row "strong/huffpost_headline" of docs/RESULTS.md (3 seeds).
+"""
+
+from lstm_jax import experiments
+
+
+def get_config():
+  config = experiments.strong("strong_huffpost_headline", max_length=32, max_epochs=10)
+  config.data.source = "huffpost"
+  config.data.text_fields = ("headline",)
+  config.data.label_field = "category"
+  return config

@@ -1,0 +1,18 @@
+r"""Letters by author (the 10 senders with most single-sender letters), the strong recipe.
+
+  python -m lstm_jax.main --config=configs/strong/letters_authors.py \
+    --workdir=runs/strong/letters_authors --config.data.train_files=letters.jsonl \
+    --config.embedding.path=PATH/glove.6B.300d.txt
+
+Result: see the row "strong/letters_authors" of docs/RESULTS.md (3 seeds).
+"""
+
+from lstm_jax import experiments
+
+
+def get_config():
+  config = experiments.strong("strong_letters_authors", max_length=300, max_epochs=10)
+  config.data.source = "letters"
+  config.data.label_field = "author"
+  config.data.top_k_labels = 10
+  return config

@@ -1,0 +1,17 @@
+r"""Letters by language, the strong recipe.
+
+  python -m lstm_jax.main --config=configs/strong/letters_languages.py \
+    --workdir=runs/strong/letters_languages --config.data.train_files=letters.jsonl \
+    --config.embedding.path=PATH/glove.6B.300d.txt
+
+Result: see the row "strong/letters_languages" of docs/RESULTS.md (3 seeds).
+"""
+
+from lstm_jax import experiments
+
+
+def get_config():
+  config = experiments.strong("strong_letters_languages", max_length=300, max_epochs=10)
+  config.data.source = "letters"
+  config.data.label_field = "language"
+  return config

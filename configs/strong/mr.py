@@ -1,0 +1,22 @@
+r"""MR sentence polarity (Pang & Lee's rt-polarity), the strong recipe.
+
+Any short-sentence sentiment set takes this recipe with its own `data.*` keys:
+one sentence per line, one file per label; 10% held out as test and 10% of the
+rest as validation (stratified, seeded).
+
+  python -m lstm_jax.main --config=configs/strong/mr.py --workdir=runs/strong/mr \
+    --config.data.train_files=PATH/rt-polarity.neg,PATH/rt-polarity.pos \
+    --config.embedding.path=PATH/glove.6B.300d.txt
+
+Result: see the row "strong/mr" of docs/RESULTS.md (3 seeds).
+"""
+
+from lstm_jax import experiments
+
+
+def get_config():
+  config = experiments.strong("strong_mr", max_length=64, max_epochs=10)
+  config.data.source = "files"
+  config.data.format = "lines_per_label"
+  config.data.encoding = "latin-1"  # the rt-polarity files are not UTF-8
+  return config
