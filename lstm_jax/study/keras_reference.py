@@ -1,6 +1,6 @@
 r"""The same model trained in Keras 3 on the same data, for a side-by-side row.
 
-  python -m lstm_jax.keras_reference --workdir=runs/sentiment_keras
+  python -m lstm_jax.study.keras_reference --workdir=runs/sentiment_keras
 
 Reads a finished run's config, vocabulary and classes, rebuilds exactly its
 splits, trains the equivalent Keras model (`keras_compat.build_keras` of the
@@ -21,7 +21,6 @@ from typing import Any, Optional
 import ml_collections
 import numpy as np
 
-from lstm_jax import baselines
 from lstm_jax import heads
 from lstm_jax import input_pipeline
 from lstm_jax import keras_compat
@@ -30,6 +29,7 @@ from lstm_jax import model as model_lib
 from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.study import baselines
 
 CLIP_ARGUMENT = {"global_norm": "global_clipnorm", "per_variable_norm": "clipnorm",
                  "value": "clipvalue"}

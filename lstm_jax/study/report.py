@@ -1,7 +1,7 @@
 """Figures and the results table, built from finished workdirs.
 
-  python -m lstm_jax.report runs/*/            # writes runs/report/
-  python -m lstm_jax.report RUN_DIR... --out DIR
+  python -m lstm_jax.study.report runs/*/            # writes runs/report/
+  python -m lstm_jax.study.report RUN_DIR... --out DIR
 
 A run is its workdir: runs of one config in different workdirs are rows of
 their own, named by the workdir (by its path when two share a name). Without
@@ -454,7 +454,7 @@ def default_out(run_dirs: Sequence[pathlib.Path]) -> pathlib.Path:
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-      prog="python -m lstm_jax.report",
+      prog="python -m lstm_jax.study.report",
       description="Figures and the results table from finished workdirs.")
   parser.add_argument("run_dirs", nargs="+", type=pathlib.Path,
                       metavar="RUN_DIR", help="finished workdirs")
@@ -493,7 +493,7 @@ def main(argv: Sequence[str]) -> int:
   table = results_table(runs, "figures")
   print(table)
   _save(study_figure(runs), figures_out / STUDY_FIGURE)
-  command = "python -m lstm_jax.report " + " ".join(
+  command = "python -m lstm_jax.study.report " + " ".join(
       str(d) for d in run_dirs) + f" --out {out}"
   (out / TABLE_FILE).write_text(
       f"Regenerate with `{command}`.\n\n{table}\n"
