@@ -110,7 +110,7 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
   path = workdir / workdir_lib.CONFIG_FILE
   new = json_config(config)
   if path.exists():
-    changed = sorted(config_validation.changed_keys(reporting.read_json(path), new))
+    changed = sorted(config_validation.changed_keys(workdir_lib.read_json(path), new))
     if not changed:
       return
     if _holds_a_run(workdir):
@@ -122,7 +122,7 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
                  "the new config (differs in: %s)", workdir, ", ".join(changed))
     # Its vocabulary and data report came from the old config.
     clear_workdir(workdir)
-  reporting.write_json_atomic(path, new)
+  workdir_lib.write_json_atomic(path, new)
 
 
 def _holds_a_run(workdir: pathlib.Path) -> bool:
@@ -165,7 +165,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
     sync_processes("lstm_jax_workdir_checked")
     results_path = workdir / workdir_lib.RESULTS_FILE
     if results_path.exists():
-      results = reporting.read_json(results_path)
+      results = workdir_lib.read_json(results_path)
       if is_chief:
         print(f"{workdir} is finished (delete it or pass --restart to train again).",
               flush=True)
@@ -318,7 +318,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   results = _final_results(training, state, ckpt, history, stopper)
   training.console.print(*console_lib.end_of_training_lines(results))
   if is_chief:
-    reporting.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
+    workdir_lib.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
   ckpt.close()
   return results
 

@@ -25,6 +25,7 @@ from lstm_jax import batching
 from lstm_jax import reporting
 from lstm_jax import steps
 from lstm_jax import train
+from lstm_jax import workdir as workdir_lib
 from test_data_parallel import write_texts
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -122,7 +123,7 @@ def test_two_processes_train_as_one_process_with_four_devices(two_process_run):
   tmp, workdir, _ = two_process_run
   one = train.train_and_evaluate(as_config(run_settings(tmp, **{"train.num_devices": 4})),
                                  tmp / "one_process")
-  two = reporting.read_json(workdir / "results.json")
+  two = workdir_lib.read_json(workdir / "results.json")
   assert one["num_train"] % 16  # the last batch of each epoch is padded
   for a, b in zip(reporting.read_history(tmp / "one_process"),
                   reporting.read_history(workdir), strict=True):
@@ -213,7 +214,7 @@ def test_a_dead_process_stops_the_other_and_the_rerun_resumes(tmp_path, victim):
   assert done.returncode == 0, done.stderr[-3000:]
   history = (workdir / "metrics.jsonl").read_text().splitlines()
   assert history[0] == first_epoch  # resumed: epoch 1 was not trained again
-  results = reporting.read_json(workdir / "results.json")
+  results = workdir_lib.read_json(workdir / "results.json")
   assert results["epochs_run"] == 40
   assert [json.loads(line)["epoch"] for line in history] == list(range(1, 41))
 

@@ -22,7 +22,6 @@ import time
 from typing import Any, Sequence
 
 from lstm_jax import errors
-from lstm_jax import reporting
 from lstm_jax import workdir as workdir_lib
 from lstm_jax.datasets import splits as splits_lib
 
@@ -127,7 +126,7 @@ def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
   path = pathlib.Path(workdir) / workdir_lib.BASELINES_FILE
   merged = workdir_lib.read_json(path) if path.is_file() else {}
   merged.update(baselines)
-  reporting.write_json_atomic(path, merged)
+  workdir_lib.write_json_atomic(path, merged)
   return path
 
 

@@ -26,7 +26,6 @@ from lstm_jax import input_pipeline
 from lstm_jax import keras_compat
 from lstm_jax import metrics as metrics_lib
 from lstm_jax import model as model_lib
-from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
 from lstm_jax.study import baselines
@@ -97,7 +96,7 @@ def main(argv: Optional[list[str]] = None) -> int:
           file=sys.stderr)
     return 2
   existing = workdir / workdir_lib.BASELINES_FILE
-  if not args.force and existing.is_file() and "keras" in reporting.read_json(existing):
+  if not args.force and existing.is_file() and "keras" in workdir_lib.read_json(existing):
     print(f"{workdir}: Keras reference already measured (--force to redo)")
     return 0
   try:
