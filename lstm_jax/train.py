@@ -33,7 +33,7 @@ from lstm_jax import metrics as metrics_lib
 from lstm_jax import model as model_lib
 from lstm_jax import optim
 from lstm_jax import preemption
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
 from lstm_jax import workdir_lock
@@ -274,14 +274,14 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     logging.info("Resuming %s after epoch %d", workdir, epoch)
     if is_chief:
       # A run killed between its checkpoint and this file left it an epoch short.
-      reporting.write_history(workdir, history)
+      run_records.write_history(workdir, history)
   progress = None
   resumed = preemption.restore_progress(training.progress_dir, state, first_epoch)
   if resumed is not None:
     state, progress = resumed
     logging.info("Resuming epoch %d at step %d", first_epoch, progress.steps_done + 1)
 
-  tb = reporting.TensorBoard(workdir) if is_chief else None
+  tb = run_records.TensorBoard(workdir) if is_chief else None
   compiled_shapes: set[tuple] = set()
   stop = preemption.StopRequest()
   stop.install()
@@ -306,7 +306,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       preemption.discard_progress(training.progress_dir)
       progress = None
       if is_chief:
-        reporting.write_history(workdir, history)
+        run_records.write_history(workdir, history)
         tb.write_epoch(record)
       training.console.print(console_lib.epoch_line(record, config.train.max_epochs))
   finally:

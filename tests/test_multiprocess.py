@@ -22,7 +22,7 @@ import pytest
 
 from configs import default
 from lstm_jax import batching
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import train
 from lstm_jax import workdir as workdir_lib
@@ -125,8 +125,8 @@ def test_two_processes_train_as_one_process_with_four_devices(two_process_run):
                                  tmp / "one_process")
   two = workdir_lib.read_json(workdir / "results.json")
   assert one["num_train"] % 16  # the last batch of each epoch is padded
-  for a, b in zip(reporting.read_history(tmp / "one_process"),
-                  reporting.read_history(workdir), strict=True):
+  for a, b in zip(run_records.read_history(tmp / "one_process"),
+                  run_records.read_history(workdir), strict=True):
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
       assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
   for key in ("test_loss", "test_accuracy", "test_macro_f1", "num_train", "best_epoch"):
@@ -149,7 +149,7 @@ def test_only_process_0_reports_and_writes(two_process_run):
   # Temporary files of concurrent writers would be left beside these.
   assert {p.name for p in workdir.iterdir()} == WORKDIR_FILES
   assert len(list((workdir / "tensorboard").iterdir())) == 1
-  assert len(reporting.read_history(workdir)) == 2
+  assert len(run_records.read_history(workdir)) == 2
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ from configs import default
 from lstm_jax import batching
 from lstm_jax import heads
 from lstm_jax import errors
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import train
 
@@ -260,7 +260,7 @@ def test_class_weights_scale_the_training_loss_only(tmp_path):
     config = tiny_config(tmp_path, **{"train.class_weight": class_weight,
                                       "train.clip_mode": "none", "train.max_epochs": 1})
     train.train_and_evaluate(config, tmp_path / name)
-    return reporting.read_history(tmp_path / name)[0]
+    return run_records.read_history(tmp_path / name)[0]
 
   weighted, plain = run("good=2,bad=2", "weighted"), run("", "plain")
   assert weighted["loss"] == pytest.approx(2 * plain["loss"], rel=1e-3)

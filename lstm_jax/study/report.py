@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 from lstm_jax import config as config_lib
 from lstm_jax import errors
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import workdir as workdir_lib
 
 REQUIRED_FILES = (workdir_lib.CONFIG_FILE, workdir_lib.METRICS_FILE, workdir_lib.RESULTS_FILE)
@@ -167,7 +167,7 @@ class Run:
 def _read_epochs(run_dir: pathlib.Path) -> list[dict[str, Any]]:
   """The run's epochs, each with the figures a report draws."""
   path = run_dir / workdir_lib.METRICS_FILE
-  epochs = reporting.read_history(run_dir)
+  epochs = run_records.read_history(run_dir)
   for record in epochs:
     missing = [k for k in EPOCH_KEYS if k not in record]
     if missing:

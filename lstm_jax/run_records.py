@@ -1,5 +1,7 @@
-"""What a run leaves in its workdir: `metrics.jsonl`, `results.json`,
-TensorBoard events. What it prints is `console`'s.
+"""What a run records in its workdir epoch by epoch: its history,
+`metrics.jsonl` (one line per epoch, read back by `read_history`), and
+TensorBoard events. What it prints is `console`'s; the workdir's file names
+and JSON files are `workdir`'s.
 
 Every write is atomic (`workdir.write_text_atomic`), so a run killed at any
 moment leaves either the old or the new file, never half of one.
