@@ -94,10 +94,10 @@ def test_each_process_builds_only_its_shards_of_the_global_batches():
   processes = [steps.Topology(devices=tuple(range(4)), num_local_devices=2, process_index=p)
                for p in range(2)]
   # What make_batches agrees on with one all-gather per epoch.
-  counts = np.max([batching.distinct_counts(ids, labels, shards=t.local_shards, **options)
-                   for t in processes], axis=0)
+  sizes = np.max([batching.batch_vocab_sizes(ids, labels, shards=t.local_shards, **options)
+                  for t in processes], axis=0)
   built = [list(batching.batches(ids, labels, distinct_tokens=True, shards=t.local_shards,
-                                 largest_counts=counts, **options)) for t in processes]
+                                 largest_vocab_sizes=sizes, **options)) for t in processes]
   whole = list(batching.batches(ids, labels, distinct_tokens=True, **options))
   assert len(built[0]) == len(built[1]) == len(whole) == 3
   for index, batch in enumerate(whole):

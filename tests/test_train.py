@@ -239,9 +239,10 @@ def test_train_and_eval_steps_hand_the_batch_vocabulary_to_the_model():
     return jnp.zeros(token_ids.shape[:1] + (2,)) + variables["params"]["w"]
 
   ids = np.arange(1, 13, dtype=np.int32).reshape(1, 2, 6)
-  vocab, index = batching.batch_vocabulary(ids)
+  batch_vocab, token_index = batching.batch_vocabulary(ids)
   batch = {"token_ids": ids, "label": np.zeros((1, 2), np.int32),
-           "weight": np.ones((1, 2), np.float32), "batch_vocab": vocab, "token_index": index}
+           "weight": np.ones((1, 2), np.float32), "batch_vocab": batch_vocab,
+           "token_index": token_index}
   state = steps.TrainState.create(apply_fn=apply_fn, params={"w": jnp.zeros(())},
                                   tx=optax.sgd(0.1))
   jax.pmap(functools.partial(steps.train_step, num_classes=2,
