@@ -200,8 +200,8 @@ def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
   from lstm_jax import optim
 
   def batch_vocabulary(tokens):
-    vocab, index = batching.batch_vocabulary(tokens[None])
-    return {"batch_vocab": vocab[0], "token_index": index[0]}
+    batch_vocab, token_index = batching.batch_vocabulary(tokens[None])
+    return {"batch_vocab": batch_vocab[0], "token_index": token_index[0]}
 
   model = lstm_jax_model(case).clone(
       dtype=jnp.dtype(dtype), implementation=implementation,

@@ -101,7 +101,7 @@ for name in "${EXPERIMENTS[@]}"; do
   workdirs+=("$RUNS/$name")
 done
 if "$publish"; then
-  run "$PYTHON" -m lstm_jax.report "${workdirs[@]}" --out "$PUBLISHED"
+  run "$PYTHON" -m lstm_jax.study.report "${workdirs[@]}" --out "$PUBLISHED"
   exit
 fi
 
@@ -115,10 +115,10 @@ for name in "${EXPERIMENTS[@]}"; do
   run env LSTM_JAX_LAUNCHER="$launcher $name" \
     "$PYTHON" -m lstm_jax.main --config="configs/$name.py" --workdir="$RUNS/$name" \
     $(overrides "$name")
-  [ -f "$RUNS/$name/baselines.json" ] || run "$PYTHON" -m lstm_jax.baselines --workdir="$RUNS/$name"
+  [ -f "$RUNS/$name/baselines.json" ] || run "$PYTHON" -m lstm_jax.study.baselines --workdir="$RUNS/$name"
   if [[ " $KERAS_REFERENCE " == *" $name "* ]]; then
-    run "$PYTHON" -m lstm_jax.keras_reference --workdir="$RUNS/$name"
+    run "$PYTHON" -m lstm_jax.study.keras_reference --workdir="$RUNS/$name"
   fi
 done
 # Only these experiments, into $RUNS/report/ (the report's default).
-run "$PYTHON" -m lstm_jax.report "${workdirs[@]}"
+run "$PYTHON" -m lstm_jax.study.report "${workdirs[@]}"

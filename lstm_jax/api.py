@@ -18,7 +18,7 @@ import ml_collections
 
 from lstm_jax import config as config_lib
 from lstm_jax import errors
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import train
 from lstm_jax import workdir as workdir_lib
 
@@ -96,7 +96,7 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
     config.data[f"{split}_files"] = (() if given is None
                                      else (_write_examples(inputs, split, *given),))
   results = train.train_and_evaluate(config, workdir)
-  epochs = reporting.read_history(workdir)
+  epochs = run_records.read_history(workdir)
   history = {key: [epoch.get(key) for epoch in epochs]
              for key in (epochs[0] if epochs else {}) if key != "epoch"}
   return History(history=history, results=results, workdir=workdir)

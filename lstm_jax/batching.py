@@ -8,18 +8,21 @@ dropped, so evaluation sees everything.
 
 The order depends only on (seed, epoch), so a resumed run sees the same batches.
 
-Batch vocabulary (optional, `distinct_tokens`): each device's shard also gets
-its distinct token ids, `batch_vocab <int32>[D, S]`, and `token_index <int32>[D,
-B/D, T]` with token_ids == batch_vocab[token_index], so the model projects each
-distinct token once (`model.LSTMClassifier`). A batch of 64 IMDB reviews x 200
-slots holds about 2,500 distinct tokens. S is the largest shard's count rounded
-up to m * 2^e (m in 4..7): at most 25% filler ids (0) and a few compiled shapes.
+Batch vocabulary (optional, `distinct_tokens`, the config's
+`model.distinct_tokens`): each device's shard also gets its distinct token ids,
+`batch_vocab <int32>[D, S]`, and each slot's index into them, `token_index
+<int32>[D, B/D, T]`, with token_ids == batch_vocab[token_index], so the model
+projects each distinct token once (`model.LSTMClassifier`). A batch of 64 IMDB
+reviews x 200 slots holds about 2,500 distinct tokens. S is the largest shard's
+batch vocabulary size rounded up to m * 2^e (m in 4..7): at most 25% filler ids
+(0) and a few compiled shapes.
 
 A process of a multi-process run builds only its own shards (`shards`): the
 rows of the other processes' devices are never gathered, and their batch
 vocabularies never computed. Every process must still feed the same S, so the
-largest count over all shards is agreed first (`distinct_counts`, one number
-per batch, exchanged once per epoch by the caller).
+largest batch vocabulary size over all shards is agreed first
+(`batch_vocab_sizes`, one number per batch, exchanged once per epoch by the
+caller).
 
 Bucketing (optional): each example goes to the smallest bucket length that
 holds its tokens (padding is token id 0), batches are formed within a bucket
@@ -107,25 +110,27 @@ def num_batches(examples: Union[int, np.ndarray], batch_size: int, *,
   return int(sum(math.ceil(c / batch_size) for c in counts))
 
 
-def vocab_size_bucket(count: int, cap: int) -> int:
-  """The smallest m * 2^e >= count (m in 4..7, at least 64), at most `cap`."""
+def vocab_size_bucket(size: int, cap: int) -> int:
+  """The padded batch vocabulary size S: the smallest m * 2^e >= size (m in
+  4..7, at least 64), at most `cap`."""
   exponent = 4
   while True:
     for m in (4, 5, 6, 7):
-      if m << exponent >= count:
+      if m << exponent >= size:
         return min(m << exponent, cap)
     exponent += 1
 
 
-def batch_vocabulary(token_ids: np.ndarray, largest_count: Optional[int] = None
+def batch_vocabulary(token_ids: np.ndarray, largest_vocab_size: Optional[int] = None
                      ) -> tuple[np.ndarray, np.ndarray]:
-  """Each device shard's distinct token ids and every slot's index into them.
+  """Each device shard's batch vocabulary: its distinct token ids and every
+  slot's index into them.
 
   Args:
     token_ids: <int32>[D, b, T] a device-split batch (or this process's shards
       of one).
-    largest_count: the most distinct ids of any shard of the whole batch, when
-      `token_ids` holds only some of its shards; default: of these shards.
+    largest_vocab_size: the most distinct ids of any shard of the whole batch,
+      when `token_ids` holds only some of its shards; default: of these shards.
 
   Returns:
     batch_vocab <int32>[D, S], sorted distinct ids then 0s (S from
@@ -134,15 +139,15 @@ def batch_vocabulary(token_ids: np.ndarray, largest_count: Optional[int] = None
   """
   shards = [np.unique(shard, return_inverse=True) for shard in token_ids]
   here = max(len(ids) for ids, _ in shards)
-  if largest_count is not None and largest_count < here:
-    raise ValueError(f"largest_count {largest_count} is below these shards' {here}")
-  size = vocab_size_bucket(here if largest_count is None else largest_count,
+  if largest_vocab_size is not None and largest_vocab_size < here:
+    raise ValueError(f"largest_vocab_size {largest_vocab_size} is below these shards' {here}")
+  size = vocab_size_bucket(here if largest_vocab_size is None else largest_vocab_size,
                            cap=token_ids[0].size)
-  vocab = np.zeros((len(shards), size), np.int32)
+  batch_vocab = np.zeros((len(shards), size), np.int32)
   for d, (ids, _) in enumerate(shards):
-    vocab[d, :len(ids)] = ids
-  index = np.stack([inverse.reshape(token_ids.shape[1:]) for _, inverse in shards])
-  return vocab, index.astype(np.int32)
+    batch_vocab[d, :len(ids)] = ids
+  token_index = np.stack([inverse.reshape(token_ids.shape[1:]) for _, inverse in shards])
+  return batch_vocab, token_index.astype(np.int32)
 
 
 def _shard_batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int,
@@ -175,11 +180,11 @@ def _shard_batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int
            "weight": weight.reshape(len(shards), per_device)}
 
 
-def distinct_counts(token_ids: np.ndarray, labels: np.ndarray, **options) -> np.ndarray:
-  """<int64>[num_batches] the most distinct token ids of any of `shards` in each
-  batch of the epoch; the maximum over all processes is `batches`'s
-  `largest_counts`. Takes the keyword arguments of `batches` but
-  `distinct_tokens` and `largest_counts`."""
+def batch_vocab_sizes(token_ids: np.ndarray, labels: np.ndarray, **options) -> np.ndarray:
+  """<int64>[num_batches] the largest batch vocabulary size (distinct token
+  ids) of any of `shards` in each batch of the epoch; the maximum over all
+  processes is `batches`'s `largest_vocab_sizes`. Takes the keyword arguments
+  of `batches` but `distinct_tokens` and `largest_vocab_sizes`."""
   return np.asarray([max(len(np.unique(shard)) for shard in batch["token_ids"])
                      for batch in _shard_batches(token_ids, labels, **options)], np.int64)
 
@@ -190,7 +195,8 @@ def batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int, num_d
             padding: str = "pre",
             distinct_tokens: bool = False,
             shards: Optional[range] = None,
-            largest_counts: Optional[Sequence[int]] = None) -> Iterator[dict[str, np.ndarray]]:
+            largest_vocab_sizes: Optional[Sequence[int]] = None
+            ) -> Iterator[dict[str, np.ndarray]]:
   """Yields one epoch of device-split batches.
 
   Args:
@@ -207,10 +213,10 @@ def batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int, num_d
     distinct_tokens: add each shard's `batch_vocabulary`.
     shards: the device indices to build the rows of (this process's devices);
       None: all D.
-    largest_counts: per batch, the most distinct ids of any shard of the whole
-      batch (`distinct_counts`, maximum over the processes), so that every
-      process pads its batch vocabularies to the same S; needed with
-      `distinct_tokens` when `shards` is not all devices.
+    largest_vocab_sizes: per batch, the largest batch vocabulary size of any
+      shard of the whole batch (`batch_vocab_sizes`, maximum over the
+      processes), so that every process pads its batch vocabularies to the
+      same S; needed with `distinct_tokens` when `shards` is not all devices.
 
   Yields:
     {'token_ids' <int32>[D', B/D, T_b], 'label' <int32>[D', B/D],
@@ -219,14 +225,14 @@ def batches(token_ids: np.ndarray, labels: np.ndarray, *, batch_size: int, num_d
     and 'token_index' <int32>[D', B/D, T_b].
   """
   partial = shards is not None and len(shards) < num_devices
-  if distinct_tokens and partial and largest_counts is None:
-    raise ValueError("batches of some shards with distinct_tokens need largest_counts "
-                     "(distinct_counts of every process)")
-  counts = iter(largest_counts) if largest_counts is not None else None
+  if distinct_tokens and partial and largest_vocab_sizes is None:
+    raise ValueError("batches of some shards with distinct_tokens need largest_vocab_sizes "
+                     "(batch_vocab_sizes of every process)")
+  sizes = iter(largest_vocab_sizes) if largest_vocab_sizes is not None else None
   for batch in _shard_batches(token_ids, labels, batch_size=batch_size, num_devices=num_devices,
                               shuffle=shuffle, seed=seed, epoch=epoch,
                               bucket_lengths=bucket_lengths, padding=padding, shards=shards):
     if distinct_tokens:
       batch["batch_vocab"], batch["token_index"] = batch_vocabulary(
-          batch["token_ids"], None if counts is None else int(next(counts)))
+          batch["token_ids"], None if sizes is None else int(next(sizes)))
     yield batch

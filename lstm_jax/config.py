@@ -78,8 +78,9 @@ def default_config() -> ml_collections.ConfigDict:
   # Pieces the time axis runs in: on CPU a later piece's input projection
   # overlaps an earlier piece's loop. Results equal up to float rounding.
   model.time_chunks = 4
-  # Batches carry their distinct tokens, each projected once by the first LSTM
-  # layer (~5x fewer rows on IMDB). Results equal up to float rounding.
+  # Batches carry their batch vocabulary (`batch_vocab`, `token_index`): the first
+  # LSTM layer projects each distinct token once (~5x fewer rows on IMDB).
+  # Results equal up to float rounding.
   model.distinct_tokens = True
 
   config.train = train = ml_collections.ConfigDict()

@@ -4,7 +4,8 @@ a progress bar within an epoch, one line per epoch and the early-stopping lines.
 `train.verbose` says how much, as Keras's `fit(verbose=)` does: 0 nothing,
 1 everything with a progress bar (on a terminal; elsewhere, such as a log
 file, a plain line every `PLAIN_INTERVAL_SECONDS`), 2 everything but the bar.
-Only process 0 prints. The files a run writes are `reporting`'s.
+Only process 0 prints. What a run records in its workdir epoch by epoch is
+`run_records`'s.
 """
 
 import logging
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from lstm_jax import metrics as metrics_lib
-from lstm_jax import reporting
+from lstm_jax import run_records
 
 SILENT, PROGRESS_BAR, ONE_LINE_PER_EPOCH = 0, 1, 2
 VERBOSITIES = (SILENT, PROGRESS_BAR, ONE_LINE_PER_EPOCH)
@@ -50,7 +51,7 @@ def epoch_line(record: dict[str, float], max_epochs: int) -> str:
   'Epoch 2/10 - 3.2s - loss: 0.5000 - accuracy: 0.7500 - val_loss: 0.6000 - val_accuracy: 0.7000 - learning_rate: 1.0000e-04'
   """
   parts = [f"Epoch {record['epoch']}/{max_epochs}", f"{record['seconds']:.1f}s"]
-  parts += [f"{k}: {keras_number(record[k])}" for k in reporting.EPOCH_KEYS[1:-1]]
+  parts += [f"{k}: {keras_number(record[k])}" for k in run_records.EPOCH_KEYS[1:-1]]
   return " - ".join(parts)
 
 

@@ -33,9 +33,9 @@ from lstm_jax import console
 from lstm_jax import datasets
 from lstm_jax import errors
 from lstm_jax import input_pipeline
-from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import steps
+from lstm_jax import workdir as workdir_lib
 
 SPLITS = ("test", "validation", "train")
 # Keys that change what is read, not the trained model or its vocabulary.
@@ -215,7 +215,7 @@ def main(argv: Sequence[str]) -> None:
   if result["num_dropped"]:
     print(dropped_warning(result), file=sys.stderr)
   if FLAGS.output:
-    reporting.write_json_atomic(FLAGS.output, result)
+    workdir_lib.write_json_atomic(FLAGS.output, result)
   print(summary(result))
 
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from lstm_jax import datasets
 from lstm_jax import glove
-from lstm_jax import reporting
 from lstm_jax import tokenizer as tokenizer_lib
 from lstm_jax import workdir as workdir_lib
 
@@ -96,14 +95,14 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
   labels_path = workdir / workdir_lib.LABELS_FILE
   if tokenizer_path.exists() and labels_path.exists():
     tokenizer = tokenizer_lib.Tokenizer.load(tokenizer_path)
-    label_names = reporting.read_json(labels_path)
+    label_names = workdir_lib.read_json(labels_path)
   else:
     tokenizer = make_tokenizer(config.data)
     tokenizer.fit_on_texts(splits.train.texts)
     label_names = sorted_labels(splits.train.labels)
     if write:
       tokenizer.save(tokenizer_path)
-      reporting.write_json_atomic(labels_path, label_names)
+      workdir_lib.write_json_atomic(labels_path, label_names)
 
   encoded = {
       name: encode(split.texts, split.labels, label_names, tokenizer, config.data)
@@ -128,6 +127,6 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
   if write:
     for line in datasets.dropped_lines(report):
       logging.warning("data: %s", line)
-    reporting.write_json_atomic(workdir / workdir_lib.DATASET_REPORT_FILE, report)
+    workdir_lib.write_json_atomic(workdir / workdir_lib.DATASET_REPORT_FILE, report)
   return Dataset(encoded["train"], encoded["validation"], encoded["test"], tokenizer,
                  label_names, report, matrix)

@@ -240,13 +240,14 @@ class LSTMClassifier(nn.Module):
       projection_table: for inference, `input_projection_table(params, ...)`
         of these params: the first LSTM layer then gathers each token's input
         projection instead of computing it. Same logits up to float rounding.
-      batch_vocab: <int32>[S] the batch's distinct token ids (padded with
-        any id), with `token_index` <int32>[B, T] such that token_ids ==
-        batch_vocab[token_index] (`batching.batch_vocabulary`). The first
-        layer then projects each distinct token once instead of every token
-        slot; same logits and gradients up to float rounding. Ignored when
-        training with embedding dropout or first-layer input dropout (their
-        masks differ per sequence).
+      batch_vocab: the batch vocabulary, <int32>[S] the batch's distinct
+        token ids (padded with any id), given with
+      token_index: <int32>[B, T] each slot's index into `batch_vocab`:
+        token_ids == batch_vocab[token_index] (`batching.batch_vocabulary`).
+        The first layer then projects each distinct token once instead of
+        every token slot; same logits and gradients up to float rounding.
+        Ignored when training with embedding dropout or first-layer input
+        dropout (their masks differ per sequence).
 
     Returns:
       <float32>[B, O] logits, O = `head.units(num_classes)`; the

@@ -33,8 +33,9 @@ class TrainState(train_state_lib.TrainState):
   """Parameters and optimizer state; `step` counts optimizer updates."""
 
 
-def distinct_tokens(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
-  """The batch vocabulary arguments of the model, when the batch carries them."""
+def batch_vocab_arguments(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+  """The model's batch vocabulary arguments (`batch_vocab`, `token_index`), when
+  the batch carries them."""
   return {k: batch[k] for k in ("batch_vocab", "token_index") if k in batch}
 
 
@@ -63,7 +64,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
 
   def loss_fn(params):
     logits = state.apply_fn({"params": params}, batch["token_ids"], train=True,
-                            rngs={"dropout": rng}, **distinct_tokens(batch))
+                            rngs={"dropout": rng}, **batch_vocab_arguments(batch))
     losses = head.losses(logits, batch["label"])
     return jnp.sum(losses * loss_weights), logits
 
@@ -82,7 +83,7 @@ def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
               num_classes: int, head: heads.Head) -> dict[str, jax.Array]:
   """Metric sums of one batch (all devices), without dropout."""
   logits = apply_fn({"params": params}, batch["token_ids"], train=False,
-                    **distinct_tokens(batch))
+                    **batch_vocab_arguments(batch))
   sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
                                    head=head)
   return jax.lax.psum(sums, AXIS)
@@ -137,19 +138,19 @@ def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.Conf
   """This process's shards of each batch of an epoch (`batching.batches`).
 
   With several processes and the batch vocabulary, the processes first agree
-  on each batch's largest distinct-token count: one all-gather per epoch.
+  on each batch's largest batch vocabulary size: one all-gather per epoch.
   """
   options = dict(batch_size=config.train.batch_size, num_devices=topology.num_global_devices,
                  shuffle=shuffle, seed=config.seed, epoch=epoch,
                  bucket_lengths=tuple(config.data.bucket_lengths) or None,
                  padding=config.data.padding, shards=topology.local_shards)
-  largest_counts = None
+  largest_vocab_sizes = None
   if config.model.distinct_tokens and topology.num_processes > 1:
-    mine = batching.distinct_counts(split.token_ids, split.labels, **options)
-    largest_counts = np.max(multihost_utils.process_allgather(mine), axis=0)
+    mine = batching.batch_vocab_sizes(split.token_ids, split.labels, **options)
+    largest_vocab_sizes = np.max(multihost_utils.process_allgather(mine), axis=0)
   yield from batching.batches(split.token_ids, split.labels,
                               distinct_tokens=config.model.distinct_tokens,
-                              largest_counts=largest_counts, **options)
+                              largest_vocab_sizes=largest_vocab_sizes, **options)
 
 
 def sum_metrics(per_step: list[dict[str, jax.Array]]) -> dict[str, np.ndarray]:

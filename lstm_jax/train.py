@@ -33,7 +33,7 @@ from lstm_jax import model as model_lib
 from lstm_jax import optim
 from lstm_jax import preemption
 from lstm_jax import reduce_lr
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
 from lstm_jax import workdir_lock
@@ -99,7 +99,7 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
   path = workdir / workdir_lib.CONFIG_FILE
   new = json_config(config)
   if path.exists():
-    changed = sorted(config_validation.changed_keys(reporting.read_json(path), new))
+    changed = sorted(config_validation.changed_keys(workdir_lib.read_json(path), new))
     if not changed:
       return
     if _holds_a_run(workdir):
@@ -111,7 +111,7 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
                  "the new config (differs in: %s)", workdir, ", ".join(changed))
     # Its vocabulary and data report came from the old config.
     clear_workdir(workdir)
-  reporting.write_json_atomic(path, new)
+  workdir_lib.write_json_atomic(path, new)
 
 
 def _holds_a_run(workdir: pathlib.Path) -> bool:
@@ -154,7 +154,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
     sync_processes("lstm_jax_workdir_checked")
     results_path = workdir / workdir_lib.RESULTS_FILE
     if results_path.exists():
-      results = reporting.read_json(results_path)
+      results = workdir_lib.read_json(results_path)
       if is_chief:
         print(f"{workdir} is finished (delete it or pass --restart to train again).",
               flush=True)
@@ -297,14 +297,14 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     logging.info("Resuming %s after epoch %d", workdir, epoch)
     if is_chief:
       # A run killed between its checkpoint and this file left it an epoch short.
-      reporting.write_history(workdir, history)
+      run_records.write_history(workdir, history)
   progress = None
   resumed = preemption.restore_progress(training.progress_dir, state, first_epoch)
   if resumed is not None:
     state, progress = resumed
     logging.info("Resuming epoch %d at step %d", first_epoch, progress.steps_done + 1)
 
-  tb = reporting.TensorBoard(workdir) if is_chief else None
+  tb = run_records.TensorBoard(workdir) if is_chief else None
   compiled_shapes: set[tuple] = set()
   stop = preemption.StopRequest()
   stop.install()
@@ -334,7 +334,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       preemption.discard_progress(training.progress_dir)
       progress = None
       if is_chief:
-        reporting.write_history(workdir, history)
+        run_records.write_history(workdir, history)
         tb.write_epoch(record)
       training.console.print(console_lib.epoch_line(record, config.train.max_epochs))
   finally:
@@ -346,7 +346,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   results = _final_results(training, state, ckpt, history, stopper)
   training.console.print(*console_lib.end_of_training_lines(results))
   if is_chief:
-    reporting.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
+    workdir_lib.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
   ckpt.close()
   return results
 

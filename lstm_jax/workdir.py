@@ -23,7 +23,7 @@ RESULTS_FILE = "results.json"  # written when the run is finished
 TENSORBOARD_DIR = "tensorboard"
 LOCK_FILE = ".lock"  # held by the running process
 COMMAND_FILE = "command.txt"  # the command line of the last invocation
-BASELINES_FILE = "baselines.json"  # written by `python -m lstm_jax.baselines`
+BASELINES_FILE = "baselines.json"  # written by `python -m lstm_jax.study.baselines`
 INPUTS_DIR = "inputs"  # the texts `lstm_jax.fit` was given, as JSON lines
 
 # The items of one checkpoint directory.

@@ -6,7 +6,7 @@ import pytest
 
 import lstm_jax
 from lstm_jax import errors
-from lstm_jax import reporting
+from lstm_jax import run_records
 
 WORDS = {"good": ["great", "superb", "lovely"], "bad": ["awful", "boring", "dull"]}
 FILLER = ["the", "a", "film", "plot", "actor", "scene"]
@@ -28,7 +28,7 @@ def fitted(tmp_path_factory):
 
 
 def test_fit_returns_the_history_of_the_workdir_as_keras_does(fitted):
-  epochs = reporting.read_history(fitted.workdir)
+  epochs = run_records.read_history(fitted.workdir)
   assert len(epochs) == 2
   assert fitted.history["val_loss"] == [e["val_loss"] for e in epochs]
   assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(fitted.history)

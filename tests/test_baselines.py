@@ -1,4 +1,4 @@
-"""Tests for lstm_jax.baselines: majority class and TF-IDF + logistic regression."""
+"""Tests for lstm_jax.study.baselines: majority class and TF-IDF + logistic regression."""
 
 import json
 import sys
@@ -7,7 +7,7 @@ import types
 import pytest
 
 import lstm_jax
-from lstm_jax import baselines
+from lstm_jax.study import baselines
 
 POSITIVE = ["great", "wonderful", "superb", "moving"]
 NEGATIVE = ["awful", "boring", "dull", "clumsy"]

@@ -138,29 +138,30 @@ def test_vocab_size_bucket_rounds_up_to_four_steps_per_doubling():
 
 def test_batch_vocabulary_rebuilds_every_shard_from_its_distinct_ids():
   token_ids = np.random.default_rng(3).integers(0, 500, (4, 8, 30)).astype(np.int32)
-  vocab, index = batching.batch_vocabulary(token_ids)
-  counts = [len(np.unique(shard)) for shard in token_ids]
-  assert vocab.shape == (4, batching.vocab_size_bucket(max(counts), cap=240))
-  assert vocab.dtype == index.dtype == np.int32 and index.shape == token_ids.shape
-  for d, count in enumerate(counts):
-    np.testing.assert_array_equal(vocab[d][index[d]], token_ids[d])
-    np.testing.assert_array_equal(vocab[d, :count], np.unique(token_ids[d]))
-    assert not vocab[d, count:].any()  # filler ids are 0
+  batch_vocab, token_index = batching.batch_vocabulary(token_ids)
+  sizes = [len(np.unique(shard)) for shard in token_ids]
+  assert batch_vocab.shape == (4, batching.vocab_size_bucket(max(sizes), cap=240))
+  assert batch_vocab.dtype == token_index.dtype == np.int32
+  assert token_index.shape == token_ids.shape
+  for d, size in enumerate(sizes):
+    np.testing.assert_array_equal(batch_vocab[d][token_index[d]], token_ids[d])
+    np.testing.assert_array_equal(batch_vocab[d, :size], np.unique(token_ids[d]))
+    assert not batch_vocab[d, size:].any()  # filler ids are 0
 
 
 def test_distinct_tokens_add_each_shards_vocabulary_to_the_batches():
   token_ids, labels = make_data()
   for batch in run(token_ids, labels, distinct_tokens=True):
-    vocab, index = batch["batch_vocab"], batch["token_index"]
-    assert vocab.shape[0] == 4 and index.shape == batch["token_ids"].shape
+    batch_vocab, token_index = batch["batch_vocab"], batch["token_index"]
+    assert batch_vocab.shape[0] == 4 and token_index.shape == batch["token_ids"].shape
     for d in range(4):
-      np.testing.assert_array_equal(vocab[d][index[d]], batch["token_ids"][d])
+      np.testing.assert_array_equal(batch_vocab[d][token_index[d]], batch["token_ids"][d])
   assert "batch_vocab" not in run(token_ids, labels)[0]
 
 
-def test_some_shards_with_a_batch_vocabulary_need_the_largest_counts_of_all():
+def test_some_shards_with_a_batch_vocabulary_need_the_largest_vocab_sizes_of_all():
   ids, labels = np.ones((8, 3), np.int32), np.zeros(8, np.int32)
-  with pytest.raises(ValueError, match="need largest_counts"):
+  with pytest.raises(ValueError, match="need largest_vocab_sizes"):
     list(batching.batches(ids, labels, batch_size=4, num_devices=2, shuffle=False,
                           distinct_tokens=True, shards=range(1, 2)))
 

@@ -19,7 +19,7 @@ from lstm_jax import batching
 from lstm_jax import config_validation
 from lstm_jax import heads
 from lstm_jax import model as model_lib
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import train
 
@@ -165,7 +165,7 @@ def test_training_on_8_devices_gives_the_1_device_run(tmp_path):
     config.train.num_devices = num_devices
     workdir = tmp_path / f"devices_{num_devices}"
     results = train.train_and_evaluate(config, workdir)
-    runs[num_devices] = results, reporting.read_history(workdir)
+    runs[num_devices] = results, run_records.read_history(workdir)
   (one, one_history), (eight, eight_history) = runs[1], runs[8]
   assert one["num_train"] % BATCH  # the last batch of each epoch is padded
   for a, b in zip(one_history, eight_history, strict=True):

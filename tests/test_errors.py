@@ -12,8 +12,8 @@ from lstm_jax import config_validation
 from lstm_jax import datasets
 from lstm_jax import errors
 from lstm_jax import glove
-from lstm_jax import report
 from lstm_jax import serving
+from lstm_jax.study import report
 from lstm_jax import train
 from lstm_jax import workdir_lock
 from conftest import REPO_ROOT

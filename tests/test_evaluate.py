@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from lstm_jax import evaluate
-from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
 from test_serving import REPO_ROOT
@@ -24,7 +23,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(workdir):
-  return reporting.read_json(workdir / workdir_lib.RESULTS_FILE)
+  return workdir_lib.read_json(workdir / workdir_lib.RESULTS_FILE)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from configs import default
 from lstm_jax import keras_compat
-from lstm_jax import keras_reference
+from lstm_jax.study import keras_reference
 from lstm_jax import model as model_lib
 from lstm_jax import optim
 import keras_testing

@@ -6,7 +6,7 @@ import pytest
 from lstm_jax import batching
 from lstm_jax import config_validation
 from lstm_jax import optim
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import train
 from test_train import scripted_validation
 from test_train import tiny_config
@@ -17,7 +17,7 @@ VAL_LOSSES = [0.9, 0.8, 0.85, 0.7, 0.75, 0.76]
 
 
 def _rates(workdir):
-  return [record["learning_rate"] for record in reporting.read_history(workdir)]
+  return [record["learning_rate"] for record in run_records.read_history(workdir)]
 
 
 def test_reduce_on_plateau_halves_the_rate_after_an_epoch_without_improvement(
@@ -35,12 +35,12 @@ def test_a_resumed_plateau_run_lowers_the_rate_where_an_uninterrupted_one_does(
     tmp_path, monkeypatch):
   scripted_validation(monkeypatch, VAL_LOSSES)
   train.train_and_evaluate(tiny_config(tmp_path, **PLATEAU), tmp_path / "whole")
-  whole = reporting.read_history(tmp_path / "whole")
+  whole = run_records.read_history(tmp_path / "whole")
 
   class Killed(Exception):
     pass
 
-  real_write_history, written = reporting.write_history, []
+  real_write_history, written = run_records.write_history, []
 
   def write_history_then_die(workdir, history):
     real_write_history(workdir, history)
@@ -49,13 +49,13 @@ def test_a_resumed_plateau_run_lowers_the_rate_where_an_uninterrupted_one_does(
       raise Killed
 
   scripted_validation(monkeypatch, VAL_LOSSES)
-  monkeypatch.setattr(reporting, "write_history", write_history_then_die)
+  monkeypatch.setattr(run_records, "write_history", write_history_then_die)
   with pytest.raises(Killed):
     train.train_and_evaluate(tiny_config(tmp_path, **PLATEAU), tmp_path / "resumed")
-  monkeypatch.setattr(reporting, "write_history", real_write_history)
+  monkeypatch.setattr(run_records, "write_history", real_write_history)
   scripted_validation(monkeypatch, VAL_LOSSES[3:])
   train.train_and_evaluate(tiny_config(tmp_path, **PLATEAU), tmp_path / "resumed")
-  resumed = reporting.read_history(tmp_path / "resumed")
+  resumed = run_records.read_history(tmp_path / "resumed")
   for key in ("loss", "accuracy", "val_loss", "learning_rate"):
     assert [r[key] for r in resumed] == [r[key] for r in whole], key
 

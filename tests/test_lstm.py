@@ -280,13 +280,13 @@ def test_distinct_rows_give_the_results_and_gradients_of_the_inputs(layer_cls, k
   if layer_cls is lstm.Bidirectional:
     params = {"forward": params, "backward": _random_params(22)}
   rows = _inputs(23, batch=1, time=7)[0]  # 7 distinct input vectors
-  row_index = np.random.default_rng(24).integers(0, 7, (B, T)).astype(np.int32)
+  token_index = np.random.default_rng(24).integers(0, 7, (B, T)).astype(np.int32)
   _, mask, _ = _padded_batch([6, 4, 2], "pre")
   layer = layer_cls(H, return_sequences=True, time_chunks=2, **kwargs)
 
   def loss(p, rows, use_rows):
-    inputs = (lstm.DistinctRows(rows, jnp.asarray(row_index)) if use_rows
-              else jnp.take(rows, row_index, axis=0))
+    inputs = (lstm.DistinctRows(rows, jnp.asarray(token_index)) if use_rows
+              else jnp.take(rows, token_index, axis=0))
     outputs, _ = layer.apply({"params": p}, inputs, mask=jnp.asarray(mask))
     return jnp.sum(jnp.sin(outputs)), outputs
 
@@ -302,15 +302,15 @@ def test_distinct_rows_give_the_results_and_gradients_of_the_inputs(layer_cls, k
 def test_input_dropout_on_distinct_rows_equals_input_dropout_on_the_inputs():
   params = _random_params(31)
   rows = jnp.asarray(_inputs(32, batch=1, time=5)[0])
-  row_index = jnp.asarray(np.random.default_rng(33).integers(0, 5, (B, T)), jnp.int32)
+  token_index = jnp.asarray(np.random.default_rng(33).integers(0, 5, (B, T)), jnp.int32)
   layer = lstm.LSTM(H, return_sequences=True, dropout=0.5)
   rngs = {"dropout": jax.random.key(34)}
-  got, _ = layer.apply({"params": params}, lstm.DistinctRows(rows, row_index),
+  got, _ = layer.apply({"params": params}, lstm.DistinctRows(rows, token_index),
                        deterministic=False, rngs=rngs)
-  want, _ = layer.apply({"params": params}, jnp.take(rows, row_index, axis=0),
+  want, _ = layer.apply({"params": params}, jnp.take(rows, token_index, axis=0),
                         deterministic=False, rngs=rngs)
   np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
-  plain, _ = layer.apply({"params": params}, lstm.DistinctRows(rows, row_index))
+  plain, _ = layer.apply({"params": params}, lstm.DistinctRows(rows, token_index))
   assert not np.allclose(got, plain)  # the dropout really ran
 
 

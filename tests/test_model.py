@@ -104,8 +104,8 @@ def test_projection_table_is_refused_in_training():
 
 
 def _batch_vocab(ids):
-  vocab, index = batching.batch_vocabulary(np.asarray(ids)[None])
-  return {"batch_vocab": jnp.asarray(vocab[0]), "token_index": jnp.asarray(index[0])}
+  batch_vocab, token_index = batching.batch_vocabulary(np.asarray(ids)[None])
+  return {"batch_vocab": jnp.asarray(batch_vocab[0]), "token_index": jnp.asarray(token_index[0])}
 
 
 @pytest.mark.parametrize("options", [

@@ -22,9 +22,10 @@ import pytest
 
 from configs import default
 from lstm_jax import batching
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import train
+from lstm_jax import workdir as workdir_lib
 from test_data_parallel import write_texts
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -93,10 +94,10 @@ def test_each_process_builds_only_its_shards_of_the_global_batches():
   processes = [steps.Topology(devices=tuple(range(4)), num_local_devices=2, process_index=p)
                for p in range(2)]
   # What make_batches agrees on with one all-gather per epoch.
-  counts = np.max([batching.distinct_counts(ids, labels, shards=t.local_shards, **options)
-                   for t in processes], axis=0)
+  sizes = np.max([batching.batch_vocab_sizes(ids, labels, shards=t.local_shards, **options)
+                  for t in processes], axis=0)
   built = [list(batching.batches(ids, labels, distinct_tokens=True, shards=t.local_shards,
-                                 largest_counts=counts, **options)) for t in processes]
+                                 largest_vocab_sizes=sizes, **options)) for t in processes]
   whole = list(batching.batches(ids, labels, distinct_tokens=True, **options))
   assert len(built[0]) == len(built[1]) == len(whole) == 3
   for index, batch in enumerate(whole):
@@ -122,10 +123,10 @@ def test_two_processes_train_as_one_process_with_four_devices(two_process_run):
   tmp, workdir, _ = two_process_run
   one = train.train_and_evaluate(as_config(run_settings(tmp, **{"train.num_devices": 4})),
                                  tmp / "one_process")
-  two = reporting.read_json(workdir / "results.json")
+  two = workdir_lib.read_json(workdir / "results.json")
   assert one["num_train"] % 16  # the last batch of each epoch is padded
-  for a, b in zip(reporting.read_history(tmp / "one_process"),
-                  reporting.read_history(workdir), strict=True):
+  for a, b in zip(run_records.read_history(tmp / "one_process"),
+                  run_records.read_history(workdir), strict=True):
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
       assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
   for key in ("test_loss", "test_accuracy", "test_macro_f1", "num_train", "best_epoch"):
@@ -148,7 +149,7 @@ def test_only_process_0_reports_and_writes(two_process_run):
   # Temporary files of concurrent writers would be left beside these.
   assert {p.name for p in workdir.iterdir()} == WORKDIR_FILES
   assert len(list((workdir / "tensorboard").iterdir())) == 1
-  assert len(reporting.read_history(workdir)) == 2
+  assert len(run_records.read_history(workdir)) == 2
 
 
 def free_port() -> int:
@@ -213,7 +214,7 @@ def test_a_dead_process_stops_the_other_and_the_rerun_resumes(tmp_path, victim):
   assert done.returncode == 0, done.stderr[-3000:]
   history = (workdir / "metrics.jsonl").read_text().splitlines()
   assert history[0] == first_epoch  # resumed: epoch 1 was not trained again
-  results = reporting.read_json(workdir / "results.json")
+  results = workdir_lib.read_json(workdir / "results.json")
   assert results["epochs_run"] == 40
   assert [json.loads(line)["epoch"] for line in history] == list(range(1, 41))
 

@@ -18,7 +18,7 @@ import fault_harness as fh
 from configs import default
 from lstm_jax import checkpoints
 from lstm_jax import preemption
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import train
 from lstm_jax import workdir as workdir_lib
@@ -68,14 +68,14 @@ def crashed_after_epoch_3(data, tmp_path_factory):
 def crash_after_epoch(monkeypatch, epoch):
   """Makes the run die right after the checkpoint of `epoch` is written,
   before `metrics.jsonl`, as a kill at that moment would."""
-  real = reporting.write_history
+  real = run_records.write_history
 
   def write_history(workdir, history):
     if len(history) == epoch:
       raise SystemExit(f"killed after the checkpoint of epoch {epoch}")
     real(workdir, history)
 
-  monkeypatch.setattr(reporting, "write_history", write_history)
+  monkeypatch.setattr(run_records, "write_history", write_history)
 
 
 def test_same_seed_gives_the_same_run(data, reference, tmp_path):
@@ -247,5 +247,5 @@ def test_a_diverging_run_stops_with_the_loss_and_keeps_the_last_checkpoint(data,
 
 
 def test_a_healthy_run_is_far_below_the_divergence_threshold(reference):
-  history = reporting.read_history(reference)
+  history = run_records.read_history(reference)
   assert max(e["loss"] for e in history) < train.divergence_threshold(2, None) / 5

@@ -1,4 +1,4 @@
-"""Tests for lstm_jax.report: figures and the results table from workdirs."""
+"""Tests for lstm_jax.study.report: figures and the results table from workdirs."""
 
 import json
 import pathlib
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from lstm_jax import errors
-from lstm_jax import report
+from lstm_jax.study import report
 
 
 def make_run(root: pathlib.Path, name: str, *, kind: str = "trainable",

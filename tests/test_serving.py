@@ -23,7 +23,6 @@ from configs import default as default_config
 from lstm_jax import checkpoints
 from lstm_jax import input_pipeline
 from lstm_jax import model as model_lib
-from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
 from lstm_jax import train
@@ -96,7 +95,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(workdir):
-  return reporting.read_json(workdir / workdir_lib.RESULTS_FILE)
+  return workdir_lib.read_json(workdir / workdir_lib.RESULTS_FILE)
 
 
 @pytest.fixture(scope="module")

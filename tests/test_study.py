@@ -20,7 +20,7 @@ def study(*args: str) -> list[str]:
 
 def test_one_experiment_is_trained_and_reported_alone_next_to_the_runs():
   commands = study("huffpost_headline_glove")
-  assert commands[-1] == "python -m lstm_jax.report runs/huffpost_headline_glove"
+  assert commands[-1] == "python -m lstm_jax.study.report runs/huffpost_headline_glove"
   assert not any("docs" in c for c in commands)
 
 
@@ -32,7 +32,7 @@ def test_a_run_is_credited_to_the_study_command_that_launched_it():
 
 def test_publish_reports_the_whole_study_into_docs_and_trains_nothing():
   [command] = study("--publish")
-  assert command.startswith("python -m lstm_jax.report runs/letters_authors_keras ")
+  assert command.startswith("python -m lstm_jax.study.report runs/letters_authors_keras ")
   assert command.endswith("runs/sentiment_glove --out docs")
 
 

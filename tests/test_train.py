@@ -15,7 +15,7 @@ from configs import default
 from lstm_jax import batching
 from lstm_jax import heads
 from lstm_jax import errors
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import steps
 from lstm_jax import train
 
@@ -239,9 +239,10 @@ def test_train_and_eval_steps_hand_the_batch_vocabulary_to_the_model():
     return jnp.zeros(token_ids.shape[:1] + (2,)) + variables["params"]["w"]
 
   ids = np.arange(1, 13, dtype=np.int32).reshape(1, 2, 6)
-  vocab, index = batching.batch_vocabulary(ids)
+  batch_vocab, token_index = batching.batch_vocabulary(ids)
   batch = {"token_ids": ids, "label": np.zeros((1, 2), np.int32),
-           "weight": np.ones((1, 2), np.float32), "batch_vocab": vocab, "token_index": index}
+           "weight": np.ones((1, 2), np.float32), "batch_vocab": batch_vocab,
+           "token_index": token_index}
   state = steps.TrainState.create(apply_fn=apply_fn, params={"w": jnp.zeros(())},
                                   tx=optax.sgd(0.1))
   jax.pmap(functools.partial(steps.train_step, num_classes=2,
@@ -260,7 +261,7 @@ def test_class_weights_scale_the_training_loss_only(tmp_path):
     config = tiny_config(tmp_path, **{"train.class_weight": class_weight,
                                       "train.clip_mode": "none", "train.max_epochs": 1})
     train.train_and_evaluate(config, tmp_path / name)
-    return reporting.read_history(tmp_path / name)[0]
+    return run_records.read_history(tmp_path / name)[0]
 
   weighted, plain = run("good=2,bad=2", "weighted"), run("", "plain")
   assert weighted["loss"] == pytest.approx(2 * plain["loss"], rel=1e-3)

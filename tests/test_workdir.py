@@ -1,5 +1,6 @@
 """The workdir's names are a contract: they are spelled once, in workdir.py."""
 
+import os
 import pathlib
 import re
 
@@ -40,4 +41,18 @@ def test_write_json_atomic_leaves_no_temporary_file(tmp_path):
   workdir.write_json_atomic(tmp_path / "results.json", {"best_epoch": 2})
 
   assert workdir.read_json(tmp_path / "results.json") == {"best_epoch": 2}
+  assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+  path = tmp_path / "results.json"
+  workdir.write_json_atomic(path, {"a": 1})
+
+  def full_disk(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+  monkeypatch.setattr(os, "fsync", full_disk)
+  with pytest.raises(OSError, match=r"could not write .*results.json: No space left"):
+    workdir.write_json_atomic(path, {"a": 2})
+  assert workdir.read_json(path) == {"a": 1}
   assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

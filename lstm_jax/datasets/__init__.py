@@ -11,14 +11,15 @@ _EXPORTS = {
     "HuffpostNews": "builders", "Imdb": "builders", "Letters": "builders",
     "TextFiles": "builders", "DataOptions": "config", "DataError": "errors",
     "load_splits": "loader", "missing_source": "loader",
-    "accounting_errors": "report", "dropped_lines": "report",
+    "accounting_errors": "dataset_report", "dropped_lines": "dataset_report",
     "SplitData": "splits", "Splits": "splits", "with_known_labels": "splits",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-_SUBMODULES = ("builders", "config", "errors", "loader", "readers", "report", "splits")
+_SUBMODULES = ("builders", "config", "dataset_report", "errors", "loader", "readers",
+               "splits")
 
 
 def __getattr__(name: str):

@@ -13,8 +13,8 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download import download_manager
 
 from lstm_jax.datasets import builders
+from lstm_jax.datasets import dataset_report
 from lstm_jax.datasets import readers
-from lstm_jax.datasets import report as report_lib
 from lstm_jax.datasets import splits as splits_lib
 from lstm_jax.datasets.config import DataOptions
 from lstm_jax.datasets.errors import DataError
@@ -171,8 +171,8 @@ def load_splits(data: ml_collections.ConfigDict | Mapping[str, Any]
     data: the `data` config; keys and defaults in `config.py`.
 
   Returns:
-    The splits (labels as strings) and the report of `report.py`, in which
-    every row of the source is used or dropped with a reason.
+    The splits (labels as strings) and the dataset report (`dataset_report.py`),
+    in which every row of the source is used or dropped with a reason.
 
   Raises:
     DataError: a bad key, a missing file or bad rows (named with the fix), or
@@ -203,7 +203,7 @@ def load_splits(data: ml_collections.ConfigDict | Mapping[str, Any]
   report = {
       "source": options.source,
       "labels": sorted(set(split_data["train"].labels)),
-      "splits": {name: report_lib.split_report(
+      "splits": {name: dataset_report.split_report(
           accounts[name].read, accounts[name].dropped, data.texts, data.labels)
                  for name, data in split_data.items()},
       "source_rows": source_rows,
@@ -211,7 +211,7 @@ def load_splits(data: ml_collections.ConfigDict | Mapping[str, Any]
       "first_dropped": {split: metadata.get(builders.FIRST_DROPPED, {}).get(split, {})
                         for split in source},
   }
-  if errors := report_lib.accounting_errors(report):
+  if errors := dataset_report.accounting_errors(report):
     raise AssertionError(f"rows lost between reading and splitting: {errors}")
   if not split_data["train"].texts:
     raise DataError(

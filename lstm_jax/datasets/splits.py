@@ -49,7 +49,7 @@ class SplitData:
 
 @dataclasses.dataclass(frozen=True)
 class Splits:
-  """The three splits and the dataset report (see `report.py`)."""
+  """The three splits and the dataset report (see `dataset_report.py`)."""
   train: SplitData
   validation: SplitData
   test: SplitData

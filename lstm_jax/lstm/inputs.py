@@ -4,10 +4,11 @@ The first layer of a text model can be given its inputs three ways; all give the
 same results up to float rounding, and the layer runs one code path over them:
 
   * `Dense`: the input vectors themselves, <float32>[B, T, F].
-  * `DistinctRows`: a batch's distinct input vectors <float32>[S, F] and, for
-    each slot, which of them it holds, <int32>[B, T]. Text repeats its tokens, so
-    projecting each distinct row once is far cheaper than every slot (training
-    and evaluation, `model.distinct_tokens`).
+  * `DistinctRows`: the vectors of a batch's vocabulary (its distinct tokens)
+    <float32>[S, F] and, for each slot, the index of the one it holds,
+    `token_index` <int32>[B, T]. Text repeats its tokens, so projecting each
+    distinct row once is far cheaper than every slot (training and evaluation,
+    `model.distinct_tokens`).
   * `Projected`: the input projection `x @ kernel + bias` already computed,
     time-major <float32>[T, B, 4H] (inference from a per-token table,
     `model.input_projection_table`); the layer then needs no kernel or bias.
@@ -74,15 +75,16 @@ class Dense:
 
 @flax.struct.dataclass
 class DistinctRows:
-  """rows <float32>[S, F] and index <int32>[B, T]: x[b, t] = rows[index[b, t]]."""
+  """rows <float32>[S, F], one per token of the batch vocabulary, and
+  token_index <int32>[B, T]: x[b, t] = rows[token_index[b, t]]."""
   rows: jax.Array
-  index: jax.Array
+  token_index: jax.Array
 
   needs_kernel = True
 
   @property
   def batch_time(self) -> tuple[int, int]:
-    return self.index.shape[0], self.index.shape[1]
+    return self.token_index.shape[0], self.token_index.shape[1]
 
   @property
   def features(self) -> int:
@@ -90,12 +92,13 @@ class DistinctRows:
 
   def check(self, units: int) -> None:
     del units
-    if self.rows.ndim != 2 or self.index.ndim != 2:
-      raise ValueError(f"LSTM distinct rows must be [rows, features] and their index "
-                       f"[batch, time], got shapes {self.rows.shape} and {self.index.shape}")
+    if self.rows.ndim != 2 or self.token_index.ndim != 2:
+      raise ValueError(f"LSTM distinct rows must be [rows, features] and their token_index "
+                       f"[batch, time], got shapes {self.rows.shape} and "
+                       f"{self.token_index.shape}")
 
   def reversed(self) -> "DistinctRows":
-    return DistinctRows(self.rows, jnp.flip(self.index, axis=1))
+    return DistinctRows(self.rows, jnp.flip(self.token_index, axis=1))
 
   def with_dropout(self, draw_mask: DrawDropoutMask) -> Dense:
     # A mask per sequence makes every slot distinct: the rows are spread out.
@@ -105,12 +108,12 @@ class DistinctRows:
     return self, self
 
   def dense(self) -> Optional[jax.Array]:
-    return jnp.take(self.rows, self.index, axis=0)
+    return jnp.take(self.rows, self.token_index, axis=0)
 
   def piece_projection(self, kernel: jax.Array, bias: jax.Array, dtype: Any) -> PieceProjection:
     rows_projected = _project(self.rows, kernel, bias, dtype)
-    index_time = jnp.swapaxes(self.index, 0, 1)
-    return lambda start, stop: jnp.take(rows_projected, index_time[start:stop], axis=0)
+    token_index_time = jnp.swapaxes(self.token_index, 0, 1)
+    return lambda start, stop: jnp.take(rows_projected, token_index_time[start:stop], axis=0)
 
 
 @flax.struct.dataclass

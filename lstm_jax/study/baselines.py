@@ -1,6 +1,6 @@
 """Reference points on a run's own split: majority class, TF-IDF + logistic regression.
 
-  python -m lstm_jax.baselines --workdir=DIR
+  python -m lstm_jax.study.baselines --workdir=DIR
 
 rebuilds the splits of DIR/config.json with `datasets.load_splits`, as training
 does, and writes DIR/baselines.json:
@@ -22,7 +22,6 @@ import time
 from typing import Any, Sequence
 
 from lstm_jax import errors
-from lstm_jax import reporting
 from lstm_jax import workdir as workdir_lib
 from lstm_jax.datasets import splits as splits_lib
 
@@ -37,7 +36,7 @@ def _require_sklearn() -> None:
     import sklearn  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError as e:
     raise errors.MissingDependencyError(
-        "lstm_jax.baselines needs scikit-learn: pip install -r "
+        "lstm_jax.study.baselines needs scikit-learn: pip install -r "
         "requirements-test.txt") from e
 
 
@@ -127,7 +126,7 @@ def write_baselines(workdir: pathlib.Path, baselines: dict) -> pathlib.Path:
   path = pathlib.Path(workdir) / workdir_lib.BASELINES_FILE
   merged = workdir_lib.read_json(path) if path.is_file() else {}
   merged.update(baselines)
-  reporting.write_json_atomic(path, merged)
+  workdir_lib.write_json_atomic(path, merged)
   return path
 
 
@@ -150,7 +149,7 @@ def load_run_splits(workdir: pathlib.Path) -> tuple[Any, int]:
 
 def main(argv: Sequence[str]) -> int:
   parser = argparse.ArgumentParser(
-      prog="python -m lstm_jax.baselines",
+      prog="python -m lstm_jax.study.baselines",
       description="Majority-class and TF-IDF + logistic regression baselines "
       "on a run's split, written to WORKDIR/baselines.json.")
   parser.add_argument("--workdir", type=pathlib.Path, required=True)

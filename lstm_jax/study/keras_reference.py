@@ -1,6 +1,6 @@
 r"""The same model trained in Keras 3 on the same data, for a side-by-side row.
 
-  python -m lstm_jax.keras_reference --workdir=runs/sentiment_keras
+  python -m lstm_jax.study.keras_reference --workdir=runs/sentiment_keras
 
 Reads a finished run's config, vocabulary and classes, rebuilds exactly its
 splits, trains the equivalent Keras model (`keras_compat.build_keras` of the
@@ -23,16 +23,15 @@ from typing import Any, Optional
 import ml_collections
 import numpy as np
 
-from lstm_jax import baselines
 from lstm_jax import errors
 from lstm_jax import heads
 from lstm_jax import input_pipeline
 from lstm_jax import keras_compat
 from lstm_jax import metrics as metrics_lib
 from lstm_jax import model as model_lib
-from lstm_jax import reporting
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.study import baselines
 
 CLIP_ARGUMENT = {"global_norm": "global_clipnorm", "per_variable_norm": "clipnorm",
                  "value": "clipvalue"}
@@ -159,7 +158,7 @@ def main(argv: Optional[list[str]] = None) -> int:
           file=sys.stderr)
     return 2
   existing = workdir / workdir_lib.BASELINES_FILE
-  if not args.force and existing.is_file() and "keras" in reporting.read_json(existing):
+  if not args.force and existing.is_file() and "keras" in workdir_lib.read_json(existing):
     print(f"{workdir}: Keras reference already measured (--force to redo)")
     return 0
   try:

@@ -1,7 +1,7 @@
 """Figures and the results table, built from finished workdirs.
 
-  python -m lstm_jax.report runs/*/            # writes runs/report/
-  python -m lstm_jax.report RUN_DIR... --out DIR
+  python -m lstm_jax.study.report runs/*/            # writes runs/report/
+  python -m lstm_jax.study.report RUN_DIR... --out DIR
 
 A run is its workdir: runs of one config in different workdirs are rows of
 their own, named by the workdir (by its path when two share a name). Without
@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 from lstm_jax import config as config_lib
 from lstm_jax import errors
-from lstm_jax import reporting
+from lstm_jax import run_records
 from lstm_jax import workdir as workdir_lib
 
 REQUIRED_FILES = (workdir_lib.CONFIG_FILE, workdir_lib.METRICS_FILE, workdir_lib.RESULTS_FILE)
@@ -167,7 +167,7 @@ class Run:
 def _read_epochs(run_dir: pathlib.Path) -> list[dict[str, Any]]:
   """The run's epochs, each with the figures a report draws."""
   path = run_dir / workdir_lib.METRICS_FILE
-  epochs = reporting.read_history(run_dir)
+  epochs = run_records.read_history(run_dir)
   for record in epochs:
     missing = [k for k in EPOCH_KEYS if k not in record]
     if missing:
@@ -454,7 +454,7 @@ def default_out(run_dirs: Sequence[pathlib.Path]) -> pathlib.Path:
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-      prog="python -m lstm_jax.report",
+      prog="python -m lstm_jax.study.report",
       description="Figures and the results table from finished workdirs.")
   parser.add_argument("run_dirs", nargs="+", type=pathlib.Path,
                       metavar="RUN_DIR", help="finished workdirs")
@@ -493,7 +493,7 @@ def main(argv: Sequence[str]) -> int:
   table = results_table(runs, "figures")
   print(table)
   _save(study_figure(runs), figures_out / STUDY_FIGURE)
-  command = "python -m lstm_jax.report " + " ".join(
+  command = "python -m lstm_jax.study.report " + " ".join(
       str(d) for d in run_dirs) + f" --out {out}"
   (out / TABLE_FILE).write_text(
       f"Regenerate with `{command}`.\n\n{table}\n"

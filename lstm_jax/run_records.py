@@ -1,7 +1,9 @@
-"""What a run leaves in its workdir: `metrics.jsonl`, `results.json`,
-TensorBoard events. What it prints is `console`'s.
+"""What a run records in its workdir epoch by epoch: its history,
+`metrics.jsonl` (one line per epoch, read back by `read_history`), and
+TensorBoard events. What it prints is `console`'s; the workdir's file names
+and JSON files are `workdir`'s.
 
-Every write is atomic (temporary file, then rename), so a run killed at any
+Every write is atomic (`workdir.write_text_atomic`), so a run killed at any
 moment leaves either the old or the new file, never half of one.
 """
 
@@ -12,8 +14,6 @@ from typing import Any, Iterable
 
 from lstm_jax import errors
 from lstm_jax import workdir as workdir_lib
-# The atomic writes live with the workdir; re-exported for the modules that report.
-from lstm_jax.workdir import read_json, write_json_atomic, write_text_atomic  # pylint: disable=unused-import
 
 # An epoch's record in metrics.jsonl, as Keras names the figures.
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
@@ -23,8 +23,8 @@ EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning
 def write_history(workdir: os.PathLike, history: Iterable[dict[str, Any]]) -> None:
   """Rewrites `metrics.jsonl` with one JSON object per epoch."""
   lines = [json.dumps(record, sort_keys=True) for record in history]
-  write_text_atomic(pathlib.Path(workdir) / workdir_lib.METRICS_FILE,
-                    "".join(line + "\n" for line in lines))
+  workdir_lib.write_text_atomic(pathlib.Path(workdir) / workdir_lib.METRICS_FILE,
+                                "".join(line + "\n" for line in lines))
 
 
 def read_history(workdir: os.PathLike) -> list[dict[str, Any]]:
