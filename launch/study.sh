@@ -11,6 +11,7 @@
 #   bash launch/study.sh --publish       # no training: the whole study's report
 #                                        # into docs/ (the only way it changes)
 #   bash launch/study.sh --dry_run ...   # prints the commands, runs nothing
+#   SEEDS="0 1 2" bash launch/study.sh strong/imdb   # 3 seeds in runs/strong/imdb/seed_N
 #
 # GloVe: only the 50d vectors are available here, so the _glove runs override
 # embedding.path / embedding.dim; with glove.6B.300d.txt set GLOVE and GLOVE_DIM.
@@ -26,7 +27,7 @@ PYTHON="${PYTHON:-python}"
 GLOVE="${GLOVE:-$DATA/glove_6b_50d/glove.6B.50d.top100k.txt.gz}"
 GLOVE_DIM="${GLOVE_DIM:-50}"
 PUBLISHED=docs  # the tracked report of the whole study
-KERAS_REFERENCE="${KERAS_REFERENCE:-sentiment_keras sentiment_glove huffpost_headline_keras huffpost_headline_glove huffpost_description_keras huffpost_description_glove huffpost_both_keras huffpost_both_glove huffpost_headline41_keras huffpost_headline41_glove huffpost_both27_keras huffpost_both27_glove}"
+KERAS_REFERENCE="${KERAS_REFERENCE:-strong/imdb sentiment_keras sentiment_glove huffpost_headline_keras huffpost_headline_glove huffpost_description_keras huffpost_description_glove huffpost_both_keras huffpost_both_glove huffpost_headline41_keras huffpost_headline41_glove huffpost_both27_keras huffpost_both27_glove}"
 
 imdb=(--config.data.source=files
       --config.data.train_files="$DATA/sentiment_imdb/imdb_train.jsonl.gz"
@@ -53,18 +54,22 @@ both=(--config.data.source=files --config.data.format=tsv
 letters=(--config.data.train_files="$DATA/letters_bullinger/bullinger_letters.jsonl.gz"
          --config.data.text_fields=text)
 
+# MR sentence polarity (configs/strong/mr.py): 10% held out as test, stratified.
+mr=(--config.data.train_files="$DATA/sentiment_mr_polarity/rt-polarity.neg,$DATA/sentiment_mr_polarity/rt-polarity.pos")
+
 overrides() {
   case "$1" in
-    sentiment_*) echo "${imdb[@]}" ;;
+    sentiment_* | strong/imdb) echo "${imdb[@]}" ;;
+    strong/mr) echo "${mr[@]}" ;;
     huffpost_headline41_*) echo "${headlines[@]}" ;;
     huffpost_both27_*) echo "${both[@]}" ;;
-    huffpost_*) echo "${huffpost_v3[@]}" ;;
-    letters_authors_*) echo "${letters[@]}" --config.data.label_field=sender_names ;;
-    letters_languages_*) echo "${letters[@]}" --config.data.label_field=text_lang \
-                              --config.data.min_examples_per_label=20 ;;
+    huffpost_* | strong/huffpost_*) echo "${huffpost_v3[@]}" ;;
+    letters_authors_* | strong/letters_authors) echo "${letters[@]}" --config.data.label_field=sender_names ;;
+    letters_languages_* | strong/letters_languages)
+      echo "${letters[@]}" --config.data.label_field=text_lang --config.data.min_examples_per_label=20 ;;
   esac
   case "$1" in
-    *_glove) echo --config.embedding.path="$GLOVE" --config.embedding.dim="$GLOVE_DIM" ;;
+    *_glove | strong/*) echo --config.embedding.path="$GLOVE" --config.embedding.dim="$GLOVE_DIM" ;;
   esac
 }
 
@@ -96,9 +101,17 @@ run() {
   if "$dry_run"; then printf '%q ' "$@"; echo; else "$@"; fi
 }
 
+# SEEDS="0 1 2": each experiment once per seed (--config.seed), in $RUNS/NAME/seed_N;
+# the reference points are computed in the first seed's workdir (they do not
+# depend on the seed), and the report adds the mean and spread over the seeds.
+read -r -a seeds <<< "${SEEDS:-}"
 workdirs=()
 for name in "${EXPERIMENTS[@]}"; do
-  workdirs+=("$RUNS/$name")
+  if [ "${#seeds[@]}" -eq 0 ]; then
+    workdirs+=("$RUNS/$name")
+  else
+    for seed in "${seeds[@]}"; do workdirs+=("$RUNS/$name/seed_$seed"); done
+  fi
 done
 if "$publish"; then
   run "$PYTHON" -m lstm_jax.study.report "${workdirs[@]}" --out "$PUBLISHED"
@@ -108,17 +121,27 @@ fi
 # The command a run is credited with in the report (lstm_jax/main.py).
 launcher="bash launch/study.sh"
 [ "$RUNS" = runs ] || launcher="RUNS=$RUNS $launcher"
+[ "${#seeds[@]}" -eq 0 ] || launcher="SEEDS=\"${seeds[*]}\" $launcher"
 for name in "${EXPERIMENTS[@]}"; do
-  echo "=== $name"
-  # Word splitting of the overrides is intended: paths under $DATA have no spaces.
-  # shellcheck disable=SC2046
-  run env LSTM_JAX_LAUNCHER="$launcher $name" \
-    "$PYTHON" -m lstm_jax.main --config="configs/$name.py" --workdir="$RUNS/$name" \
-    $(overrides "$name")
-  [ -f "$RUNS/$name/baselines.json" ] || run "$PYTHON" -m lstm_jax.study.baselines --workdir="$RUNS/$name"
-  if [[ " $KERAS_REFERENCE " == *" $name "* ]]; then
-    run "$PYTHON" -m lstm_jax.study.keras_reference --workdir="$RUNS/$name"
-  fi
+  first=true
+  for workdir in "${workdirs[@]}"; do
+    [[ "$workdir" == "$RUNS/$name" || "$workdir" == "$RUNS/$name/seed_"* ]] || continue
+    seed_option=()
+    [[ "$workdir" == */seed_* ]] && seed_option=(--config.seed="${workdir##*/seed_}")
+    echo "=== $name ${seed_option[*]}"
+    # Word splitting of the overrides is intended: paths under $DATA have no spaces.
+    # shellcheck disable=SC2046
+    run env LSTM_JAX_LAUNCHER="$launcher $name" \
+      "$PYTHON" -m lstm_jax.main --config="configs/$name.py" --workdir="$workdir" \
+      $(overrides "$name") "${seed_option[@]}"
+    if "$first"; then
+      [ -f "$workdir/baselines.json" ] || run "$PYTHON" -m lstm_jax.study.baselines --workdir="$workdir"
+      if [[ " $KERAS_REFERENCE " == *" $name "* ]]; then
+        run "$PYTHON" -m lstm_jax.study.keras_reference --workdir="$workdir"
+      fi
+    fi
+    first=false
+  done
 done
 # Only these experiments, into $RUNS/report/ (the report's default).
 run "$PYTHON" -m lstm_jax.study.report "${workdirs[@]}"

@@ -14,7 +14,8 @@ from lstm_jax.study import report
 def make_run(root: pathlib.Path, name: str, *, kind: str = "trainable",
              epochs: int = 5, best: int = 3, num_classes: int = 3,
              test_accuracy: float = 0.8125, baselines: dict | None = None,
-             config_name: bool = True) -> pathlib.Path:
+             config_name: bool = True, seed: int = 0,
+             test_macro_f1: float = 0.8) -> pathlib.Path:
   """Writes a finished workdir with the files of the workdir contract."""
   run_dir = root / name
   run_dir.mkdir(parents=True)
@@ -22,7 +23,7 @@ def make_run(root: pathlib.Path, name: str, *, kind: str = "trainable",
                      "text_fields": ["text"], "top_k_labels": 0},
             "embedding": {"kind": kind, "dim": 50,
                           "trainable": kind == "trainable"},
-            "model": {"head_dropout": 0.2, "lstm_layers": [{"units": 64}]}, "seed": 0}
+            "model": {"head_dropout": 0.2, "lstm_layers": [{"units": 64}]}, "seed": seed}
   if config_name:
     config["name"] = name
   (run_dir / "config.json").write_text(json.dumps(config))
@@ -38,7 +39,7 @@ def make_run(root: pathlib.Path, name: str, *, kind: str = "trainable",
              "stopped_early": epochs < 10, "best_val_loss": 0.3,
              "train_accuracy": 0.9, "val_accuracy": 0.85,
              "test_loss": 0.4, "test_accuracy": test_accuracy,
-             "test_macro_f1": 0.8, "train_seconds": 125.0,
+             "test_macro_f1": test_macro_f1, "train_seconds": 125.0,
              "label_names": names, "confusion_matrix": confusion}
   (run_dir / "results.json").write_text(json.dumps(results))
   if baselines is not None:
@@ -322,3 +323,23 @@ def test_data_column_names_every_train_and_test_file(tmp_path):
                         test_files=["d/t.jsonl"])
   (run_dir / "config.json").write_text(json.dumps(config))
   assert report.load_run(run_dir).data_label == "files: a.jsonl, b.jsonl; test t.jsonl"
+
+
+def test_runs_differing_only_in_seed_get_their_mean_and_spread(tmp_path):
+  tfidf = {"tfidf_logreg": {"test_accuracy": 0.7, "test_macro_f1": 0.69}}
+  for seed, accuracy in enumerate([0.80, 0.82, 0.84]):
+    make_run(tmp_path / "imdb", f"seed_{seed}", seed=seed, test_accuracy=accuracy,
+             baselines=tfidf if seed == 0 else None, config_name=False)
+  make_run(tmp_path, "other", test_accuracy=0.5)
+  runs = [report.load_run(d) for d in sorted((tmp_path / "imdb").iterdir())]
+  runs.append(report.load_run(tmp_path / "other"))
+  [row] = table_rows(report.seeds_table(runs))
+  assert row["seeds"] == "0, 1, 2"
+  assert row["test acc"] == "0.820 ± 0.020"
+  assert row["TF-IDF+LR acc / F1"] == "0.700 / 0.690"
+  assert row["train time / epoch"] == "25 s"
+
+
+def test_no_seed_table_without_runs_that_differ_only_in_seed(tmp_path):
+  runs = [report.load_run(make_run(tmp_path, name)) for name in ("a", "b")]
+  assert report.seeds_table(runs) == ""

@@ -25,6 +25,7 @@ skipped; the other runs are still reported.
 import argparse
 import collections
 import dataclasses
+import json
 import os
 import pathlib
 import shutil
@@ -416,6 +417,65 @@ def results_table(runs: Sequence[Run], figures_dir: Optional[str] = None) -> str
   return "\n".join(lines) + "\n"
 
 
+SEEDS_HEADER = ("experiment", "seeds", "test acc", "test macro-F1", "epochs run",
+                "train time / epoch", "TF-IDF+LR acc / F1", "Keras acc / time / epoch")
+
+
+def _without_seed(run: Run) -> str:
+  return json.dumps({k: v for k, v in run.config.items() if k != "seed"}, sort_keys=True)
+
+
+def seed_groups(runs: Sequence[Run]) -> list[list[Run]]:
+  """Runs of one config but for `seed`, in order of first appearance; only
+  groups of several runs."""
+  groups: dict[str, list[Run]] = {}
+  for run in runs:
+    groups.setdefault(_without_seed(run), []).append(run)
+  return [group for group in groups.values() if len(group) > 1]
+
+
+def mean_std(values: Sequence[float]) -> str:
+  """`mean ± sample standard deviation`, to three decimals."""
+  return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+
+
+def _per_epoch(seconds: Optional[float], epochs: Optional[float]) -> Optional[float]:
+  return None if seconds is None or not epochs else seconds / epochs
+
+
+def seeds_row(group: Sequence[Run]) -> list[str]:
+  """The cells of a seed group's row, in SEEDS_HEADER order. The reference
+  points do not depend on the seed: they are read from the first run that has them."""
+  results = [run.results for run in group]
+  reference = {}
+  for name in ("tfidf_logreg", "keras"):
+    reference[name] = next((run.baselines[name] for run in group if name in run.baselines), {})
+  tfidf = reference["tfidf_logreg"]
+  keras = reference["keras"]
+  return [
+      group[0].name,
+      ", ".join(str(run.setting("seed")) for run in group),
+      mean_std([r["test_accuracy"] for r in results]),
+      mean_std([r["test_macro_f1"] for r in results]),
+      ", ".join(str(r["epochs_run"]) for r in results),
+      format_duration(float(np.mean([r["train_seconds"] / r["epochs_run"] for r in results]))),
+      (f"{tfidf['test_accuracy']:.3f} / {tfidf['test_macro_f1']:.3f}" if tfidf else MISSING),
+      (f"{keras['test_accuracy']:.3f} / "
+       f"{format_duration(_per_epoch(keras.get('train_seconds'), keras.get('epochs_run')))}"
+       if keras else MISSING),
+  ]
+
+
+def seeds_table(runs: Sequence[Run]) -> str:
+  """A markdown table of the mean and spread of each seed group; "" without one."""
+  groups = seed_groups(runs)
+  if not groups:
+    return ""
+  lines = ["| " + " | ".join(SEEDS_HEADER) + " |", "|" + "---|" * len(SEEDS_HEADER)]
+  lines += ["| " + " | ".join(seeds_row(group)) + " |" for group in groups]
+  return "\n".join(lines) + "\n"
+
+
 def _save(figure: Figure, path: pathlib.Path) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
   figure.savefig(path, dpi=110)
@@ -491,6 +551,10 @@ def main(argv: Sequence[str]) -> int:
   for run in runs:
     report_run(run, figures_out)
   table = results_table(runs, "figures")
+  seeds = seeds_table(runs)
+  if seeds:
+    table += ("\nOver seeds (mean ± sample standard deviation; the runs differ only in "
+              "`seed`):\n\n" + seeds)
   print(table)
   _save(study_figure(runs), figures_out / STUDY_FIGURE)
   command = "python -m lstm_jax.study.report " + " ".join(
