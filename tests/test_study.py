@@ -10,10 +10,10 @@ from lstm_jax import workdir as workdir_lib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def study(*args: str) -> list[str]:
+def study(*args: str, **env: str) -> list[str]:
   """The commands `bash launch/study.sh --dry_run ARGS` would run."""
   out = subprocess.run(["bash", "launch/study.sh", "--dry_run", *args], cwd=ROOT,
-                       env={"PATH": "/usr/bin:/bin", "PYTHON": "python"},
+                       env={"PATH": "/usr/bin:/bin", "PYTHON": "python", **env},
                        capture_output=True, text=True, check=True).stdout
   return [line.strip() for line in out.splitlines() if not line.startswith("===")]
 
@@ -48,3 +48,22 @@ def test_the_launchers_command_is_recorded(tmp_path, monkeypatch):
   monkeypatch.setattr(sys, "argv", ["main.py", "--workdir=w"])
   main_lib.record_command(str(tmp_path))
   assert (tmp_path / workdir_lib.COMMAND_FILE).read_text() == "bash launch/study.sh x\n"
+
+
+def test_seeds_train_one_workdir_per_seed_and_the_references_once():
+  commands = study("strong/mr", SEEDS="0 1 2")
+  trains = [c for c in commands if "lstm_jax.main" in c]
+  assert [c.split("--workdir=")[1].split()[0] for c in trains] == [
+      "runs/strong/mr/seed_0", "runs/strong/mr/seed_1", "runs/strong/mr/seed_2"]
+  assert [c.split()[-1] for c in trains] == [f"--config.seed={s}" for s in range(3)]
+  assert [c for c in commands if "study.baselines" in c] == [
+      "python -m lstm_jax.study.baselines --workdir=runs/strong/mr/seed_0"]
+  assert commands[-1] == ("python -m lstm_jax.study.report runs/strong/mr/seed_0 "
+                          "runs/strong/mr/seed_1 runs/strong/mr/seed_2")
+
+
+def test_a_strong_run_reads_the_task_data_and_the_local_glove():
+  [train] = [c for c in study("strong/letters_languages") if "lstm_jax.main" in c]
+  assert "--config=configs/strong/letters_languages.py" in train
+  assert "--config.data.label_field=text_lang" in train
+  assert "--config.embedding.path=../shared/data/glove_6b_50d/" in train
