@@ -27,7 +27,8 @@ PYTHON="${PYTHON:-python}"
 GLOVE="${GLOVE:-$DATA/glove_6b_50d/glove.6B.50d.top100k.txt.gz}"
 GLOVE_DIM="${GLOVE_DIM:-50}"
 PUBLISHED=docs  # the tracked report of the whole study
-KERAS_REFERENCE="${KERAS_REFERENCE:-strong/imdb sentiment_keras sentiment_glove huffpost_headline_keras huffpost_headline_glove huffpost_description_keras huffpost_description_glove huffpost_both_keras huffpost_both_glove huffpost_headline41_keras huffpost_headline41_glove huffpost_both27_keras huffpost_both27_glove}"
+# The experiments also trained by Keras 3 `fit` (lstm_jax.study.keras_reference); "" for none.
+KERAS_REFERENCE="${KERAS_REFERENCE-strong/imdb sentiment_keras sentiment_glove huffpost_headline_keras huffpost_headline_glove huffpost_description_keras huffpost_description_glove huffpost_both_keras huffpost_both_glove huffpost_headline41_keras huffpost_headline41_glove huffpost_both27_keras huffpost_both27_glove}"
 
 imdb=(--config.data.source=files
       --config.data.train_files="$DATA/sentiment_imdb/imdb_train.jsonl.gz"

@@ -67,3 +67,8 @@ def test_a_strong_run_reads_the_task_data_and_the_local_glove():
   assert "--config=configs/strong/letters_languages.py" in train
   assert "--config.data.label_field=text_lang" in train
   assert "--config.embedding.path=../shared/data/glove_6b_50d/" in train
+
+
+def test_the_keras_reference_runs_for_the_strong_imdb_model_unless_turned_off():
+  assert any("study.keras_reference" in c for c in study("strong/imdb"))
+  assert not any("study.keras_reference" in c for c in study("strong/imdb", KERAS_REFERENCE=""))
