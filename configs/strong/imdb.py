@@ -3,7 +3,7 @@ r"""IMDB review sentiment, the strong recipe: fine-tuned GloVe, BiLSTM + max poo
   python -m lstm_jax.main --config=configs/strong/imdb.py --workdir=runs/strong/imdb \
     --config.embedding.path=PATH/glove.6B.300d.txt
 
-Result: see the row "strong/imdb" of docs/RESULTS.md (3 seeds).
+Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.901 ± 0.002, macro-F1 0.901 ± 0.002, ~80 s per epoch (TF-IDF + LR 0.895) (docs/RESULTS.md).
 """
 
 from lstm_jax import experiments

@@ -4,7 +4,7 @@ r"""Letters by author (the 10 senders with most single-sender letters), the stro
     --workdir=runs/strong/letters_authors --config.data.train_files=letters.jsonl \
     --config.embedding.path=PATH/glove.6B.300d.txt
 
-Result: see the row "strong/letters_authors" of docs/RESULTS.md (3 seeds).
+Result: not measured yet (docs/RESULTS.md, "Strong configurations").
 """
 
 from lstm_jax import experiments

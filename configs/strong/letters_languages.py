@@ -4,7 +4,7 @@ r"""Letters by language, the strong recipe.
     --workdir=runs/strong/letters_languages --config.data.train_files=letters.jsonl \
     --config.embedding.path=PATH/glove.6B.300d.txt
 
-Result: see the row "strong/letters_languages" of docs/RESULTS.md (3 seeds).
+Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.991 ± 0.002, macro-F1 0.985 ± 0.004 (TF-IDF + LR 0.992 / 0.987) (docs/RESULTS.md).
 """
 
 from lstm_jax import experiments

@@ -8,7 +8,7 @@ rest as validation (stratified, seeded).
     --config.data.train_files=PATH/rt-polarity.neg,PATH/rt-polarity.pos \
     --config.embedding.path=PATH/glove.6B.300d.txt
 
-Result: see the row "strong/mr" of docs/RESULTS.md (3 seeds).
+Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.785 ± 0.011, macro-F1 0.785 ± 0.011 (TF-IDF + LR 0.772) (docs/RESULTS.md).
 """
 
 from lstm_jax import experiments

@@ -37,6 +37,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lstm_jax import config as config_lib
+from lstm_jax import config_validation
 from lstm_jax import errors
 from lstm_jax import run_records
 from lstm_jax import workdir as workdir_lib
@@ -422,7 +423,13 @@ SEEDS_HEADER = ("experiment", "seeds", "test acc", "test macro-F1", "epochs run"
 
 
 def _without_seed(run: Run) -> str:
-  return json.dumps({k: v for k, v in run.config.items() if k != "seed"}, sort_keys=True)
+  """The run's config without `seed` and the keys that change only what is printed."""
+  config = {k: v for k, v in run.config.items() if k != "seed"}
+  for key in config_validation.OUTPUT_ONLY_KEYS:
+    section, name = key.split(".")
+    if isinstance(config.get(section), dict):
+      config[section] = {k: v for k, v in config[section].items() if k != name}
+  return json.dumps(config, sort_keys=True)
 
 
 def seed_groups(runs: Sequence[Run]) -> list[list[Run]]:
