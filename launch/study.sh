@@ -62,7 +62,7 @@ overrides() {
   case "$1" in
     sentiment_* | strong/imdb) echo "${imdb[@]}" ;;
     strong/mr) echo "${mr[@]}" ;;
-    huffpost_headline41_*) echo "${headlines[@]}" ;;
+    huffpost_headline41_* | strong/huffpost_headline41) echo "${headlines[@]}" ;;
     huffpost_both27_*) echo "${both[@]}" ;;
     huffpost_* | strong/huffpost_*) echo "${huffpost_v3[@]}" ;;
     letters_authors_* | strong/letters_authors) echo "${letters[@]}" --config.data.label_field=sender_names ;;

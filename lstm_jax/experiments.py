@@ -66,14 +66,16 @@ def bucket_lengths(max_length: int) -> tuple[int, ...]:
   return tuple(sorted(lengths))
 
 
-def strong(name: str, *, max_length: int, max_epochs: int) -> ml_collections.ConfigDict:
+def strong(name: str, *, max_length: int, max_epochs: int, **data) -> ml_collections.ConfigDict:
   """What a careful practitioner trains: GloVe fine-tuned under SpatialDropout1D, a
   bidirectional LSTM whose outputs are max-pooled, Dropout, the softmax; AdamW on a
   warmup + cosine schedule over `max_epochs`, batch 128, early stopping on val_loss
   (patience 2) with the best weights restored; length buckets up to `max_length`.
+  `data` sets the task's other `data.*` keys (source, fields, ...).
   """
   config = config_lib.default_config()
   config.name = name
+  config.data.update(data)
   config.data.max_length = max_length
   config.data.bucket_lengths = bucket_lengths(max_length)
   config.embedding.kind = "glove"

@@ -9,8 +9,8 @@ from lstm_jax import config_validation
 from lstm_jax import experiments
 
 STRONG = sorted((pathlib.Path(__file__).resolve().parents[1] / "configs" / "strong").glob("*.py"))
-TASKS = ("huffpost_both", "huffpost_headline", "imdb", "letters_authors", "letters_languages",
-         "mr")
+TASKS = ("huffpost_both", "huffpost_headline", "huffpost_headline41", "imdb", "letters_authors",
+         "letters_languages", "mr")
 
 
 def _config(path):

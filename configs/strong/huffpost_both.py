@@ -12,8 +12,6 @@ from lstm_jax import experiments
 
 
 def get_config():
-  config = experiments.strong("strong_huffpost_both", max_length=100, max_epochs=10)
-  config.data.source = "huffpost"
-  config.data.text_fields = ("headline", "short_description")
-  config.data.label_field = "category"
-  return config
+  return experiments.strong("strong_huffpost_both", max_length=100, max_epochs=10,
+                            source="huffpost", text_fields=("headline", "short_description"),
+                            label_field="category")

@@ -12,8 +12,5 @@ from lstm_jax import experiments
 
 
 def get_config():
-  config = experiments.strong("strong_huffpost_headline", max_length=32, max_epochs=10)
-  config.data.source = "huffpost"
-  config.data.text_fields = ("headline",)
-  config.data.label_field = "category"
-  return config
+  return experiments.strong("strong_huffpost_headline", max_length=32, max_epochs=10,
+                            source="huffpost", text_fields=("headline",), label_field="category")

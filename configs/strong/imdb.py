@@ -10,6 +10,4 @@ from lstm_jax import experiments
 
 
 def get_config():
-  config = experiments.strong("strong_imdb", max_length=400, max_epochs=6)
-  config.data.source = "imdb"
-  return config
+  return experiments.strong("strong_imdb", max_length=400, max_epochs=6, source="imdb")

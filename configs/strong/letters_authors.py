@@ -11,8 +11,5 @@ from lstm_jax import experiments
 
 
 def get_config():
-  config = experiments.strong("strong_letters_authors", max_length=1000, max_epochs=10)
-  config.data.source = "letters"
-  config.data.label_field = "author"
-  config.data.top_k_labels = 10
-  return config
+  return experiments.strong("strong_letters_authors", max_length=1000, max_epochs=10,
+                            source="letters", label_field="author", top_k_labels=10)

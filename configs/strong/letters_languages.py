@@ -11,7 +11,5 @@ from lstm_jax import experiments
 
 
 def get_config():
-  config = experiments.strong("strong_letters_languages", max_length=1000, max_epochs=10)
-  config.data.source = "letters"
-  config.data.label_field = "language"
-  return config
+  return experiments.strong("strong_letters_languages", max_length=1000, max_epochs=10,
+                            source="letters", label_field="language")

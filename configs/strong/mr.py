@@ -15,8 +15,6 @@ from lstm_jax import experiments
 
 
 def get_config():
-  config = experiments.strong("strong_mr", max_length=64, max_epochs=10)
-  config.data.source = "files"
-  config.data.format = "lines_per_label"
-  config.data.encoding = "latin-1"  # the rt-polarity files are not UTF-8
-  return config
+  # The rt-polarity files are not UTF-8.
+  return experiments.strong("strong_mr", max_length=64, max_epochs=10, source="files",
+                            format="lines_per_label", encoding="latin-1")
