@@ -6,7 +6,9 @@ splits as those two study rows and their baselines.
 
   SEEDS="0 1 2" bash launch/study.sh strong/huffpost_headline41
 
-Result: not measured yet (docs/RESULTS.md, "Strong configurations").
+Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.508 ± 0.008, macro-F1
+0.506 ± 0.007, 7-9 epochs of ~7 s (TF-IDF + LR 0.474 / 0.475; the study's best row 0.460)
+(docs/RESULTS.md).
 """
 
 from lstm_jax import experiments
