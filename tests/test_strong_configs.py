@@ -45,3 +45,9 @@ def test_a_strong_config_is_the_recipe_with_its_data_keys(path):
   differs = {f"{section}.{key}" for section, values in config.items() if isinstance(values, dict)
              for key, value in values.items() if recipe[section][key] != value}
   assert {key.split(".")[0] for key in differs} <= {"data"}, differs
+
+
+def test_a_misspelt_data_key_of_a_strong_config_is_named():
+  config = experiments.strong("typo", max_length=32, max_epochs=1, lable_field="sender")
+  with pytest.raises(config_validation.ConfigError, match=r"data\.lable_field: unknown key"):
+    config_validation.validate(config)
