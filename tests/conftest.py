@@ -9,6 +9,7 @@ need it skip with the missing path as the reason.
 
 import os
 import pathlib
+import signal
 import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
@@ -17,6 +18,9 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 _SESSION_DIR = tempfile.mkdtemp(prefix="lstm_jax_tests_")
 os.environ.setdefault("LSTM_JAX_TFDS_DIR", os.path.join(_SESSION_DIR, "tfds"))
 os.environ.setdefault("LSTM_JAX_CACHE_DIR", os.path.join(_SESSION_DIR, "cache"))
+# A suite started as a background job of a script inherits SIGINT ignored; the
+# Ctrl-C tests (and the processes they start, which inherit it) need it delivered.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest  # noqa: E402
 
