@@ -71,13 +71,14 @@ def strong(name: str, *, max_length: int, max_epochs: int, **data) -> ml_collect
   bidirectional LSTM whose outputs are max-pooled, Dropout, the softmax; AdamW on a
   warmup + cosine schedule over `max_epochs`, batch 128, early stopping on val_loss
   (patience 2) with the best weights restored; length buckets up to `max_length`.
-  `data` sets the task's other `data.*` keys (source, fields, ...).
+  `data` sets the task's `data.*` keys (source, fields, ...); they take precedence
+  over the recipe's (its buckets, for one).
   """
   config = config_lib.default_config()
   config.name = name
-  config.data.update(data)
   config.data.max_length = max_length
   config.data.bucket_lengths = bucket_lengths(max_length)
+  config.data.update(data)
   config.embedding.kind = "glove"
   config.embedding.path = GLOVE_300D
   config.embedding.dim = 300

@@ -51,3 +51,9 @@ def test_a_misspelt_data_key_of_a_strong_config_is_named():
   config = experiments.strong("typo", max_length=32, max_epochs=1, lable_field="sender")
   with pytest.raises(config_validation.ConfigError, match=r"data\.lable_field: unknown key"):
     config_validation.validate(config)
+
+
+def test_a_tasks_data_keys_override_the_recipes():
+  config = experiments.strong("short", max_length=64, max_epochs=1, bucket_lengths=(64,),
+                              label_field="sender")
+  assert (config.data.bucket_lengths, config.data.label_field) == ((64,), "sender")
