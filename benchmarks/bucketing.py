@@ -22,8 +22,8 @@ import tempfile
 from absl import app
 from ml_collections import config_flags
 
-from lstm_jax import run_records
-from lstm_jax import train
+from lstm_jax.training import run_records
+from lstm_jax.training import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
 

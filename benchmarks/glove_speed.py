@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from lstm_jax import glove
+from lstm_jax.text import glove
 
 
 def write_glove(path: pathlib.Path, rows: int, dim: int, seed: int = 0) -> None:

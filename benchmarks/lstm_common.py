@@ -179,7 +179,7 @@ def _jax_steps(apply_fn: Callable, params: Any, case: Case, tx: Any = None,
 
 def lstm_jax_model(case: Case):
   """The case's model as an `LSTMClassifier`."""
-  from lstm_jax import model as model_lib
+  from lstm_jax.models import classifier as model_lib
 
   if not case.pooled:
     return model_lib.LSTMClassifier(case.vocab, case.embed, case.num_classes,
@@ -196,8 +196,8 @@ def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
   (by default with each batch's distinct tokens, `batching.batch_vocabulary`)."""
   import jax
   import jax.numpy as jnp
-  from lstm_jax import batching
-  from lstm_jax import optim
+  from lstm_jax.training import batching
+  from lstm_jax.optim import optimizers
 
   def batch_vocabulary(tokens):
     batch_vocab, token_index = batching.batch_vocabulary(tokens[None])
@@ -208,7 +208,7 @@ def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
       **({} if time_chunks is None else {"time_chunks": time_chunks}))
   tokens, _ = random_batch(case)
   params = model.init(jax.random.key(SEED), tokens)["params"]
-  tx = optim.make_optimizer(learning_rate=LEARNING_RATE, clip_mode="global_norm",
+  tx = optimizers.make_optimizer(learning_rate=LEARNING_RATE, clip_mode="global_norm",
                             clip_norm=CLIP_NORM)
   return _jax_steps(lambda p, t, **vocab: model.apply({"params": p}, t, **vocab), params, case,
                     tx, batch_inputs=batch_vocabulary if distinct_tokens else None)
@@ -218,7 +218,7 @@ def lstm_jax_serving_steps(case: Case):
   """Inference as `serving.Classifier` runs it: the first layer gathers from the
   per-token input-projection table, computed once when the model is loaded."""
   import jax
-  from lstm_jax import model as model_lib
+  from lstm_jax.models import classifier as model_lib
 
   model = lstm_jax_model(case)
   tokens, _ = random_batch(case)

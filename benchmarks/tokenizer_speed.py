@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from lstm_jax.tokenizer import Tokenizer
+from lstm_jax.text.tokenizer import Tokenizer
 
 
 def descriptions(num_texts: int, seed: int = 0) -> list[str]:

@@ -4,15 +4,15 @@
     --config.data.train_files=reviews.csv --config.data.text_fields=review \
     --config.data.label_field=sentiment
 
-Every key and its meaning: `lstm_jax/config.py` (the `data.*` keys of the input
+Every key and its meaning: `lstm_jax/config/schema.py` (the `data.*` keys of the input
 files: `lstm_jax/datasets/config.py`).
 """
 
 import ml_collections
 
-from lstm_jax import config as config_lib
+from lstm_jax.config import schema
 
 
 def get_config() -> ml_collections.ConfigDict:
   """Returns the default configuration."""
-  return config_lib.default_config()
+  return schema.default_config()

@@ -10,7 +10,7 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.629, macro-F1 0.367, best epo
 5 min 01 s (majority class 0.350, TF-IDF + LR 0.601 / 0.230).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -10,7 +10,7 @@ Result (2-core CPU): test accuracy 0.581, macro-F1 0.186, best epoch 2 of 5, 4 m
 (majority class 0.350, TF-IDF + LR 0.601 / 0.230).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

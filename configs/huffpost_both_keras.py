@@ -11,7 +11,7 @@ Result (2-core CPU): test accuracy 0.582, macro-F1 0.141, best epoch 3 of 6, 129
 (majority class 0.336, TF-IDF + LR 0.619 / 0.176, Keras 3 fit 0.561 / 0.140).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -11,7 +11,7 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.545, macro-F1 0.168, best epo
 (majority class 0.336, TF-IDF + LR 0.526 / 0.095).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

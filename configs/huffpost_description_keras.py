@@ -11,7 +11,7 @@ Result (2-core CPU): test accuracy 0.496, macro-F1 0.085, best epoch 2 of 5, 73 
 (majority class 0.336, TF-IDF + LR 0.526 / 0.095, Keras 3 fit 0.490 / 0.110).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

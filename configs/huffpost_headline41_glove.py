@@ -9,7 +9,7 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.460, macro-F1 0.460, best epo
 2 min 47 s (majority class 0.024, TF-IDF + LR 0.474 / 0.475).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -9,7 +9,7 @@ Result (2-core CPU): test accuracy 0.438, macro-F1 0.440, best epoch 2 of 5, 2 m
 (majority class 0.024, TF-IDF + LR 0.474 / 0.475, Keras 3 fit 0.435).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

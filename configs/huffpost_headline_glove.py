@@ -11,7 +11,7 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.614, macro-F1 0.274, best epo
 (majority class 0.336, TF-IDF + LR 0.597 / 0.189).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

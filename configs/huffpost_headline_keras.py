@@ -11,7 +11,7 @@ Result (2-core CPU): test accuracy 0.593, macro-F1 0.151, best epoch 2 of 5, 51 
 (majority class 0.336, TF-IDF + LR 0.597 / 0.189, Keras 3 fit 0.581 / 0.118).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

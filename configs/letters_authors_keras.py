@@ -6,7 +6,7 @@ r"""Letters by author (the 10 senders with most single-sender letters); trainabl
 Result: see the row "letters_authors_keras" of docs/RESULTS.md.
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -6,7 +6,7 @@ r"""Letters by language; frozen GloVe 6B 300d embedding, no dropout.
 Result: see the row "letters_languages_glove" of docs/RESULTS.md.
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

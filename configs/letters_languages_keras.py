@@ -6,7 +6,7 @@ r"""Letters by language; trainable embedding, no dropout.
 Result: see the row "letters_languages_keras" of docs/RESULTS.md.
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

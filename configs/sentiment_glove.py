@@ -8,7 +8,7 @@ Result (GloVe 6B 50d, 2-core CPU): test accuracy 0.863, macro-F1 0.863 (the row
 sentiment_glove`) 0.864 ± 0.003 / 0.864 ± 0.004, ~28 s per epoch (TF-IDF + LR 0.895).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

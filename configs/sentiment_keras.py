@@ -7,7 +7,7 @@ docs/RESULTS.md); over seeds 0-2 (`SEEDS="0 1 2" bash launch/study.sh sentiment_
 0.858 ± 0.008 / 0.858 ± 0.008, ~48 s per epoch (TF-IDF + LR 0.895).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

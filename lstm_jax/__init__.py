@@ -1,6 +1,6 @@
 """lstm_jax: LSTM text classifiers in JAX/Flax, faithful to Keras.
 
-`lstm_jax.fit(texts, labels, workdir)` trains in one call; `lstm_jax.train.
+`lstm_jax.fit(texts, labels, workdir)` trains in one call; `lstm_jax.training.train.
 train_and_evaluate(config, workdir)` is what the command runs.
 """
 

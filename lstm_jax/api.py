@@ -16,11 +16,11 @@ from typing import Any, Mapping, Optional, Sequence
 
 import ml_collections
 
-from lstm_jax import config as config_lib
 from lstm_jax import errors
-from lstm_jax import run_records
-from lstm_jax import train
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.config import schema
+from lstm_jax.training import run_records
+from lstm_jax.training import train
 
 Texts = Sequence[str]
 Labels = Sequence[Any]
@@ -78,11 +78,11 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
     The history, the results and the workdir.
   """
   workdir = pathlib.Path(workdir)
-  config = config_lib.default_config() if config is None else config.copy_and_resolve_references()
+  config = schema.default_config() if config is None else config.copy_and_resolve_references()
   for key, value in (overrides or {}).items():
     section, _, name = key.rpartition(".")
     if section not in config or name not in config[section]:
-      raise errors.BadValueError(f"fit: unknown config key {key!r}; see lstm_jax/config.py")
+      raise errors.BadValueError(f"fit: unknown config key {key!r}; see lstm_jax/config/schema.py")
     config[section][name] = value
   inputs = workdir / workdir_lib.INPUTS_DIR
   inputs.mkdir(parents=True, exist_ok=True)

@@ -27,15 +27,15 @@ from absl import logging
 import ml_collections
 from ml_collections import config_flags
 
-from lstm_jax import config as config_lib
-from lstm_jax import config_validation
-from lstm_jax import console
 from lstm_jax import datasets
 from lstm_jax import errors
-from lstm_jax import input_pipeline
 from lstm_jax import serving
-from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.config import schema
+from lstm_jax.config import validation as config_validation
+from lstm_jax.training import console
+from lstm_jax.training import input_pipeline
+from lstm_jax.training import steps
 
 SPLITS = ("test", "validation", "train")
 # Keys that change what is read, not the trained model or its vocabulary.
@@ -52,9 +52,9 @@ def define_flags() -> None:
   module's functions import anywhere."""
   flags.DEFINE_string("workdir", None, "Workdir of a training run.", required=True)
   config_flags.DEFINE_config_dict(
-      "config", config_lib.default_config(),
+      "config", schema.default_config(),
       "Overrides of the run's config.json, e.g. --config.data.test_files=other.csv; "
-      "the keys are listed in lstm_jax/config.py.",
+      "the keys are listed in lstm_jax/config/schema.py.",
       lock_config=True)
   # Its default is the whole default config, which --help would print as a value.
   FLAGS["config"].default_as_str = None

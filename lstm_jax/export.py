@@ -29,11 +29,11 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from lstm_jax import console
 from lstm_jax import errors
 from lstm_jax import keras_compat
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.training import console
 
 MODEL_FILE = "model.keras"
 # Not the workdir's tokenizer.json: another format, for Keras's `tokenizer_from_json`.

@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstm_jax import lstm
-from lstm_jax import model as model_lib
+from lstm_jax import recurrent as recurrent_lib
+from lstm_jax.models import classifier as model_lib
 
 SUPPORTED = ("Embedding → optional Dropout / SpatialDropout1D → LSTM / Bidirectional(LSTM) "
              "(one or more, optional Dropout between) → optional GlobalMaxPooling1D / "
@@ -112,9 +112,9 @@ def _recurrent_layer(layer: Any) -> tuple[model_lib.Recurrent, bool, dict[str, A
   if isinstance(layer, keras.layers.Bidirectional):
     _check_plain(layer)
     merge_mode = layer.get_config()["merge_mode"]
-    if merge_mode not in lstm.MERGE_MODES:
+    if merge_mode not in recurrent_lib.MERGE_MODES:
       raise _fail(layer, f"merge_mode={merge_mode!r} is not supported (need one of "
-                  f"{', '.join(lstm.MERGE_MODES)})")
+                  f"{', '.join(recurrent_lib.MERGE_MODES)})")
     forward = _lstm_options(layer.forward_layer)
     backward = _lstm_options(layer.backward_layer, expect_backwards=True)
     # Keras sets zero_output_for_mask from return_sequences on both directions.

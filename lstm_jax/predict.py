@@ -19,9 +19,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from lstm_jax import console
 from lstm_jax import errors
 from lstm_jax import serving
+from lstm_jax.training import console
 
 FLAGS = flags.FLAGS
 

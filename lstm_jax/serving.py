@@ -30,12 +30,12 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from lstm_jax import checkpoints
-from lstm_jax import config as config_lib
 from lstm_jax import errors
-from lstm_jax import model as model_lib
-from lstm_jax import tokenizer as tokenizer_lib
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.config import schema
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.text import tokenizer as tokenizer_lib
+from lstm_jax.training import checkpoints
 
 WEIGHTS = ("best", "last", "results")
 # Largest per-token input-projection table `Classifier` precomputes (float32).
@@ -179,7 +179,7 @@ def read_config(workdir: os.PathLike) -> ml_collections.ConfigDict:
   if not isinstance(config, dict) or not {"data", "model", "embedding"} <= config.keys():
     raise WorkdirError(f"{workdir / workdir_lib.CONFIG_FILE} is not a run config: it needs "
                        "the sections data, embedding and model")
-  return ml_collections.ConfigDict(config_lib.upgrade(config))
+  return ml_collections.ConfigDict(schema.upgrade(config))
 
 
 def read_labels(workdir: os.PathLike) -> list[str]:

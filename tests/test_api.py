@@ -6,7 +6,7 @@ import pytest
 
 import lstm_jax
 from lstm_jax import errors
-from lstm_jax import run_records
+from lstm_jax.training import run_records
 
 WORDS = {"good": ["great", "superb", "lovely"], "bad": ["awful", "boring", "dull"]}
 FILLER = ["the", "a", "film", "plot", "actor", "scene"]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lstm_jax import batching
-from lstm_jax.tokenizer import pad_sequences
+from lstm_jax.text.tokenizer import pad_sequences
+from lstm_jax.training import batching
 
 
 def make_data(n=23, max_length=8, padding="pre", seed=0):

@@ -1,4 +1,4 @@
-"""Tests for lstm_jax.checkpoints: latest + best kept, damage, write errors."""
+"""Tests for lstm_jax.training.checkpoints: latest + best kept, damage, write errors."""
 
 import errno
 import logging
@@ -12,7 +12,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from lstm_jax import checkpoints
+from lstm_jax.training import checkpoints
 
 
 def _state(scale=1.0):

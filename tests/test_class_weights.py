@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstm_jax import class_weights
 from lstm_jax import errors
-from lstm_jax import metrics
+from lstm_jax.training import class_weights
+from lstm_jax.training import metrics
 
 LABELS = ["neg", "neu", "pos"]
 

@@ -6,10 +6,10 @@ import ml_collections
 import pytest
 
 from configs import default
-from lstm_jax import config as config_lib
-from lstm_jax import config_validation as cv
 from lstm_jax import datasets
-from lstm_jax import glove
+from lstm_jax.config import schema
+from lstm_jax.config import validation as cv
+from lstm_jax.text import glove
 
 
 def valid_config(tmp_path):
@@ -166,7 +166,7 @@ def test_upgrade_gives_old_runs_the_values_they_ran_with():
   old = {**new, "model": {k: v for k, v in new["model"].items()
                           if k not in ("time_chunks", "distinct_tokens")},
          "train": {k: v for k, v in new["train"].items() if k != "verbose"}}
-  upgraded = config_lib.upgrade(old)
+  upgraded = schema.upgrade(old)
   assert (upgraded["model"]["time_chunks"], upgraded["model"]["distinct_tokens"]) == (1, False)
   assert upgraded["train"] == new["train"]
 
@@ -243,7 +243,7 @@ def test_a_run_of_the_first_releases_is_read_with_its_model():
                          "pooling", "hidden_layers", "output")}
   old = {**new, "model": {**legacy, "units": 64, "num_layers": 2, "bidirectional": True,
                           "dropout": 0.2, "lstm_dropout": 0.1, "recurrent_dropout": 0.0}}
-  upgraded = config_lib.upgrade(old)["model"]
+  upgraded = schema.upgrade(old)["model"]
   assert "units" not in upgraded and upgraded["head_dropout"] == 0.2
   assert upgraded["lstm_layers"] == [{"units": 64, "bidirectional": True, "dropout": 0.1,
                                       "recurrent_dropout": 0.0}] * 2

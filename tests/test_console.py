@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstm_jax import console
-from lstm_jax import model as model_lib
-from lstm_jax import optim
-from lstm_jax import train
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.optim import optimizers
+from lstm_jax.training import console
+from lstm_jax.training import train
 from test_train import scripted_validation
 from test_train import tiny_config
 
@@ -133,7 +133,7 @@ def test_a_run_that_does_not_stop_early_prints_neither(tmp_path, monkeypatch, ca
 def summary_of(config):
   model = model_lib.from_config(config, 50, 3)
   params = train.create_train_state(config, model, config.data.max_length, steps_per_epoch=1).params
-  frozen = optim.frozen_mask(params, config.embedding.trainable)
+  frozen = optimizers.frozen_mask(params, config.embedding.trainable)
   return params, console.summary_lines(model, params, frozen, config.data.max_length, "tiny")
 
 

@@ -13,8 +13,8 @@ import jax
 import pytest
 
 from configs import default
-from lstm_jax import config_validation
-from lstm_jax import cpu_devices
+from lstm_jax.config import validation as config_validation
+from lstm_jax.training import cpu_devices
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from configs import default
-from lstm_jax import batching
-from lstm_jax import config_validation
-from lstm_jax import heads
-from lstm_jax import model as model_lib
-from lstm_jax import run_records
-from lstm_jax import steps
-from lstm_jax import train
+from lstm_jax.config import validation as config_validation
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.models import heads
+from lstm_jax.training import batching
+from lstm_jax.training import run_records
+from lstm_jax.training import steps
+from lstm_jax.training import train
 
 VOCAB, CLASSES, LENGTH, BATCH = 30, 3, 10, 16
 DEVICE_COUNTS = (4, 8)

@@ -12,12 +12,12 @@ import time
 import pytest
 import tensorflow_datasets as tfds
 
-from lstm_jax import config as config_lib
 from lstm_jax import datasets
-from lstm_jax import input_pipeline
+from lstm_jax.config import schema
 from lstm_jax.datasets import builders
 from lstm_jax.datasets import readers
 from lstm_jax.datasets import splits as splits_lib
+from lstm_jax.training import input_pipeline
 
 
 def load(tmp_path: pathlib.Path, **data) -> datasets.Splits:
@@ -265,7 +265,7 @@ def test_mocked_imdb_text_comes_back_as_str(tmp_path):
 
 
 def test_the_schema_holds_every_data_key_at_its_default():
-  data = config_lib.default_config().data.to_dict()
+  data = schema.default_config().data.to_dict()
   assert {k: data[k] for k in datasets.config.DEFAULTS} == dict(datasets.config.DEFAULTS)
   assert datasets.DataOptions.from_config(
       {**data, "source": "imdb"}).validation_mode == "stratified"
@@ -283,7 +283,7 @@ def test_the_report_names_the_first_dropped_rows_of_each_source_split(tmp_path):
 
 
 def test_loading_a_dataset_shows_its_drops(tmp_path, caplog):
-  config = config_lib.default_config()
+  config = schema.default_config()
   config.data.train_files = (write(tmp_path / "train.csv",
                                    "text,label\n" + "good film,pos\nbad,neg\n" * 10 + ",pos\n"),)
   config.data.tfds_data_dir = str(tmp_path / "tfds")

@@ -1,4 +1,4 @@
-"""Tests for lstm_jax.early_stopping: Keras counting rules on set curves."""
+"""Tests for lstm_jax.training.early_stopping: Keras counting rules on set curves."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from lstm_jax import early_stopping as es
+from lstm_jax.training import early_stopping as es
 
 
 def _run(curve, **kwargs):

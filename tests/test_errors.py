@@ -7,15 +7,15 @@ import textwrap
 
 import pytest
 
-from lstm_jax import checkpoints
-from lstm_jax import config_validation
 from lstm_jax import datasets
 from lstm_jax import errors
-from lstm_jax import glove
 from lstm_jax import serving
+from lstm_jax.config import validation as config_validation
 from lstm_jax.study import report
-from lstm_jax import train
-from lstm_jax import workdir_lock
+from lstm_jax.text import glove
+from lstm_jax.training import checkpoints
+from lstm_jax.training import train
+from lstm_jax.training import workdir_lock
 from conftest import REPO_ROOT
 
 # `python -m lstm_jax.main` with `train_and_evaluate` replaced by one raising
@@ -23,7 +23,9 @@ from conftest import REPO_ROOT
 MAIN_RAISING = textwrap.dedent("""
     import sys
     from absl import app
-    from lstm_jax import errors, main, train
+    from lstm_jax import errors
+    from lstm_jax import main
+    from lstm_jax.training import train
     exception = eval(sys.argv.pop(1))
     def fail(*args, **kwargs):
       raise exception

@@ -19,7 +19,7 @@ from lstm_jax import evaluate
 from lstm_jax import export
 from lstm_jax import keras_compat
 from lstm_jax import serving
-from lstm_jax import train
+from lstm_jax.training import train
 from test_serving import review
 from test_serving import run_config
 from keras_testing import KERAS_WARNINGS

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstm_jax.lstm import fused
-from lstm_jax.lstm import recurrence
+from lstm_jax.recurrent import fused
+from lstm_jax.recurrent import recurrence
 
 T, B, H = 6, 4, 3
 

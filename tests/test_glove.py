@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from lstm_jax import glove
+from lstm_jax.text import glove
 
 WORDS = ["the", ",", "cat", "don't", "ünï", "the"]  # A repeated word: the first wins.
 VECTORS = np.array([[0.418, 0.24968, -0.41242, 0.1217],

@@ -21,9 +21,9 @@ from keras_testing import keras_on_jax
 keras = keras_on_jax()
 
 from lstm_jax import keras_compat  # noqa: E402
-from lstm_jax import lstm  # noqa: E402
-from lstm_jax import model as model_lib  # noqa: E402
-from lstm_jax import optim  # noqa: E402
+from lstm_jax import recurrent as recurrent_lib  # noqa: E402
+from lstm_jax.models import classifier as model_lib  # noqa: E402
+from lstm_jax.optim import optimizers  # noqa: E402
 
 pytestmark = KERAS_WARNINGS
 
@@ -60,7 +60,7 @@ def make_case(seed: int) -> Case:
   pooling = ("last", "max", "average")[seed % 3]
   depth = int(rng.integers(1, 4))
   layers = tuple(
-      (int(rng.integers(1, 6)), bool(rng.integers(2)), str(rng.choice(list(lstm.MERGE_MODES))),
+      (int(rng.integers(1, 6)), bool(rng.integers(2)), str(rng.choice(list(recurrent_lib.MERGE_MODES))),
        0.1 if rng.random() < 0.3 and (index < depth - 1 or pooling != "last") else 0.0)
       for index in range(depth))
   hidden = tuple((int(rng.integers(1, 6)),
@@ -271,7 +271,7 @@ def test_the_random_cases_cover_the_family():
   assert {case.output for case in cases} == {"softmax", "sigmoid"}
   assert {case.embedding_dropout for case in cases} == {None, "Dropout", "SpatialDropout1D"}
   assert {merge for _, bidirectional, merge, _ in layers if bidirectional} == set(
-      lstm.MERGE_MODES)
+      recurrent_lib.MERGE_MODES)
   assert {activation for case in cases for _, activation, _ in case.hidden} == set(
       ACTIVATION_NAMES)
   assert any(len({units for units, *_ in case.layers}) > 1 for case in cases)
@@ -310,10 +310,10 @@ def test_layer_outputs_and_final_states_match_keras(index):
                                  kernel_initializer="zeros", recurrent_initializer="zeros")
   if kind == "bidirectional":
     keras_layer = keras.layers.Bidirectional(keras_lstm)
-    layer = lstm.Bidirectional(units, return_sequences=return_sequences)
+    layer = recurrent_lib.Bidirectional(units, return_sequences=return_sequences)
   else:
     keras_layer = keras_lstm
-    layer = lstm.LSTM(units, return_sequences=return_sequences, go_backwards=go_backwards)
+    layer = recurrent_lib.LSTM(units, return_sequences=return_sequences, go_backwards=go_backwards)
   keras_layer.build(x.shape)
   randomize_weights(keras_layer, rng)
   want, *want_states = [to_numpy(t) for t in keras_layer(x, mask=mask)]
@@ -371,7 +371,7 @@ def test_training_loss_curve_matches_keras_train_on_batch(name):
                                                    "sigmoid" else labels))
                   for ids, labels in batches]
 
-  tx = optim.make_optimizer(learning_rate=0.02, clip_mode=clip_mode, clip_norm=0.05, optimizer="keras_adam")
+  tx = optimizers.make_optimizer(learning_rate=0.02, clip_mode=clip_mode, clip_norm=0.05, optimizer="keras_adam")
 
   @jax.jit
   def train_step(params, opt_state, ids, labels):

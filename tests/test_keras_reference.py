@@ -7,9 +7,9 @@ import pytest
 
 from configs import default
 from lstm_jax import keras_compat
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.optim import optimizers
 from lstm_jax.study import keras_reference
-from lstm_jax import model as model_lib
-from lstm_jax import optim
 import keras_testing
 
 pytestmark = keras_testing.KERAS_WARNINGS
@@ -62,7 +62,7 @@ def test_the_keras_twin_follows_the_warmup_cosine_schedule():
   config = _training(lr_schedule="cosine", warmup_steps=5, final_learning_rate=1e-4,
                      max_epochs=3)
   theirs = keras_reference.keras_learning_rate(config, steps_per_epoch=10)
-  ours = optim.schedule_from_config(config.train, 10)
+  ours = optimizers.schedule_from_config(config.train, 10)
   for step in (0, 3, 5, 17, 30):
     assert float(keras.ops.convert_to_numpy(theirs(step))) == pytest.approx(
         float(ours(step)), rel=1e-5, abs=1e-9)

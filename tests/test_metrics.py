@@ -1,4 +1,4 @@
-"""Tests for lstm_jax.metrics: exact sums, scikit-learn agreement."""
+"""Tests for lstm_jax.training.metrics: exact sums, scikit-learn agreement."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk_metrics
 
-from lstm_jax import metrics
+from lstm_jax.training import metrics
 
 NAMES = ["a", "b", "c", "d"]
 

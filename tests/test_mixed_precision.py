@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from configs import default
-from lstm_jax import batching
-from lstm_jax import heads
-from lstm_jax import metrics as metrics_lib
-from lstm_jax import model as model_lib
-from lstm_jax import steps
-from lstm_jax import train
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.models import heads
+from lstm_jax.training import batching
+from lstm_jax.training import metrics as metrics_lib
+from lstm_jax.training import steps
+from lstm_jax.training import train
 
 VOCAB, LENGTH, BATCH, STEPS = 40, 12, 32, 30
 LOSS_TOLERANCE = 0.02

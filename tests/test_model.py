@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstm_jax import batching
-from lstm_jax import model as model_lib
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.training import batching
 
 V, E, C, H = 12, 4, 3, 5
 

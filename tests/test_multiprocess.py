@@ -21,11 +21,11 @@ import orbax.checkpoint as ocp
 import pytest
 
 from configs import default
-from lstm_jax import batching
-from lstm_jax import run_records
-from lstm_jax import steps
-from lstm_jax import train
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.training import batching
+from lstm_jax.training import run_records
+from lstm_jax.training import steps
+from lstm_jax.training import train
 from test_data_parallel import write_texts
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import pytest
 
 from configs import default
 from configs import huffpost_headline41_glove
-from lstm_jax import train
+from lstm_jax.training import train
 
 pytestmark = pytest.mark.slow
 

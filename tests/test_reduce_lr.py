@@ -5,16 +5,16 @@ import types
 import numpy as np
 import pytest
 
-from lstm_jax import reduce_lr
+from lstm_jax.optim import plateau
 import keras_testing
 
 pytestmark = keras_testing.KERAS_WARNINGS
 
 
 def _rates(values, **settings):
-  state, rates = reduce_lr.start(0.1), []
+  state, rates = plateau.start(0.1), []
   for value in values:
-    state = reduce_lr.update(state, value, **settings)
+    state = plateau.update(state, value, **settings)
     rates.append(state.learning_rate)
   return rates
 
@@ -36,19 +36,19 @@ def test_the_rate_never_goes_below_min_lr():
 
 
 def test_a_nan_epoch_never_improves():
-  state = reduce_lr.update(reduce_lr.start(0.1), float("nan"), mode="min", factor=0.5,
+  state = plateau.update(plateau.start(0.1), float("nan"), mode="min", factor=0.5,
                            patience=1)
   assert state.best is None and state.learning_rate == pytest.approx(0.05)
 
 
 def test_the_state_survives_a_checkpoint():
-  state = reduce_lr.update(reduce_lr.start(0.1), 0.3, mode="max", factor=0.5, patience=3)
-  assert reduce_lr.PlateauState.from_dict(state.to_dict()) == state
+  state = plateau.update(plateau.start(0.1), 0.3, mode="max", factor=0.5, patience=3)
+  assert plateau.PlateauState.from_dict(state.to_dict()) == state
 
 
 def test_a_factor_of_one_or_more_is_refused():
   with pytest.raises(ValueError, match="factor must be in"):
-    reduce_lr.update(reduce_lr.start(0.1), 1.0, mode="min", factor=1.0, patience=1)
+    plateau.update(plateau.start(0.1), 1.0, mode="min", factor=1.0, patience=1)
 
 
 @pytest.mark.parametrize("seed", range(6))

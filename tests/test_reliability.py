@@ -16,12 +16,12 @@ import pytest
 
 import fault_harness as fh
 from configs import default
-from lstm_jax import checkpoints
-from lstm_jax import preemption
-from lstm_jax import run_records
-from lstm_jax import steps
-from lstm_jax import train
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.training import checkpoints
+from lstm_jax.training import preemption
+from lstm_jax.training import run_records
+from lstm_jax.training import steps
+from lstm_jax.training import train
 
 STEPS_PER_EPOCH = 25  # the training split of 480 examples in batches of 16
 

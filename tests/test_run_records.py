@@ -1,6 +1,6 @@
 """metrics.jsonl is read back as it was written."""
 
-from lstm_jax import run_records
+from lstm_jax.training import run_records
 
 
 def test_history_round_trips(tmp_path):

@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 from configs import default as default_config
-from lstm_jax import checkpoints
-from lstm_jax import input_pipeline
-from lstm_jax import model as model_lib
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
-from lstm_jax import train
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.training import checkpoints
+from lstm_jax.training import input_pipeline
+from lstm_jax.training import train
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 POSITIVE = ("good", "great", "excellent", "wonderful", "superb")
@@ -224,7 +224,7 @@ def test_fresh_process_loads_the_shipped_files_without_training_code(
   probabilities, modules = done.stdout.splitlines()
   np.testing.assert_allclose(eval(probabilities), classifier.predict_proba(["a great film"]),
                              rtol=1e-5)
-  assert "lstm_jax.train" not in modules and "lstm_jax.optim" not in modules
+  assert "lstm_jax.training.train" not in modules and "lstm_jax.optim.optimizers" not in modules
   assert "lstm_jax.datasets.builders" not in modules and "tensorflow_datasets" not in modules
 
 

@@ -5,8 +5,8 @@ import runpy
 
 import pytest
 
-from lstm_jax import config_validation
-from lstm_jax import experiments
+from lstm_jax.config import validation as config_validation
+from lstm_jax.study import experiments
 
 STRONG = sorted((pathlib.Path(__file__).resolve().parents[1] / "configs" / "strong").glob("*.py"))
 TASKS = ("huffpost_both", "huffpost_headline", "huffpost_headline41", "imdb", "letters_authors",

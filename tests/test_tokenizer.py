@@ -8,8 +8,8 @@ from keras.src.legacy.preprocessing import text as keras_text
 import numpy as np
 import pytest
 
-from lstm_jax import tokenizer as tokenizer_lib
-from lstm_jax.tokenizer import Tokenizer, pad_sequences
+from lstm_jax.text import tokenizer as tokenizer_lib
+from lstm_jax.text.tokenizer import Tokenizer, pad_sequences
 
 CORPUS = [
     "The cat sat on the mat.",
@@ -191,7 +191,7 @@ def test_saved_json_is_readable_by_other_programs(tmp_path):
   tok.fit_on_texts(["b a b"])
   tok.save(tmp_path / "t.json")
   data = json.loads((tmp_path / "t.json").read_text())
-  assert data["format"] == "lstm_jax.tokenizer" and data["version"] == 1
+  assert data["format"] == "lstm_jax.text.tokenizer" and data["version"] == 1
   assert data["word_index"] == {"<OOV>": 1, "b": 2, "a": 3}
   assert data["word_counts"] == [["b", 2], ["a", 1]]
   assert data["vocab_size"] == 4
@@ -206,12 +206,12 @@ def test_load_missing_file_names_it(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not valid JSON"),
     ('{"format": "other"}', "'format'"),
-    ('{"format": "lstm_jax.tokenizer", "version": 99}', "version 99 is not supported"),
-    ('{"format": "lstm_jax.tokenizer", "version": 1, "config": {"bogus": 1}}',
+    ('{"format": "lstm_jax.text.tokenizer", "version": 99}', "version 99 is not supported"),
+    ('{"format": "lstm_jax.text.tokenizer", "version": 1, "config": {"bogus": 1}}',
      "invalid 'config'"),
-    ('{"format": "lstm_jax.tokenizer", "version": 1, "config": {}, "word_counts": 3}',
+    ('{"format": "lstm_jax.text.tokenizer", "version": 1, "config": {}, "word_counts": 3}',
      "'word_counts'"),
-    ('{"format": "lstm_jax.tokenizer", "version": 1, "config": {}, "word_counts": [],'
+    ('{"format": "lstm_jax.text.tokenizer", "version": 1, "config": {}, "word_counts": [],'
      ' "word_index": {"a": 0}}', "'word_index'"),
 ])
 def test_load_bad_file_names_file_and_key(tmp_path, content, message):

@@ -12,12 +12,12 @@ import optax
 import pytest
 
 from configs import default
-from lstm_jax import batching
-from lstm_jax import heads
 from lstm_jax import errors
-from lstm_jax import run_records
-from lstm_jax import steps
-from lstm_jax import train
+from lstm_jax.models import heads
+from lstm_jax.training import batching
+from lstm_jax.training import run_records
+from lstm_jax.training import steps
+from lstm_jax.training import train
 
 WORDS = {"good": ["great", "fine", "lovely", "superb", "nice"],
          "bad": ["awful", "poor", "dreadful", "nasty", "grim"]}

@@ -1,4 +1,4 @@
-"""Tests for lstm_jax.workdir_lock: one run per workdir, stale locks free."""
+"""Tests for lstm_jax.training.workdir_lock: one run per workdir, stale locks free."""
 
 import json
 import os
@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
-from lstm_jax import workdir_lock
+from lstm_jax.training import workdir_lock
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 _HOLD = """
 import sys, time
-from lstm_jax import workdir_lock
+from lstm_jax.training import workdir_lock
 lock = workdir_lock.WorkdirLock(sys.argv[1])
 lock.acquire()
 print("holding", flush=True)

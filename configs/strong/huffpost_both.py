@@ -8,7 +8,7 @@ held out as test, stratified and seeded): the splits of huffpost_both_*.
 Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.664 ± 0.005, macro-F1 0.285 ± 0.025 (TF-IDF + LR 0.619 / 0.176) (docs/RESULTS.md).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -8,7 +8,7 @@ held out as test, stratified and seeded): the splits of huffpost_headline_*.
 Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.653 ± 0.004, macro-F1 0.270 ± 0.008 (TF-IDF + LR 0.597 / 0.189) (docs/RESULTS.md).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -11,7 +11,7 @@ Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.508 ± 0.008, macr
 (docs/RESULTS.md).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -6,7 +6,7 @@ r"""IMDB review sentiment, the strong recipe: fine-tuned GloVe, BiLSTM + max poo
 Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.901 ± 0.002, macro-F1 0.901 ± 0.002, ~80 s per epoch (TF-IDF + LR 0.895) (docs/RESULTS.md).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

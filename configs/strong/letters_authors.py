@@ -10,7 +10,7 @@ Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.959 ± 0.005, macr
 0.939 ± 0.012, 13-16 epochs of ~14 s (TF-IDF + LR 0.910 / 0.865) (docs/RESULTS.md).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

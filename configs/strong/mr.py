@@ -11,7 +11,7 @@ rest as validation (stratified, seeded).
 Result (GloVe 6B 50d, 2-core CPU, seeds 0-2): test accuracy 0.785 ± 0.011, macro-F1 0.785 ± 0.011 (TF-IDF + LR 0.772) (docs/RESULTS.md).
 """
 
-from lstm_jax import experiments
+from lstm_jax.study import experiments
 
 
 def get_config():

@@ -24,14 +24,14 @@ import ml_collections
 import numpy as np
 
 from lstm_jax import errors
-from lstm_jax import heads
-from lstm_jax import input_pipeline
 from lstm_jax import keras_compat
-from lstm_jax import metrics as metrics_lib
-from lstm_jax import model as model_lib
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.models import heads
 from lstm_jax.study import baselines
+from lstm_jax.training import input_pipeline
+from lstm_jax.training import metrics as metrics_lib
 
 CLIP_ARGUMENT = {"global_norm": "global_clipnorm", "per_variable_norm": "clipnorm",
                  "value": "clipvalue"}

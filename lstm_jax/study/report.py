@@ -36,11 +36,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lstm_jax import config as config_lib
-from lstm_jax import config_validation
 from lstm_jax import errors
-from lstm_jax import run_records
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.config import schema
+from lstm_jax.config import validation as config_validation
+from lstm_jax.training import run_records
 
 REQUIRED_FILES = (workdir_lib.CONFIG_FILE, workdir_lib.METRICS_FILE, workdir_lib.RESULTS_FILE)
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
@@ -195,7 +195,7 @@ def load_run(run_dir: pathlib.Path) -> Run:
                    f"leaves {', '.join(REQUIRED_FILES)})")
   config = workdir_lib.read_json(run_dir / workdir_lib.CONFIG_FILE)
   if isinstance(config, dict):
-    config = config_lib.rename_legacy_keys(config)
+    config = schema.rename_legacy_keys(config)
   results = workdir_lib.read_json(run_dir / workdir_lib.RESULTS_FILE)
   absent = [k for k in RESULT_KEYS if k not in results]
   if absent:

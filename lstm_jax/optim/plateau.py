@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from lstm_jax import early_stopping
+from lstm_jax.training import early_stopping
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ import re
 import jax
 import ml_collections
 
-from lstm_jax import config_validation
+from lstm_jax.config import validation as config_validation
 
 # The largest LSTM units seen training with async dispatch on several devices.
 MAX_SAFE_UNITS = 16

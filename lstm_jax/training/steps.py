@@ -20,11 +20,11 @@ import numpy as np
 from flax.training import train_state as train_state_lib
 from jax.experimental import multihost_utils
 
-from lstm_jax import batching
-from lstm_jax import config_validation
-from lstm_jax import heads
-from lstm_jax import input_pipeline
-from lstm_jax import metrics as metrics_lib
+from lstm_jax.config import validation as config_validation
+from lstm_jax.models import heads
+from lstm_jax.training import batching
+from lstm_jax.training import input_pipeline
+from lstm_jax.training import metrics as metrics_lib
 
 AXIS = "batch"  # the pmap axis the steps reduce over
 

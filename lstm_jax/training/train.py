@@ -19,24 +19,24 @@ import ml_collections
 import numpy as np
 from jax.experimental import multihost_utils
 
-from lstm_jax import batching
-from lstm_jax import checkpoints
-from lstm_jax import class_weights
-from lstm_jax import config_validation
-from lstm_jax import console as console_lib
-from lstm_jax import cpu_devices
-from lstm_jax import early_stopping
 from lstm_jax import errors
-from lstm_jax import input_pipeline
-from lstm_jax import metrics as metrics_lib
-from lstm_jax import model as model_lib
-from lstm_jax import optim
-from lstm_jax import preemption
-from lstm_jax import reduce_lr
-from lstm_jax import run_records
-from lstm_jax import steps
 from lstm_jax import workdir as workdir_lib
-from lstm_jax import workdir_lock
+from lstm_jax.config import validation as config_validation
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.optim import optimizers
+from lstm_jax.optim import plateau
+from lstm_jax.training import batching
+from lstm_jax.training import checkpoints
+from lstm_jax.training import class_weights
+from lstm_jax.training import console as console_lib
+from lstm_jax.training import cpu_devices
+from lstm_jax.training import early_stopping
+from lstm_jax.training import input_pipeline
+from lstm_jax.training import metrics as metrics_lib
+from lstm_jax.training import preemption
+from lstm_jax.training import run_records
+from lstm_jax.training import steps
+from lstm_jax.training import workdir_lock
 
 
 
@@ -83,7 +83,7 @@ def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMC
   params = jax.jit(model.init)(init_rng, jnp.zeros((1, seq_length), jnp.int32))["params"]
   if embedding_matrix is not None:
     params = model_lib.with_embedding(params, embedding_matrix)
-  tx = optim.from_config(config, params, steps_per_epoch)
+  tx = optimizers.from_config(config, params, steps_per_epoch)
   state = steps.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
   # An array like every other leaf, so that a checkpoint can be restored onto it.
   return state.replace(step=jnp.zeros((), jnp.int32))
@@ -191,7 +191,7 @@ class _Training:
   p_eval_step: Callable
   dropout_rng: jax.Array
   num_steps: int  # per epoch
-  schedule: Any  # the learning rate by step (optim.make_schedule)
+  schedule: Any  # the learning rate by step (optimizers.make_schedule)
   diverged_above: float  # a training loss above this is divergence
   console: console_lib.Console
   progress_dir: pathlib.Path  # where an interrupted epoch's progress goes
@@ -240,7 +240,7 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
       p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, model.head, topology),
       dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
       num_steps=num_steps,
-      schedule=optim.schedule_from_config(config.train, num_steps),
+      schedule=optimizers.schedule_from_config(config.train, num_steps),
       diverged_above=divergence_threshold(num_classes, weights),
       console=console_lib.Console(config.train.verbose, is_chief),
       progress_dir=workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR)
@@ -253,7 +253,7 @@ class _Plateau:
   META_KEY = "reduce_lr_on_plateau"  # its state in the checkpoints' meta
   settings: ml_collections.ConfigDict
   mode: str
-  state: reduce_lr.PlateauState
+  state: plateau.PlateauState
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> Optional["_Plateau"]:
@@ -262,14 +262,14 @@ class _Plateau:
       return None
     settings = config.reduce_lr_on_plateau
     return cls(settings, early_stopping.resolve_mode(settings.monitor, settings.mode),
-               reduce_lr.start(config.train.learning_rate))
+               plateau.start(config.train.learning_rate))
 
   def restored(self, meta: dict[str, Any]) -> "_Plateau":
-    return dataclasses.replace(self, state=reduce_lr.PlateauState.from_dict(meta[self.META_KEY]))
+    return dataclasses.replace(self, state=plateau.PlateauState.from_dict(meta[self.META_KEY]))
 
   def update(self, record: dict[str, Any]) -> "_Plateau":
     s = self.settings
-    return dataclasses.replace(self, state=reduce_lr.update(
+    return dataclasses.replace(self, state=plateau.update(
         self.state, record[s.monitor], mode=self.mode, factor=s.factor, patience=s.patience,
         min_delta=s.min_delta, cooldown=s.cooldown, min_lr=s.min_lr))
 
@@ -277,7 +277,7 @@ class _Plateau:
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
   training, state, model = _prepare(config, workdir, is_chief)
   training.console.summary(model, state.params,
-                           optim.frozen_mask(state.params, config.embedding.trainable),
+                           optimizers.frozen_mask(state.params, config.embedding.trainable),
                            config.data.max_length, config.name)
   monitor = config.early_stopping.monitor
   mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
@@ -321,7 +321,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       meta = {"early_stopping": stopper.to_dict(), "history": history}
       if plateau:
         plateau = plateau.update(record)
-        state = state.replace(opt_state=optim.with_learning_rate_factor(
+        state = state.replace(opt_state=optimizers.with_learning_rate_factor(
             state.opt_state, plateau.state.learning_rate / config.train.learning_rate))
         meta[_Plateau.META_KEY] = plateau.state.to_dict()
       # Only early stopping's improvements compete for "best", so the kept best
@@ -396,8 +396,8 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   train_metrics = _checked_train_metrics(training, epoch, per_step)
   val_metrics = training.evaluate(state.params, training.data.validation)
   # The rate of the epoch's last update, as Keras logs it.
-  learning_rate = (optim.learning_rate_at(training.schedule, int(state.step) - 1)
-                   * optim.learning_rate_factor(state.opt_state))
+  learning_rate = (optimizers.learning_rate_at(training.schedule, int(state.step) - 1)
+                   * optimizers.learning_rate_factor(state.opt_state))
   return state, {"epoch": epoch, "loss": train_metrics["loss"],
                  "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
                  "val_accuracy": val_metrics["accuracy"], "learning_rate": learning_rate,

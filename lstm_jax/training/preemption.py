@@ -30,7 +30,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from lstm_jax import checkpoints
+from lstm_jax.training import checkpoints
 
 PyTree = Any
 INTERRUPTED_DIR = "interrupted"

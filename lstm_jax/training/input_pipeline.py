@@ -14,9 +14,9 @@ import ml_collections
 import numpy as np
 
 from lstm_jax import datasets
-from lstm_jax import glove
-from lstm_jax import tokenizer as tokenizer_lib
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.text import glove
+from lstm_jax.text import tokenizer as tokenizer_lib
 
 
 @dataclasses.dataclass

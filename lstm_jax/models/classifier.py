@@ -8,7 +8,7 @@
   → optional Dropout                        (`head_dropout`)
   → Dense(units, activation), zero or more  "hidden_0", ... (`hidden`)
     each optionally followed by a Dropout
-  → Dense(C, softmax) | Dense(1, sigmoid)   "dense" (`output`, `lstm_jax.heads`)
+  → Dense(C, softmax) | Dense(1, sigmoid)   "dense" (`output`, `lstm_jax.models.heads`)
 
 Every piece has Keras's semantics (initialisers, masking, dropout noise
 shapes); the import from and export to Keras is `lstm_jax.keras_compat`.
@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lstm_jax import heads
-from lstm_jax import lstm
+from lstm_jax import recurrent as recurrent_lib
+from lstm_jax.models import heads
 
 # Keras initialisers, so a fresh model starts where a fresh Keras model would.
 EMBEDDING_INIT_SCALE = 0.05
@@ -82,7 +82,7 @@ class Recurrent:
   Attributes:
     units: H, units of the LSTM (of each direction).
     bidirectional: a `Bidirectional` wrapper around the LSTM.
-    merge_mode: how a `Bidirectional` merges its directions (`lstm.MERGE_MODES`).
+    merge_mode: how a `Bidirectional` merges its directions (`recurrent_lib.MERGE_MODES`).
     dropout: the LSTM's input dropout (Keras `LSTM(dropout=)`).
     recurrent_dropout: the LSTM's dropout on h_{t-1}.
     dropout_after: rate of a `Dropout` layer on this layer's output sequence;
@@ -151,8 +151,8 @@ class LSTMClassifier(nn.Module):
       `Embedding(mask_zero=True)`); False feeds the padding through the LSTM.
     embedding_trainable: False stops gradients into the embedding table.
     dtype: compute dtype of the LSTM matmuls.
-    implementation: one of `lstm.IMPLEMENTATIONS`.
-    time_chunks: pieces each LSTM layer runs the time axis in (`lstm.LSTM`).
+    implementation: one of `recurrent_lib.IMPLEMENTATIONS`.
+    time_chunks: pieces each LSTM layer runs the time axis in (`recurrent_lib.LSTM`).
   """
   vocab_size: int
   embed_dim: int
@@ -168,7 +168,7 @@ class LSTMClassifier(nn.Module):
   embedding_trainable: bool = True
   dtype: Any = jnp.float32
   implementation: str = "fused"
-  time_chunks: int = lstm.DEFAULT_TIME_CHUNKS
+  time_chunks: int = recurrent_lib.DEFAULT_TIME_CHUNKS
 
   @property
   def head(self) -> heads.Head:
@@ -187,9 +187,9 @@ class LSTMClassifier(nn.Module):
     for index, layer in enumerate(self.recurrent):
       if layer.units < 1:
         raise ValueError(f"recurrent layer {index}: units must be >= 1, got {layer.units}")
-      if layer.merge_mode not in lstm.MERGE_MODES:
+      if layer.merge_mode not in recurrent_lib.MERGE_MODES:
         raise ValueError(f"recurrent layer {index}: merge_mode must be one of "
-                         f"{', '.join(lstm.MERGE_MODES)}, got {layer.merge_mode!r}")
+                         f"{', '.join(recurrent_lib.MERGE_MODES)}, got {layer.merge_mode!r}")
       _check_rate(f"recurrent layer {index}: dropout_after", layer.dropout_after)
       if layer.dropout_after and not self._returns_sequences(index):
         raise ValueError(f"recurrent layer {index}: dropout_after needs a layer that returns "
@@ -209,12 +209,12 @@ class LSTMClassifier(nn.Module):
                           projection_table: Optional[jax.Array],
                           batch_vocab: Optional[jax.Array],
                           token_index: Optional[jax.Array]
-                          ) -> Union[jax.Array, lstm.LayerInputs]:
+                          ) -> Union[jax.Array, recurrent_lib.LayerInputs]:
     """The embedded tokens <float32>[B, T, E], or the cheapest form of them the
     first layer can read."""
     if projection_table is not None:
       # Gathered time-major, as the recurrence consumes it.
-      return lstm.Projected(jnp.take(projection_table, token_ids.T, axis=0))
+      return recurrent_lib.Projected(jnp.take(projection_table, token_ids.T, axis=0))
     table = nn.Embed(self.vocab_size, self.embed_dim,
                      embedding_init=keras_embedding_init, name="embedding").embedding
     if not self.embedding_trainable:
@@ -222,7 +222,7 @@ class LSTMClassifier(nn.Module):
     # Dropout masks differ per sequence and step: the rows are spread out anyway.
     spreads_rows = train and (self.embedding_dropout > 0 or self.recurrent[0].dropout > 0)
     if batch_vocab is not None and not spreads_rows:
-      return lstm.DistinctRows(jnp.take(table, batch_vocab, axis=0), token_index)
+      return recurrent_lib.DistinctRows(jnp.take(table, batch_vocab, axis=0), token_index)
     x = jnp.take(table, token_ids, axis=0)
     return _dropout(x, self.embedding_dropout, "embedding_dropout", not train,
                     broadcast_dims=(1,) if self.spatial_dropout else ())
@@ -273,8 +273,8 @@ class LSTMClassifier(nn.Module):
                      dropout=spec.dropout, recurrent_dropout=spec.recurrent_dropout,
                      dtype=self.dtype, implementation=self.implementation,
                      time_chunks=self.time_chunks, name=f"lstm_{index}")
-      layer = (lstm.Bidirectional(merge_mode=spec.merge_mode, **options) if spec.bidirectional
-               else lstm.LSTM(**options))
+      layer = (recurrent_lib.Bidirectional(merge_mode=spec.merge_mode, **options) if spec.bidirectional
+               else recurrent_lib.LSTM(**options))
       x, _ = layer(x, mask, deterministic=deterministic)
       x = _dropout(x, spec.dropout_after, f"lstm_{index}_dropout", deterministic)
 

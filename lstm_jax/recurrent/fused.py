@@ -27,7 +27,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from lstm_jax.lstm import recurrence
+from lstm_jax.recurrent import recurrence
 
 
 def fused_recurrence(

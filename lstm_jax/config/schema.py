@@ -56,7 +56,7 @@ def default_config() -> ml_collections.ConfigDict:
   embedding.learning_rate_scale = 1.0
 
   config.model = model = ml_collections.ConfigDict()
-  # The Keras LSTM classifier family (lstm_jax/model.py); the study's model is
+  # The Keras LSTM classifier family (lstm_jax/models/classifier.py); the study's model is
   # Embedding → LSTM(128) → Dropout(head_dropout) → Dense(C, softmax).
   model.embedding_dropout = 0.0  # Dropout on the embedded sequence
   model.spatial_dropout = False  # ... as SpatialDropout1D: one mask per sequence and feature
@@ -115,7 +115,7 @@ def default_config() -> ml_collections.ConfigDict:
   early_stopping.restore_best = True
 
   # Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is
-  # reduce_on_plateau. The rate is lowered between epochs (lstm_jax/reduce_lr.py).
+  # reduce_on_plateau. The rate is lowered between epochs (lstm_jax/optim/plateau.py).
   config.reduce_lr_on_plateau = plateau = ml_collections.ConfigDict()
   plateau.monitor = "val_loss"
   plateau.mode = "auto"  # auto | min | max

@@ -15,7 +15,7 @@ cache directory shared by all runs, `$LSTM_JAX_CACHE_DIR/glove/glove.6B.zip`;
 `fetch` downloads it there when it is missing (resumable, a progress bar on a
 terminal, every member's CRC-32 checked before the archive is kept).
 
-Command line: `python -m lstm_jax.glove download` fetches the official archive
+Command line: `python -m lstm_jax.text.glove download` fetches the official archive
 into the shared cache ahead of a run, `--dest DIR` elsewhere.
 """
 
@@ -52,7 +52,7 @@ CACHE_VERSION = 1
 OOV_POLICIES = ("zeros", "random")
 
 _WHERE_TO_GET = (
-    "Get it with `python -m lstm_jax.glove download --dest DIR` (or download "
+    "Get it with `python -m lstm_jax.text.glove download --dest DIR` (or download "
     f"{GLOVE_6B_URL} by hand), then point the config key embedding.path "
     "(--config.embedding.path=...) at glove.6B.<dim>d.txt, its .gz, or the .zip.")
 
@@ -536,7 +536,7 @@ def _verify(path: pathlib.Path, sha256: Optional[str], partial: Optional[pathlib
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m lstm_jax.glove", description=__doc__,
+  parser = argparse.ArgumentParser(prog="python -m lstm_jax.text.glove", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
   download = commands.add_parser("download", help="download the GloVe archive")

@@ -7,8 +7,8 @@
   layers.py      `LSTM` and `Bidirectional` with Keras's parameters, masking and dropout
 """
 
-from lstm_jax.lstm.inputs import Dense, DistinctRows, LayerInputs, Projected
-from lstm_jax.lstm.layers import (DEFAULT_TIME_CHUNKS, IMPLEMENTATIONS, LSTM, MERGE_MODES,
+from lstm_jax.recurrent.inputs import Dense, DistinctRows, LayerInputs, Projected
+from lstm_jax.recurrent.layers import (DEFAULT_TIME_CHUNKS, IMPLEMENTATIONS, LSTM, MERGE_MODES,
                                   RECURRENCES,
                                   Bidirectional, chunk_bounds, get_recurrence,
                                   unit_forget_bias_init)

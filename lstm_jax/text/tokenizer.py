@@ -16,7 +16,7 @@ takes index 1. Encoding keeps a word when its index is below `num_words`;
 other words become the OOV index when there is an OOV token and are dropped
 otherwise.
 
-The fitted tokenizer is saved as JSON (format `lstm_jax.tokenizer`, version 1)
+The fitted tokenizer is saved as JSON (format `lstm_jax.text.tokenizer`, version 1)
 so that prediction maps new text the same way. `to_keras_json` writes the
 format of Keras's own `Tokenizer.to_json`, which `tokenizer_from_json` reads.
 """
@@ -34,7 +34,7 @@ import numpy as np
 from lstm_jax import errors
 
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-FORMAT = "lstm_jax.tokenizer"
+FORMAT = "lstm_jax.text.tokenizer"
 VERSION = 1
 PADDING_SIDES = ("pre", "post")
 _SEPARATOR_TRIES = 4

@@ -7,14 +7,14 @@ val_loss with patience 3, comparing a trainable embedding with GloVe 6B 300d.
 
 import ml_collections
 
-from lstm_jax import config as config_lib
+from lstm_jax.config import schema
 
 GLOVE_300D = "glove/glove.6B.300d.txt"
 
 
 def experiment(name: str, *, dropout: float, glove: bool) -> ml_collections.ConfigDict:
   """The defaults plus what every experiment of the study shares."""
-  config = config_lib.default_config()
+  config = schema.default_config()
   config.name = name
   config.model.head_dropout = dropout
   config.train.batch_size = 64
@@ -74,7 +74,7 @@ def strong(name: str, *, max_length: int, max_epochs: int, **data) -> ml_collect
   `data` sets the task's `data.*` keys (source, fields, ...); they take precedence
   over the recipe's (its buckets, for one).
   """
-  config = config_lib.default_config()
+  config = schema.default_config()
   config.name = name
   config.data.max_length = max_length
   config.data.bucket_lengths = bucket_lengths(max_length)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstm_jax import heads
+from lstm_jax.models import heads
 
 SUM_KEYS = ("loss_sum", "correct", "count", "confusion")
 

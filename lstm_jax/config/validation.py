@@ -10,16 +10,16 @@ from typing import Any
 
 import ml_collections
 
-from lstm_jax import config as config_lib
-from lstm_jax import console
 from lstm_jax import datasets
-from lstm_jax import early_stopping
 from lstm_jax import errors
-from lstm_jax import glove
-from lstm_jax import heads
-from lstm_jax import lstm
-from lstm_jax import model as model_lib
-from lstm_jax import optim
+from lstm_jax import recurrent as recurrent_lib
+from lstm_jax.config import schema
+from lstm_jax.models import classifier as model_lib
+from lstm_jax.models import heads
+from lstm_jax.optim import optimizers
+from lstm_jax.text import glove
+from lstm_jax.training import console
+from lstm_jax.training import early_stopping
 
 # What an epoch record holds that early stopping and ReduceLROnPlateau can watch.
 MONITORED = ("val_loss", "val_accuracy", "loss", "accuracy")
@@ -30,12 +30,12 @@ CHOICES = {
     "embedding.kind": ("trainable", "glove"),
     "embedding.oov": ("zeros", "random"),
     "model.dtype": ("float32", "bfloat16"),
-    "model.implementation": lstm.IMPLEMENTATIONS,
+    "model.implementation": recurrent_lib.IMPLEMENTATIONS,
     "model.pooling": tuple(model_lib.POOLINGS),
     "model.output": tuple(heads.HEADS),
-    "train.optimizer": optim.OPTIMIZERS,
-    "train.clip_mode": optim.CLIP_MODES,
-    "train.lr_schedule": optim.SCHEDULES,
+    "train.optimizer": optimizers.OPTIMIZERS,
+    "train.clip_mode": optimizers.CLIP_MODES,
+    "train.lr_schedule": optimizers.SCHEDULES,
     "early_stopping.mode": ("auto",) + early_stopping.MODES,
     "early_stopping.monitor": MONITORED,
     "reduce_lr_on_plateau.mode": ("auto",) + early_stopping.MODES,
@@ -110,7 +110,7 @@ def changed_keys(old: dict, new: dict) -> set[str]:
   `old` is first upgraded (`config.upgrade`): a key it lacks counts with the
   value the old run used. `OUTPUT_ONLY_KEYS` are never a change.
   """
-  a, b = flatten(_complete_layers(config_lib.upgrade(old))), flatten(_complete_layers(new))
+  a, b = flatten(_complete_layers(schema.upgrade(old))), flatten(_complete_layers(new))
   return {k for k in (a.keys() | b.keys()) - set(OUTPUT_ONLY_KEYS) if a.get(k) != b.get(k)}
 
 
@@ -227,7 +227,7 @@ def check_model(model: model_lib.LSTMClassifier) -> None:
 
 
 def _check_types(config: ml_collections.ConfigDict) -> list[str]:
-  expected = flatten(config_lib.default_config().to_dict())
+  expected = flatten(schema.default_config().to_dict())
   given = flatten(config.to_dict())
   problems = []
   for key in sorted(given.keys() - expected.keys()):
@@ -310,7 +310,7 @@ def _check_glove(embedding: ml_collections.ConfigDict, download: bool) -> list[s
   if not embedding.path:
     return ["embedding.path is empty: embedding.kind='glove' needs a GloVe file "
             "(glove.6B.300d.txt, .txt.gz or glove.6B.zip); download it with "
-            "`python -m lstm_jax.glove download --dest DIR`"]
+            "`python -m lstm_jax.text.glove download --dest DIR`"]
   if glove.find(embedding.path) is not None:
     return []
   if not download:

@@ -18,8 +18,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lstm_jax import metrics as metrics_lib
-from lstm_jax import run_records
+from lstm_jax.training import metrics as metrics_lib
+from lstm_jax.training import run_records
 
 SILENT, PROGRESS_BAR, ONE_LINE_PER_EPOCH = 0, 1, 2
 VERBOSITIES = (SILENT, PROGRESS_BAR, ONE_LINE_PER_EPOCH)

@@ -30,10 +30,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lstm_jax.lstm import cudnn
-from lstm_jax.lstm import fused
-from lstm_jax.lstm import inputs as inputs_lib
-from lstm_jax.lstm import recurrence
+from lstm_jax.recurrent import cudnn
+from lstm_jax.recurrent import fused
+from lstm_jax.recurrent import inputs as inputs_lib
+from lstm_jax.recurrent import recurrence
 
 Recurrence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
 

@@ -1,0 +1,2 @@
+"""The optimizer: clipping and Adam variants (`optimizers`), and the learning rate
+over time: schedules and ReduceLROnPlateau (`plateau`)."""

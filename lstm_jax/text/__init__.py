@@ -1,0 +1,2 @@
+"""Text to numbers: the Keras-compatible tokenizer (`tokenizer`) and pretrained GloVe
+vectors (`glove`)."""
