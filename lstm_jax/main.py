@@ -113,10 +113,8 @@ def main(argv):
     quiet_libraries()
   import jax  # pylint: disable=g-import-not-at-top
   from lstm_jax.training import console  # pylint: disable=g-import-not-at-top
-  from lstm_jax.training import cpu_devices  # pylint: disable=g-import-not-at-top
   from lstm_jax import errors  # pylint: disable=g-import-not-at-top
   from lstm_jax.training import train  # pylint: disable=g-import-not-at-top
-  cpu_devices.configure()
   console.use_plain_log_lines()
   try:
     initialize_distributed()

@@ -26,6 +26,7 @@ from lstm_jax.training import batching
 from lstm_jax.training import run_records
 from lstm_jax.training import steps
 from lstm_jax.training import train
+from test_cpu_devices import mr_one_device, study_run_flags  # pylint: disable=unused-import
 from test_data_parallel import write_texts
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -238,3 +239,21 @@ def test_launch_script_parses(script):
   done = subprocess.run(["bash", "-n", str(LAUNCH / script)], capture_output=True, text=True,
                         check=False)
   assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("devices_per_process", [1, 2])
+def test_two_processes_train_a_study_size_model_as_one_device(tmp_path, mr_one_device,
+                                                              devices_per_process):
+  """`configs/default.py` (vocabulary 20k x 300, LSTM 128) on MR, one epoch of
+  ~135 steps of the same global batches: 2 processes (gloo) equal 1 device."""
+  train_file, one = mr_one_device
+  workdir = tmp_path / "two_processes"
+  done = launch(study_run_flags(train_file, workdir), timeout=900,
+                DEVICES_PER_PROCESS=str(devices_per_process))
+  assert done.returncode == 0, done.stderr[-3000:]
+  two = workdir_lib.read_json(workdir / "results.json")
+  for key in ("test_loss", "best_val_loss"):
+    assert two[key] == pytest.approx(one[key], rel=1e-4), key
+  for key in ("test_accuracy", "train_accuracy"):
+    assert two[key] == pytest.approx(one[key], abs=1e-3), key

@@ -23,6 +23,7 @@ from jax.experimental import multihost_utils
 from lstm_jax.config import validation as config_validation
 from lstm_jax.models import heads
 from lstm_jax.training import batching
+from lstm_jax.training import dispatch
 from lstm_jax.training import input_pipeline
 from lstm_jax.training import metrics as metrics_lib
 
@@ -87,6 +88,16 @@ def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
   sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
                                    head=head)
   return jax.lax.psum(sums, AXIS)
+
+
+def pmapped_train_step(num_classes: int, head: heads.Head, class_weights: Optional[jax.Array],
+                       topology: "Topology") -> Callable:
+  """`train_step` over the run's devices: (replicated state, sharded batch, rng)
+  → (new state, sums); the state passed in is donated."""
+  return jax.pmap(functools.partial(train_step, num_classes=num_classes, head=head,
+                                    class_weights=class_weights),
+                  axis_name=AXIS, in_axes=(None, 0, None), out_axes=(None, None),
+                  donate_argnums=(0,), devices=topology.devices)
 
 
 def pmapped_eval_step(apply_fn: Callable, num_classes: int, head: heads.Head,
@@ -163,8 +174,10 @@ def evaluate(p_eval_step: Callable, params: Any, split: input_pipeline.EncodedSp
              config: ml_collections.ConfigDict, topology: Topology,
              label_names: list[str]) -> dict[str, Any]:
   """Loss, accuracy, macro-F1, per-class scores and confusion over a split."""
-  per_step = [p_eval_step(params, batch)
-              for batch in make_batches(split, config, topology, epoch=0, shuffle=False)]
+  per_step = []
+  for batch in make_batches(split, config, topology, epoch=0, shuffle=False):
+    per_step.append(p_eval_step(params, batch))
+    dispatch.wait_for_room(per_step)
   return metrics_lib.summarize(sum_metrics(per_step), label_names)
 
 

@@ -3,7 +3,6 @@
 
 import contextlib
 import dataclasses
-import functools
 import itertools
 import logging
 import math
@@ -29,7 +28,7 @@ from lstm_jax.training import batching
 from lstm_jax.training import checkpoints
 from lstm_jax.training import class_weights
 from lstm_jax.training import console as console_lib
-from lstm_jax.training import cpu_devices
+from lstm_jax.training import dispatch
 from lstm_jax.training import early_stopping
 from lstm_jax.training import input_pipeline
 from lstm_jax.training import metrics as metrics_lib
@@ -206,7 +205,6 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   """Reads the data, builds the model, its initial state and the pmapped steps."""
   topology = steps.Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
-  cpu_devices.check_in_process_cpu_devices(config, topology.devices)
   # Process 0 prepares the data and writes the vocabulary first; the others
   # then read them, so no two processes write the same file.
   if is_chief:
@@ -228,15 +226,10 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   if weights is not None and is_chief:
     logging.info("class weights: %s", ", ".join(
         f"{name}={w:.3g}" for name, w in zip(data.label_names, weights)))
-  p_train_step = jax.pmap(
-      functools.partial(steps.train_step, num_classes=num_classes, head=model.head,
-                        class_weights=None if weights is None else jnp.asarray(weights)),
-      axis_name=steps.AXIS,
-      in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
-      devices=topology.devices)
   training = _Training(
       config=config, workdir=workdir, is_chief=is_chief, data=data, topology=topology,
-      p_train_step=p_train_step,
+      p_train_step=steps.pmapped_train_step(
+          num_classes, model.head, None if weights is None else jnp.asarray(weights), topology),
       p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, model.head, topology),
       dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
       num_steps=num_steps,
@@ -387,6 +380,7 @@ def _train_epoch(training: _Training, state: steps.TrainState,
       compile_seconds += time.monotonic() - step_start
       compiled_shapes.add(shape)
     per_step.append(sums)
+    dispatch.wait_for_room(per_step)
     if bar:
       bar.update(i + 1, per_step)
   per_step = jax.device_get(per_step)
