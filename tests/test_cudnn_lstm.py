@@ -8,6 +8,7 @@ import pytest
 from jax.experimental import rnn
 
 from lstm_jax import recurrent as recurrent_lib
+from lstm_jax.config import validation as config_validation
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.recurrent import cudnn
 
@@ -137,3 +138,10 @@ def test_cudnn_without_a_gpu_is_a_clear_error():
   x = _x()
   with pytest.raises(ValueError, match="'cudnn' needs a CUDA GPU.*use implementation 'fused'"):
     recurrent_lib.LSTM(H, implementation="cudnn").init(jax.random.key(0), x)
+
+
+def test_the_cudnn_implementation_without_a_gpu_is_a_config_error():
+  model = model_lib.LSTMClassifier(10, 4, 2, implementation="cudnn")
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"model.implementation=cudnn needs a CUDA GPU.*backend is 'cpu'"):
+    config_validation.check_model(model)

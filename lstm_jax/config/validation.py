@@ -8,6 +8,7 @@ import dataclasses
 import json
 from typing import Any
 
+import jax
 import ml_collections
 
 from lstm_jax import datasets
@@ -17,6 +18,7 @@ from lstm_jax.config import schema
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.models import heads
 from lstm_jax.optim import optimizers
+from lstm_jax.recurrent import cudnn
 from lstm_jax.text import glove
 from lstm_jax.training import console
 from lstm_jax.training import early_stopping
@@ -224,6 +226,10 @@ def check_model(model: model_lib.LSTMClassifier) -> None:
     model.check()
   except ValueError as e:
     raise ConfigError(f"model: {e}") from None
+  if model.implementation == "cudnn" and not cudnn.available():
+    raise ConfigError(
+        "model.implementation=cudnn needs a CUDA GPU, but JAX's backend is "
+        f"{jax.default_backend()!r}; use model.implementation=fused")
 
 
 def _check_types(config: ml_collections.ConfigDict) -> list[str]:
