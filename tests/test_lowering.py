@@ -40,10 +40,14 @@ LAYER_SPECS = {
     "bidirectional": ({"units": 4, "bidirectional": True},),
     "stacked": ({"units": 4}, {"units": 4}),
 }
-
-
 IMPLEMENTATIONS = ("fused", "scan")
 DTYPES = ("float32", "bfloat16")
+
+
+def value_id(value) -> str:
+  if isinstance(value, bool):  # model.distinct_tokens
+    return "batch_vocab" if value else "every_slot"
+  return value
 
 
 def cases(with_dtypes: bool) -> list:
@@ -56,10 +60,7 @@ def cases(with_dtypes: bool) -> list:
     default_case = (index % 2, (index + 1) // 2 % 2, index // 2 % 2)[:len(options)]
     for choice in itertools.product(*(range(len(o)) for o in options)):
       values = tuple(o[c] for o, c in zip(options, choice))
-      case_id = "-".join([name, *(v if isinstance(v, str) else ("batch_vocab" if v else
-                                                                  "every_slot")
-                                  for v in values)])
-      params.append(pytest.param(layers, *values, id=case_id,
+      params.append(pytest.param(layers, *values, id="-".join([name, *map(value_id, values)]),
                                  marks=() if choice == default_case else pytest.mark.slow))
   return params
 
