@@ -253,7 +253,7 @@ def test_two_processes_train_a_study_size_model_as_one_device(tmp_path, mr_one_d
                 DEVICES_PER_PROCESS=str(devices_per_process))
   assert done.returncode == 0, done.stderr[-3000:]
   two = workdir_lib.read_json(workdir / "results.json")
-  for key in ("test_loss", "best_val_loss"):
-    assert two[key] == pytest.approx(one[key], rel=1e-4), key
-  for key in ("test_accuracy", "train_accuracy"):
-    assert two[key] == pytest.approx(one[key], abs=1e-3), key
+  # Equal to the last digit on the 2-core machine; the tolerance allows another
+  # order of float additions elsewhere.
+  for key in ("test_loss", "test_accuracy", "best_val_loss", "train_accuracy"):
+    assert two[key] == pytest.approx(one[key], rel=1e-5, abs=1e-6), key
