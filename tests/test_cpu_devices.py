@@ -21,7 +21,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def config_with_units(units: int):
   config = default.get_config()
-  config.model.lstm_layers = ({"units": units},)
+  config.model.recurrent_layers = ({"units": units},)
   return config
 
 

@@ -45,7 +45,7 @@ def check_in_process_cpu_devices(config: ml_collections.ConfigDict, devices: tup
   """Raises ConfigError before compiling when `devices` holds several CPU devices
   of this process, dispatch is asynchronous and the model is above the safe size."""
   local = [d for d in devices if d.process_index == jax.process_index()]
-  units = max(layer["units"] for layer in config.model.lstm_layers)
+  units = max(layer["units"] for layer in config.model.recurrent_layers)
   if (len(local) > 1 and all(d.platform == "cpu" for d in local)
       and jax.config.read("jax_cpu_enable_async_dispatch")
       and units > MAX_SAFE_UNITS):
