@@ -46,7 +46,7 @@ SMOKE_SLOWDOWN = 3
 SMOKE_BUDGET = 1500.0
 # The smoke run's model: the study's layers, small.
 SMOKE_MODEL = ("--config.data.max_length=16", "--config.embedding.dim=8",
-               '--config.model.lstm_layers=[{"units": 8}]')
+               '--config.model.recurrent_layers=[{"units": 8}]')
 
 
 @dataclasses.dataclass

@@ -66,7 +66,7 @@ class Runner:
         sys.executable, "-m", "lstm_jax.main", "--config=configs/default.py",
         f"--workdir={workdir}", f"--config.data.train_files={self.data}",
         f"--config.data.tfds_data_dir={self.scratch / 'tfds'}",
-        "--config.embedding.dim=8", '--config.model.lstm_layers=[{"units": 8}]',
+        "--config.embedding.dim=8", '--config.model.recurrent_layers=[{"units": 8}]',
         "--config.data.max_length=12", "--config.model.implementation=scan",
         "--config.train.batch_size=8", "--config.train.num_devices=1",
         "--config.train.learning_rate=0.01", "--config.train.max_epochs=5",

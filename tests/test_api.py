@@ -10,7 +10,7 @@ from lstm_jax.training import run_records
 
 WORDS = {"good": ["great", "superb", "lovely"], "bad": ["awful", "boring", "dull"]}
 FILLER = ["the", "a", "film", "plot", "actor", "scene"]
-TINY = {"data.max_length": 10, "embedding.dim": 8, "model.lstm_layers": ({"units": 8},),
+TINY = {"data.max_length": 10, "embedding.dim": 8, "model.recurrent_layers": ({"units": 8},),
         "train.batch_size": 32, "train.num_devices": 1, "train.max_epochs": 2, "train.learning_rate": 0.02}
 
 

@@ -27,7 +27,7 @@ def test_default_with_a_train_file_is_valid(tmp_path):
 def test_unknown_key_is_named(tmp_path):
   config = valid_config(tmp_path)
   config.model.unitz = 3
-  with pytest.raises(cv.ConfigError, match=r"model.unitz: unknown key.*model.lstm_layers"):
+  with pytest.raises(cv.ConfigError, match=r"model.unitz: unknown key.*model.recurrent_layers"):
     cv.validate(config)
 
 
@@ -196,17 +196,17 @@ def test_training_keys_that_only_work_together_are_named(tmp_path, overrides, me
 
 
 @pytest.mark.parametrize("layers,message", [
-    (({"units": 8, "unit": 3},), r"model.lstm_layers\[0\]: unknown field 'unit'"),
-    (({"bidirectional": True},), r"model.lstm_layers\[0\]: needs 'units'"),
-    (({"units": "8"},), r"model.lstm_layers\[0\]: units='8': expected int"),
-    (({"units": 8}, 3), r"model.lstm_layers\[1\]=3: expected a dict"),
+    (({"units": 8, "unit": 3},), r"model.recurrent_layers\[0\]: unknown field 'unit'"),
+    (({"bidirectional": True},), r"model.recurrent_layers\[0\]: needs 'units'"),
+    (({"units": "8"},), r"model.recurrent_layers\[0\]: units='8': expected int"),
+    (({"units": 8}, 3), r"model.recurrent_layers\[1\]=3: expected a dict"),
     (({"units": 8, "merge_mode": "max", "bidirectional": True},), r"merge_mode must be one of"),
     (({"units": 8, "dropout_after": 0.2},), r"dropout_after needs a layer that returns"),
     ((), r"at least one recurrent layer"),
 ])
 def test_a_bad_recurrent_layer_is_named_with_its_index(tmp_path, layers, message):
   config = valid_config(tmp_path)
-  config.model.lstm_layers = layers
+  config.model.recurrent_layers = layers
   with pytest.raises(cv.ConfigError, match=message):
     cv.validate(cv.normalize(config))
 
@@ -220,18 +220,18 @@ def test_a_bad_hidden_activation_lists_the_keras_names(tmp_path):
 
 def test_layer_lists_from_the_command_line_are_json_completed_with_defaults(tmp_path):
   config = valid_config(tmp_path)
-  config.model.lstm_layers = '[{"units": 64, "bidirectional": true}, {"units": 32}]'
-  layers = cv.normalize(config).model.lstm_layers
+  config.model.recurrent_layers = '[{"units": 64, "bidirectional": true}, {"units": 32}]'
+  layers = cv.normalize(config).model.recurrent_layers
   assert [layer["units"] for layer in layers] == [64, 32]
   assert layers[0]["bidirectional"] and layers[0]["merge_mode"] == "concat"
-  assert layers[1] == {"units": 32, "bidirectional": False, "merge_mode": "concat",
+  assert layers[1] == {"units": 32, "cell": "lstm", "bidirectional": False, "merge_mode": "concat",
                        "dropout": 0.0, "recurrent_dropout": 0.0, "dropout_after": 0.0}
 
 
 def test_a_layer_written_with_its_defaults_is_no_change():
   old = cv.to_plain(cv.normalize(default.get_config()).to_dict())
   config = default.get_config()
-  config.model.lstm_layers = ({"units": 128, "bidirectional": False},)
+  config.model.recurrent_layers = ({"units": 128, "bidirectional": False},)
   new = cv.to_plain(cv.normalize(config).to_dict())
   assert cv.changed_keys(old, new) == set()
 
@@ -239,15 +239,15 @@ def test_a_layer_written_with_its_defaults_is_no_change():
 def test_a_run_of_the_first_releases_is_read_with_its_model():
   new = cv.to_plain(cv.normalize(default.get_config()).to_dict())
   legacy = {k: v for k, v in new["model"].items()
-            if k not in ("lstm_layers", "head_dropout", "embedding_dropout", "spatial_dropout",
+            if k not in ("recurrent_layers", "head_dropout", "embedding_dropout", "spatial_dropout",
                          "pooling", "hidden_layers", "output")}
   old = {**new, "model": {**legacy, "units": 64, "num_layers": 2, "bidirectional": True,
                           "dropout": 0.2, "lstm_dropout": 0.1, "recurrent_dropout": 0.0}}
   upgraded = schema.upgrade(old)["model"]
   assert "units" not in upgraded and upgraded["head_dropout"] == 0.2
-  assert upgraded["lstm_layers"] == [{"units": 64, "bidirectional": True, "dropout": 0.1,
+  assert upgraded["recurrent_layers"] == [{"units": 64, "bidirectional": True, "dropout": 0.1,
                                       "recurrent_dropout": 0.0}] * 2
   same = default.get_config()
-  same.model.lstm_layers = ({"units": 64, "bidirectional": True, "dropout": 0.1},) * 2
+  same.model.recurrent_layers = ({"units": 64, "bidirectional": True, "dropout": 0.1},) * 2
   same.model.head_dropout = 0.2
   assert cv.changed_keys(old, cv.to_plain(cv.normalize(same).to_dict())) == set()

@@ -143,14 +143,14 @@ def count(lines, label):
 
 
 def test_summary_counts_every_parameter(tmp_path):
-  params, lines = summary_of(tiny_config(tmp_path, **{"model.lstm_layers": ({"units": 8},) * 2}))
+  params, lines = summary_of(tiny_config(tmp_path, **{"model.recurrent_layers": ({"units": 8},) * 2}))
   total = sum(x.size for x in jax.tree.leaves(params))
   assert count(lines, "Total params") == count(lines, "Trainable params") == total
   assert count(lines, "Non-trainable params") == 0
 
 
 def test_summary_lists_the_layers_with_their_output_shapes(tmp_path):
-  _, lines = summary_of(tiny_config(tmp_path, **{"model.lstm_layers": ({"units": 8},) * 2}))
+  _, lines = summary_of(tiny_config(tmp_path, **{"model.recurrent_layers": ({"units": 8},) * 2}))
   rows = [re.split(r"\s{2,}", l) for l in lines if re.match(r"\w+ \(\w+\)", l)][1:]  # after the header
   assert [r[:2] for r in rows] == [
       ["embedding (Embed)", "(None, 12, 8)"], ["lstm_0 (LSTM)", "(None, 12, 8)"],

@@ -94,7 +94,7 @@ def test_contiguous_block_gives_start_and_length_of_each_row():
 
 @pytest.mark.parametrize("mask_kind", ["none", "pre", "post", "holes"])
 @pytest.mark.parametrize("layer_cls,kwargs", [
-    (recurrent_lib.LSTM, {}), (recurrent_lib.LSTM, {"go_backwards": True}), (recurrent_lib.Bidirectional, {})])
+    (recurrent_lib.RNN, {}), (recurrent_lib.RNN, {"go_backwards": True}), (recurrent_lib.Bidirectional, {})])
 def test_cudnn_layer_equals_the_fused_layer(on_reference, mask_kind, layer_cls, kwargs):
   x, mask = _x(), _mask(mask_kind)
   fused = layer_cls(H, return_sequences=True, implementation="fused", **kwargs)
@@ -109,9 +109,9 @@ def test_a_mask_with_holes_runs_the_fallback(monkeypatch):
   monkeypatch.setattr(cudnn, "available", lambda: True)
   monkeypatch.setattr(cudnn, "lstm_kernel", nan_kernel)
   x = _x()
-  layer = recurrent_lib.LSTM(H, return_sequences=True, implementation="cudnn")
+  layer = recurrent_lib.RNN(H, return_sequences=True, implementation="cudnn")
   params = layer.init(jax.random.key(4), x)["params"]
-  fused = recurrent_lib.LSTM(H, return_sequences=True)
+  fused = recurrent_lib.RNN(H, return_sequences=True)
 
   holes, _ = layer.apply({"params": params}, x, _mask("holes"))
   np.testing.assert_allclose(holes, fused.apply({"params": params}, x, _mask("holes"))[0],
@@ -137,7 +137,7 @@ def test_classifier_on_cudnn_trains_like_the_fused_one(on_reference):
 def test_cudnn_without_a_gpu_is_a_clear_error():
   x = _x()
   with pytest.raises(ValueError, match="'cudnn' needs a CUDA GPU.*use implementation 'fused'"):
-    recurrent_lib.LSTM(H, implementation="cudnn").init(jax.random.key(0), x)
+    recurrent_lib.RNN(H, implementation="cudnn").init(jax.random.key(0), x)
 
 
 def test_the_cudnn_implementation_without_a_gpu_is_a_config_error():

@@ -31,7 +31,7 @@ def tiny_config() -> "default.ml_collections.ConfigDict":
   config = default.get_config()
   config.data.max_length = LENGTH
   config.embedding.dim = 8
-  config.model.lstm_layers = ({"units": 8},)
+  config.model.recurrent_layers = ({"units": 8},)
   config.model.implementation = "scan"
   config.train.batch_size = BATCH
   config.train.learning_rate = 0.05

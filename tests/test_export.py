@@ -56,7 +56,7 @@ def workdir(tmp_path_factory):
   write_reviews(base / "train.csv", ["pos", "neg"] * 160, seed=0)
   write_reviews(base / "other.csv", ["pos", "neg"] * 12, seed=5)
   config = run_config(base)
-  config.model.lstm_layers = ({"units": 8, "bidirectional": True},)
+  config.model.recurrent_layers = ({"units": 8, "bidirectional": True},)
   config.model.pooling = "max"
   config.model.hidden_layers = ({"units": 8, "activation": "tanh", "dropout_after": 0.1},)
   config.model.embedding_dropout = 0.1

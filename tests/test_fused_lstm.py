@@ -1,14 +1,23 @@
-"""`fused_recurrence` equals the reference `scan_recurrence`: values and gradients."""
+"""The LSTM's `fused_recurrence` equals the reference `scan` of its cell: values and gradients."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lstm_jax.recurrent import fused
-from lstm_jax.recurrent import recurrence
+from lstm_jax.recurrent import lstm
+from lstm_jax.recurrent import lstm_fused
+from lstm_jax.recurrent import scan
 
 T, B, H = 6, 4, 3
+
+
+def scan_recurrence(x_proj, kernel, mask, h0, c0, recurrent_mask=None):
+  return scan.scan(lstm.LSTMCell(), x_proj, kernel, mask, (h0, c0), recurrent_mask)
+
+
+def fused_recurrence(x_proj, kernel, mask, h0, c0, recurrent_mask=None):
+  return lstm_fused.fused_recurrence(x_proj, kernel, mask, (h0, c0), recurrent_mask)
 
 
 def _mask(kind: str):
@@ -66,8 +75,8 @@ def _assert_trees_close(actual, expected, rtol, atol):
 def test_outputs_and_final_state_equal_reference(mask_kind):
   x_proj, kernel, h0, c0, _ = _inputs()
   mask = _mask(mask_kind)
-  expected = recurrence.scan_recurrence(x_proj, kernel, mask, h0, c0)
-  actual = jax.jit(fused.fused_recurrence)(x_proj, kernel, mask, h0, c0)
+  expected = scan_recurrence(x_proj, kernel, mask, h0, c0)
+  actual = jax.jit(fused_recurrence)(x_proj, kernel, mask, h0, c0)
   _assert_trees_close(actual, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -75,8 +84,8 @@ def test_outputs_and_final_state_equal_reference(mask_kind):
 def test_gradients_equal_reference(mask_kind):
   inputs = _inputs()
   mask = _mask(mask_kind)
-  expected = _grads(recurrence.scan_recurrence, mask, inputs)
-  actual = _grads(fused.fused_recurrence, mask, inputs, transform=jax.jit)
+  expected = _grads(scan_recurrence, mask, inputs)
+  actual = _grads(fused_recurrence, mask, inputs, transform=jax.jit)
   _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
@@ -84,8 +93,8 @@ def test_gradients_equal_reference(mask_kind):
 def test_gradients_with_recurrent_dropout_equal_reference(mask_kind):
   inputs = _inputs(with_recurrent_mask=True)
   mask = _mask(mask_kind)
-  expected = _grads(recurrence.scan_recurrence, mask, inputs)
-  actual = _grads(fused.fused_recurrence, mask, inputs, transform=jax.jit)
+  expected = _grads(scan_recurrence, mask, inputs)
+  actual = _grads(fused_recurrence, mask, inputs, transform=jax.jit)
   assert len(actual) == 5
   _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
@@ -93,8 +102,8 @@ def test_gradients_with_recurrent_dropout_equal_reference(mask_kind):
 def test_grad_of_jit_equals_reference():
   inputs = _inputs()
   mask = _mask("pre_padding")
-  jitted = jax.jit(fused.fused_recurrence)
-  expected = _grads(recurrence.scan_recurrence, mask, inputs)
+  jitted = jax.jit(fused_recurrence)
+  expected = _grads(scan_recurrence, mask, inputs)
   actual = _grads(jitted, mask, inputs)
   _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
@@ -102,11 +111,11 @@ def test_grad_of_jit_equals_reference():
 def test_fully_masked_row_keeps_initial_state_and_passes_gradient_through():
   x_proj, kernel, h0, c0, _ = _inputs()
   mask = _mask("post_padding")  # row 3 has length 0
-  hs, (h_last, c_last) = fused.fused_recurrence(x_proj, kernel, mask, h0, c0)
+  hs, (h_last, c_last) = fused_recurrence(x_proj, kernel, mask, h0, c0)
   np.testing.assert_array_equal(hs[:, 3], jnp.broadcast_to(h0[3], (T, H)))
   np.testing.assert_array_equal(h_last[3], h0[3])
   np.testing.assert_array_equal(c_last[3], c0[3])
-  d_x, _, d_h0, d_c0 = _grads(fused.fused_recurrence, mask, (x_proj, kernel, h0, c0, None))
+  d_x, _, d_h0, d_c0 = _grads(fused_recurrence, mask, (x_proj, kernel, h0, c0, None))
   np.testing.assert_array_equal(d_x[:, 3], 0.0)
   # Every output of the row is h0 and the final c is c0: the loss's own slopes.
   weights = jax.random.normal(jax.random.key(7), (T, B, H))
@@ -119,11 +128,11 @@ def test_bfloat16_matmuls_close_to_reference(mask_kind):
   inputs = _inputs(dtype=jnp.bfloat16)
   mask = _mask(mask_kind)
   x_proj, kernel, h0, c0, _ = inputs
-  expected = recurrence.scan_recurrence(x_proj, kernel, mask, h0, c0)
-  actual = jax.jit(fused.fused_recurrence)(x_proj, kernel, mask, h0, c0)
+  expected = scan_recurrence(x_proj, kernel, mask, h0, c0)
+  actual = jax.jit(fused_recurrence)(x_proj, kernel, mask, h0, c0)
   assert actual[0].dtype == jnp.float32
   _assert_trees_close(actual, expected, rtol=2e-2, atol=2e-2)
-  expected_grads = _grads(recurrence.scan_recurrence, mask, inputs)
-  actual_grads = _grads(fused.fused_recurrence, mask, inputs, transform=jax.jit)
+  expected_grads = _grads(scan_recurrence, mask, inputs)
+  actual_grads = _grads(fused_recurrence, mask, inputs, transform=jax.jit)
   # Gradients keep the dtypes of their inputs (bfloat16 x_proj and kernel).
   _assert_trees_close(actual_grads, expected_grads, rtol=5e-2, atol=5e-2)

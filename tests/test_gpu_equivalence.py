@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs a CUDA GPU (bash benchmarks/gpu_check.sh; --smoke runs it on CPU)")
 
 VOCAB, EMBED, CLASSES, BATCH, TIME = 300, 32, 3, 16, 40
+# LSTM layers, the ones cuDNN runs (the other cells' fast paths: tests/test_cells.py).
 LAYER_SPECS = {
     "lstm": ({"units": 32},),
     "bidirectional": ({"units": 32, "bidirectional": True},),
@@ -56,7 +57,7 @@ def batch(padding: str) -> tuple[np.ndarray, np.ndarray]:
 
 def logits_and_grads(layers, implementation: str, padding: str):
   model = model_lib.LSTMClassifier(
-      VOCAB, EMBED, CLASSES, recurrent=tuple(model_lib.Recurrent(**spec) for spec in layers),
+      VOCAB, EMBED, CLASSES, recurrent=tuple(model_lib.recurrent_layer(spec) for spec in layers),
       implementation=implementation)
   ids, labels = batch(padding)
   params = jax.jit(model.clone(implementation="scan").init)(jax.random.PRNGKey(0), ids)["params"]

@@ -313,7 +313,7 @@ def test_layer_outputs_and_final_states_match_keras(index):
     layer = recurrent_lib.Bidirectional(units, return_sequences=return_sequences)
   else:
     keras_layer = keras_lstm
-    layer = recurrent_lib.LSTM(units, return_sequences=return_sequences, go_backwards=go_backwards)
+    layer = recurrent_lib.RNN(units, return_sequences=return_sequences, go_backwards=go_backwards)
   keras_layer.build(x.shape)
   randomize_weights(keras_layer, rng)
   want, *want_states = [to_numpy(t) for t in keras_layer(x, mask=mask)]

@@ -19,7 +19,7 @@ def small_config(**model):
   config = default.get_config()
   config.data.max_length = 7
   config.embedding.dim = 6
-  config.model.lstm_layers = ({"units": 5},)
+  config.model.recurrent_layers = ({"units": 5},)
   for key, value in model.items():
     config.model[key] = value
   return config
@@ -30,7 +30,7 @@ def shapes(tree):
 
 
 def test_keras_twin_has_the_parameters_of_the_trained_model():
-  config = small_config(lstm_layers=({"units": 5, "bidirectional": True},) * 2,
+  config = small_config(recurrent_layers=({"units": 5, "bidirectional": True},) * 2,
                         head_dropout=0.2)
   keras_model = keras_compat.build_keras(model_lib.from_config(config, 40, 3), input_length=7)
   _, variables = keras_compat.from_keras(keras_model)

@@ -34,12 +34,18 @@ from test_cudnn_lstm import reference_kernel
 
 PLATFORMS = ("cuda", "tpu")
 VOCAB, EMBED, CLASSES, TIME, BATCH, DEVICES = 60, 8, 3, 6, 8, 2
-# `model.lstm_layers` of each model the family has: one entry per kind of layer.
+# `model.recurrent_layers` of each kind of model the family has: each cell,
+# bidirectional, stacked.
 LAYER_SPECS = {
     "lstm": ({"units": 4},),
+    "gru": ({"units": 4, "cell": "gru"},),
+    "simple_rnn": ({"units": 4, "cell": "simple_rnn"},),
     "bidirectional": ({"units": 4, "bidirectional": True},),
     "stacked": ({"units": 4}, {"units": 4}),
 }
+# The layers that run on cuDNN with model.implementation=cudnn: LSTM ones.
+CUDNN_SPECS = {name: layers for name, layers in LAYER_SPECS.items()
+               if all(layer.get("cell", "lstm") == "lstm" for layer in layers)}
 IMPLEMENTATIONS = ("fused", "scan")
 DTYPES = ("float32", "bfloat16")
 
@@ -70,7 +76,7 @@ def make_config(layers, implementation="fused", dtype="float32", distinct_tokens
   config.embedding.dim = EMBED
   config.data.max_length = TIME
   config.train.batch_size = BATCH
-  config.model.lstm_layers = layers
+  config.model.recurrent_layers = layers
   config.model.implementation = implementation
   config.model.dtype = dtype
   config.model.distinct_tokens = distinct_tokens
@@ -147,7 +153,7 @@ def cudnn_on(monkeypatch):
   monkeypatch.setattr(cudnn, "available", lambda: True)
 
 
-@pytest.mark.parametrize("layers", LAYER_SPECS.values(), ids=LAYER_SPECS.keys())
+@pytest.mark.parametrize("layers", CUDNN_SPECS.values(), ids=CUDNN_SPECS.keys())
 def test_the_cudnn_path_around_the_cudnn_call_lowers_for_gpu(cudnn_on, monkeypatch, layers):
   """Masks, rolls, the fallback's `cond` and the weight packing, with the cuDNN
   call replaced by `rnn.lstm_ref` (`cudnn_layer`'s contract, pure JAX)."""
@@ -167,7 +173,7 @@ def cuda_plugin_rnn_missing() -> bool:
                     reason="cuDNN LSTM not lowerable without the CUDA plugin: "
                            "jax.experimental.rnn asks the plugin (jax-cuda*-plugin) for "
                            "cuDNN's workspace sizes while tracing")
-@pytest.mark.parametrize("layers", LAYER_SPECS.values(), ids=LAYER_SPECS.keys())
+@pytest.mark.parametrize("layers", CUDNN_SPECS.values(), ids=CUDNN_SPECS.keys())
 def test_the_cudnn_train_step_lowers_for_gpu(cudnn_on, layers):
   _, state, batch, p_train, _ = run_programs(make_config(layers, "cudnn"))
   text = lowered_text(jax.jit(p_train).trace(state, batch, jax.random.PRNGKey(0)), "cuda")

@@ -1,4 +1,4 @@
-"""The LSTM layers: math, masking, direction, dropout and dtype."""
+"""The recurrent layers with the LSTM cell: math, masking, direction, dropout and dtype."""
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from lstm_jax import recurrent as recurrent_lib
+from lstm_jax.recurrent import layers as layers_lib
+from lstm_jax.recurrent import scan
 
 B, T, F, H = 3, 6, 4, 5
 
@@ -70,7 +72,7 @@ def _apply(layer, params, x, mask=None, **kwargs):
 def test_hoisted_scan_equals_naive_per_step_reference():
   params = _random_params(0)
   x = _inputs(1)
-  outputs, (h, c) = _apply(recurrent_lib.LSTM(H, return_sequences=True), params, x)
+  outputs, (h, c) = _apply(recurrent_lib.RNN(H, return_sequences=True), params, x)
   want_hs, (want_h, want_c) = naive_lstm(x, **params)
   np.testing.assert_allclose(outputs, want_hs, atol=1e-5)
   np.testing.assert_allclose(h, want_h, atol=1e-5)
@@ -80,7 +82,7 @@ def test_hoisted_scan_equals_naive_per_step_reference():
 def test_without_return_sequences_outputs_the_last_h():
   params = _random_params(0)
   x = _inputs(1)
-  outputs, (h, _) = _apply(recurrent_lib.LSTM(H), params, x)
+  outputs, (h, _) = _apply(recurrent_lib.RNN(H), params, x)
   assert outputs.shape == (B, H)
   np.testing.assert_array_equal(outputs, h)
 
@@ -90,7 +92,7 @@ def test_masked_batch_equals_each_sequence_run_alone(padding):
   params = _random_params(2)
   lengths = [6, 3, 1]
   x, mask, rows = _padded_batch(lengths, padding)
-  layer = recurrent_lib.LSTM(H, return_sequences=True)
+  layer = recurrent_lib.RNN(H, return_sequences=True)
   outputs, (h, c) = _apply(layer, params, x, mask)
   for b, row in enumerate(rows):
     alone, (h_alone, c_alone) = _apply(layer, params, row[None])
@@ -102,7 +104,7 @@ def test_masked_batch_equals_each_sequence_run_alone(padding):
 def test_masked_step_outputs_the_previous_h():
   params = _random_params(3)
   x, mask, _ = _padded_batch([4], "post")
-  outputs, _ = _apply(recurrent_lib.LSTM(H, return_sequences=True), params, x, mask)
+  outputs, _ = _apply(recurrent_lib.RNN(H, return_sequences=True), params, x, mask)
   np.testing.assert_array_equal(outputs[0, 4], outputs[0, 3])
   np.testing.assert_array_equal(outputs[0, 5], outputs[0, 3])
 
@@ -111,9 +113,9 @@ def test_masked_step_outputs_the_previous_h():
 def test_go_backwards_with_mask_reverses_each_sequence_within_its_length(padding):
   params = _random_params(4)
   x, mask, rows = _padded_batch([6, 4, 2], padding)
-  _, (h, c) = _apply(recurrent_lib.LSTM(H, go_backwards=True), params, x, mask)
+  _, (h, c) = _apply(recurrent_lib.RNN(H, go_backwards=True), params, x, mask)
   for b, row in enumerate(rows):
-    _, (h_rev, c_rev) = _apply(recurrent_lib.LSTM(H), params, row[None, ::-1])
+    _, (h_rev, c_rev) = _apply(recurrent_lib.RNN(H), params, row[None, ::-1])
     np.testing.assert_allclose(h[b], h_rev[0], atol=1e-6)
     np.testing.assert_allclose(c[b], c_rev[0], atol=1e-6)
 
@@ -126,8 +128,8 @@ def test_bidirectional_backward_half_is_the_reversed_sequence_in_input_order(pad
   outputs, _ = _apply(layer, {"forward": fw, "backward": bw}, x, mask)
   assert outputs.shape == (2, T, 2 * H)
   for b, row in enumerate(rows):
-    forward, _ = _apply(recurrent_lib.LSTM(H, return_sequences=True), fw, row[None])
-    backward, _ = _apply(recurrent_lib.LSTM(H, return_sequences=True), bw, row[None, ::-1])
+    forward, _ = _apply(recurrent_lib.RNN(H, return_sequences=True), fw, row[None])
+    backward, _ = _apply(recurrent_lib.RNN(H, return_sequences=True), bw, row[None, ::-1])
     np.testing.assert_allclose(outputs[b][mask[b], :H], forward[0], atol=1e-6)
     np.testing.assert_allclose(outputs[b][mask[b], H:], backward[0, ::-1], atol=1e-6)
     np.testing.assert_array_equal(outputs[b][~mask[b]], 0.0)
@@ -142,7 +144,7 @@ def test_bidirectional_last_output_concatenates_both_final_states():
 
 
 def test_default_initialisers_follow_keras():
-  params = recurrent_lib.LSTM(H).init(jax.random.key(0), jnp.zeros((1, T, F)))["params"]
+  params = recurrent_lib.RNN(H).init(jax.random.key(0), jnp.zeros((1, T, F)))["params"]
   bias = np.asarray(params["bias"]).reshape(4, H)
   np.testing.assert_array_equal(bias, [[0] * H, [1] * H, [0] * H, [0] * H])
   rk = np.asarray(params["recurrent_kernel"])
@@ -154,23 +156,24 @@ def test_default_initialisers_follow_keras():
 
 def _recording_recurrence(calls):
 
-  def record(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask=None):
+  def record(x_proj, recurrent_kernel, mask, state0, recurrent_mask=None):
     calls.append({"x_proj": x_proj, "recurrent_mask": recurrent_mask})
-    return recurrent_lib.recurrence.scan_recurrence(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask)
+    return scan.scan(recurrent_lib.LSTMCell(), x_proj, recurrent_kernel, mask, state0,
+                     recurrent_mask)
 
   return record
 
 
 def test_dropout_masks_are_drawn_once_per_sequence_and_reused_at_every_step(monkeypatch):
   calls = []
-  monkeypatch.setitem(recurrent_lib.RECURRENCES, "recording", _recording_recurrence(calls))
+  monkeypatch.setattr(layers_lib, "get_recurrence",
+                      lambda cell, implementation: _recording_recurrence(calls))
   rate, batch = 0.5, 8
   # kernel = [I | 0] and zero bias expose the dropped inputs in x_proj[..., :F].
   params = {"kernel": np.eye(F, 4 * H, dtype=np.float32),
             "recurrent_kernel": np.zeros((H, 4 * H), np.float32),
             "bias": np.zeros(4 * H, np.float32)}
-  layer = recurrent_lib.LSTM(H, dropout=rate, recurrent_dropout=rate, implementation="recording",
-                    time_chunks=1)
+  layer = recurrent_lib.RNN(H, dropout=rate, recurrent_dropout=rate, time_chunks=1)
   _apply(layer, params, np.ones((batch, T, F), np.float32), deterministic=False,
          rngs={"dropout": jax.random.key(0)})
   input_mask = np.asarray(calls[0]["x_proj"][..., :F])  # [T, B, F]
@@ -183,10 +186,11 @@ def test_dropout_masks_are_drawn_once_per_sequence_and_reused_at_every_step(monk
 
 def test_recurrent_dropout_scales_h_before_the_recurrent_matmul_at_every_step(monkeypatch):
   calls = []
-  monkeypatch.setitem(recurrent_lib.RECURRENCES, "recording", _recording_recurrence(calls))
+  monkeypatch.setattr(layers_lib, "get_recurrence",
+                      lambda cell, implementation: _recording_recurrence(calls))
   params = _random_params(7)
   x = _inputs(8)
-  layer = recurrent_lib.LSTM(H, return_sequences=True, recurrent_dropout=0.4, implementation="recording")
+  layer = recurrent_lib.RNN(H, return_sequences=True, recurrent_dropout=0.4)
   outputs, _ = _apply(layer, params, x, deterministic=False, rngs={"dropout": jax.random.key(3)})
   recurrent_mask = np.asarray(calls[0]["recurrent_mask"])
   want, _ = naive_lstm(x, **params, recurrent_mask=recurrent_mask)
@@ -203,7 +207,7 @@ def test_chunk_bounds_cover_every_step_once_in_near_equal_pieces():
 
 
 @pytest.mark.parametrize("layer_cls,kwargs", [
-    (recurrent_lib.LSTM, {}), (recurrent_lib.LSTM, {"go_backwards": True}), (recurrent_lib.Bidirectional, {})])
+    (recurrent_lib.RNN, {}), (recurrent_lib.RNN, {"go_backwards": True}), (recurrent_lib.Bidirectional, {})])
 def test_time_chunks_give_the_one_piece_results_and_gradients(layer_cls, kwargs):
   params = _random_params(11)
   x, mask, _ = _padded_batch([6, 4, 2], "pre", seed=12)
@@ -230,8 +234,8 @@ def test_time_chunks_give_the_one_piece_results_and_gradients(layer_cls, kwargs)
 def test_dropout_is_off_when_deterministic_and_seeded_when_training():
   params = _random_params(9)
   x = _inputs(10)
-  layer = recurrent_lib.LSTM(H, dropout=0.3, recurrent_dropout=0.3)
-  plain, _ = _apply(recurrent_lib.LSTM(H), params, x)
+  layer = recurrent_lib.RNN(H, dropout=0.3, recurrent_dropout=0.3)
+  plain, _ = _apply(recurrent_lib.RNN(H), params, x)
   np.testing.assert_array_equal(_apply(layer, params, x)[0], plain)
   train = lambda seed: _apply(layer, params, x, deterministic=False,
                               rngs={"dropout": jax.random.key(seed)})[0]
@@ -243,38 +247,38 @@ def test_dropout_is_off_when_deterministic_and_seeded_when_training():
 def test_bfloat16_compute_is_close_to_float32():
   params = _random_params(11)
   x, mask, _ = _padded_batch([6, 4, 2], "pre")
-  f32, (_, c32) = _apply(recurrent_lib.LSTM(H, return_sequences=True), params, x, mask)
-  bf16, (_, c16) = _apply(recurrent_lib.LSTM(H, return_sequences=True, dtype=jnp.bfloat16), params, x, mask)
+  f32, (_, c32) = _apply(recurrent_lib.RNN(H, return_sequences=True), params, x, mask)
+  bf16, (_, c16) = _apply(recurrent_lib.RNN(H, return_sequences=True, dtype=jnp.bfloat16), params, x, mask)
   assert bf16.dtype == jnp.float32 and c16.dtype == jnp.float32
   np.testing.assert_allclose(bf16, f32, atol=3e-2)
   assert not np.array_equal(bf16, f32)  # the matmuls really ran in bfloat16
 
 
 def test_unknown_implementation_is_a_clear_error():
-  with pytest.raises(ValueError, match=r"unknown LSTM implementation 'pallas'.*'cudnn', 'fused', 'scan'"):
-    recurrent_lib.LSTM(H, implementation="pallas").init(jax.random.key(0), jnp.zeros((1, T, F)))
+  with pytest.raises(ValueError, match=r"unknown recurrent implementation 'pallas'; choose one of scan, fused, cudnn"):
+    recurrent_lib.RNN(H, implementation="pallas").init(jax.random.key(0), jnp.zeros((1, T, F)))
 
 
 def test_projected_inputs_of_the_wrong_width_are_a_clear_error():
-  layer = recurrent_lib.LSTM(H)
-  params = {k: v for k, v in _random_params(0).items() if k == "recurrent_kernel"}
-  with pytest.raises(ValueError, match=r"projected inputs must be \[time, batch, 4 \* units = 20\]"):
+  layer = recurrent_lib.RNN(H)
+  params = {k: v for k, v in _random_params(0).items() if k != "kernel"}
+  with pytest.raises(ValueError, match=r"projected inputs must be \[time, batch, gates \* units = 20\]"):
     layer.apply({"params": params}, recurrent_lib.Projected(jnp.zeros((T, B, 3))))
 
 
 def test_projected_inputs_give_the_results_of_the_inputs():
   params = _random_params(3)
   x, mask, _ = _padded_batch([6, 4, 2], "post")
-  layer = recurrent_lib.LSTM(H, return_sequences=True, go_backwards=True)
+  layer = recurrent_lib.RNN(H, return_sequences=True, go_backwards=True)
   projection = jnp.swapaxes(jnp.asarray(x) @ params["kernel"] + params["bias"], 0, 1)
   want, _ = layer.apply({"params": params}, jnp.asarray(x), jnp.asarray(mask))
-  recurrent_only = {"recurrent_kernel": params["recurrent_kernel"]}
-  got, _ = layer.apply({"params": recurrent_only}, recurrent_lib.Projected(projection), jnp.asarray(mask))
+  without_kernel = {k: v for k, v in params.items() if k != "kernel"}
+  got, _ = layer.apply({"params": without_kernel}, recurrent_lib.Projected(projection), jnp.asarray(mask))
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("layer_cls,kwargs", [
-    (recurrent_lib.LSTM, {}), (recurrent_lib.LSTM, {"go_backwards": True}), (recurrent_lib.Bidirectional, {})])
+    (recurrent_lib.RNN, {}), (recurrent_lib.RNN, {"go_backwards": True}), (recurrent_lib.Bidirectional, {})])
 def test_distinct_rows_give_the_results_and_gradients_of_the_inputs(layer_cls, kwargs):
   params = _random_params(21)
   if layer_cls is recurrent_lib.Bidirectional:
@@ -303,7 +307,7 @@ def test_input_dropout_on_distinct_rows_equals_input_dropout_on_the_inputs():
   params = _random_params(31)
   rows = jnp.asarray(_inputs(32, batch=1, time=5)[0])
   token_index = jnp.asarray(np.random.default_rng(33).integers(0, 5, (B, T)), jnp.int32)
-  layer = recurrent_lib.LSTM(H, return_sequences=True, dropout=0.5)
+  layer = recurrent_lib.RNN(H, return_sequences=True, dropout=0.5)
   rngs = {"dropout": jax.random.key(34)}
   got, _ = layer.apply({"params": params}, recurrent_lib.DistinctRows(rows, token_index),
                        deterministic=False, rngs=rngs)
@@ -315,7 +319,7 @@ def test_input_dropout_on_distinct_rows_equals_input_dropout_on_the_inputs():
 
 
 def test_input_dropout_is_refused_on_projected_inputs():
-  layer = recurrent_lib.LSTM(H, dropout=0.5)
+  layer = recurrent_lib.RNN(H, dropout=0.5)
   rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
   projected = recurrent_lib.Projected(jnp.zeros((T, B, 4 * H)))
   with pytest.raises(ValueError, match="input dropout draws a mask per sequence: it needs"):
@@ -325,4 +329,4 @@ def test_input_dropout_is_refused_on_projected_inputs():
 
 def test_mask_of_the_wrong_shape_is_a_clear_error():
   with pytest.raises(ValueError, match=r"mask must have shape \[batch, time\]"):
-    recurrent_lib.LSTM(H).init(jax.random.key(0), jnp.zeros((2, T, F)), jnp.ones((2, T + 1), bool))
+    recurrent_lib.RNN(H).init(jax.random.key(0), jnp.zeros((2, T, F)), jnp.ones((2, T + 1), bool))

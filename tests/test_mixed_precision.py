@@ -39,7 +39,7 @@ def train_run(dtype: str) -> tuple[list[float], float, steps.TrainState]:
   """STEPS train steps on one device; the per-step losses and the final accuracy."""
   config = default.get_config()
   config.embedding.dim = 16
-  config.model.lstm_layers = ({"units": 16},)
+  config.model.recurrent_layers = ({"units": 16},)
   config.model.dtype = dtype
   config.model.implementation = "scan"
   config.train.learning_rate = 0.02

@@ -44,7 +44,7 @@ def run_settings(tmp: pathlib.Path, **overrides) -> dict:
   if not train_file.exists():
     write_texts(train_file, 150, seed=0)
   return {"data.train_files": (str(train_file),), "data.tfds_data_dir": str(tmp / "tfds"),
-          "data.max_length": 10, "embedding.dim": 8, "model.lstm_layers": ({"units": 8},),
+          "data.max_length": 10, "embedding.dim": 8, "model.recurrent_layers": ({"units": 8},),
           "model.implementation": "scan", "train.batch_size": 16,
           "train.learning_rate": 0.05, "train.max_epochs": 2, **overrides}
 

@@ -24,7 +24,7 @@ def test_mr_polarity_sentences_beat_the_majority_class_clearly(shared_data, tmp_
   config.data.encoding = "latin-1"
   config.data.train_files = (str(folder / "rt-polarity.pos"), str(folder / "rt-polarity.neg"))
   config.data.max_length = 40
-  config.model.lstm_layers = ({"units": 64},)
+  config.model.recurrent_layers = ({"units": 64},)
   config.embedding.dim = 64
   config.train.max_epochs = 3
   results = train.train_and_evaluate(config, tmp_path)

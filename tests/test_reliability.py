@@ -31,7 +31,7 @@ def config_for(data: pathlib.Path):
   config.data.train_files = (str(data),)
   config.data.max_length = 12
   config.embedding.dim = 8
-  config.model.lstm_layers = ({"units": 8},)
+  config.model.recurrent_layers = ({"units": 8},)
   config.model.implementation = "scan"
   config.train.batch_size = 16
   config.train.num_devices = 1

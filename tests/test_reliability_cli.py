@@ -38,9 +38,9 @@ def assert_user_error(result, *fragments):
     ("--config.train.batch_size=abc", ["--config.train.batch_size=abc",
                                        "invalid literal for int()"]),
     ("--config.model.head_dropout=1.5", ["model.head_dropout=1.5: must be in [0.0, 1.0)"]),
-    ('--config.model.lstm_layers=[{"units": 8, "unit": 3}]',
-     ["model.lstm_layers[0]: unknown field 'unit'"]),
-    ("--config.model.lstm_layers=[{units: 8}]", ["model.lstm_layers=", "is not JSON"]),
+    ('--config.model.recurrent_layers=[{"units": 8, "unit": 3}]',
+     ["model.recurrent_layers[0]: unknown field 'unit'"]),
+    ("--config.model.recurrent_layers=[{units: 8}]", ["model.recurrent_layers=", "is not JSON"]),
     ("--config.data.train_files=missing.csv", ["missing.csv"]),
     ("--config.embedding.kind=glove", ["embedding.path is empty"]),
 ])
@@ -61,14 +61,14 @@ def test_glove_file_of_the_wrong_dimension(runner, tmp_path):
 
 
 def test_a_changed_config_in_a_workdir_needs_restart(runner, finished):
-  result = runner.run(finished, '--config.model.lstm_layers=[{"units": 16}]')
-  assert_user_error(result, "differs in: model.lstm_layers", "--restart")
+  result = runner.run(finished, '--config.model.recurrent_layers=[{"units": 16}]')
+  assert_user_error(result, "differs in: model.recurrent_layers", "--restart")
 
 
 def test_checkpoints_of_another_config_are_incompatible(runner, finished, tmp_path):
   workdir = tmp_path / "workdir"
   shutil.copytree(finished / "checkpoints", workdir / "checkpoints")
-  result = runner.run(workdir, '--config.model.lstm_layers=[{"units": 16}]')
+  result = runner.run(workdir, '--config.model.recurrent_layers=[{"units": 16}]')
   assert_user_error(result, "does not fit the current model", "another config")
 
 

@@ -23,7 +23,7 @@ def make_run(root: pathlib.Path, name: str, *, kind: str = "trainable",
                      "text_fields": ["text"], "top_k_labels": 0},
             "embedding": {"kind": kind, "dim": 50,
                           "trainable": kind == "trainable"},
-            "model": {"head_dropout": 0.2, "lstm_layers": [{"units": 64}]}, "seed": seed}
+            "model": {"head_dropout": 0.2, "recurrent_layers": [{"units": 64}]}, "seed": seed}
   if config_name:
     config["name"] = name
   (run_dir / "config.json").write_text(json.dumps(config))
@@ -207,7 +207,7 @@ def test_row_describes_data_task_and_dropout_from_the_config(tmp_path):
   config["data"] = {"source": "files", "train_files": ["corpus/letters.tsv"],
                     "label_field": "sender", "text_fields": ["subject", "body"],
                     "top_k_labels": 14}
-  config["model"]["lstm_layers"] = [{"units": 64, "recurrent_dropout": 0.1}]
+  config["model"]["recurrent_layers"] = [{"units": 64, "recurrent_dropout": 0.1}]
   (run_dir / "config.json").write_text(json.dumps(config))
   [row] = table_rows(report.results_table([report.load_run(run_dir)]))
   assert row["data"] == "files: letters.tsv"

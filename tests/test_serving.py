@@ -57,7 +57,7 @@ def run_config(base: pathlib.Path) -> ml_collections.ConfigDict:
   config.data.tfds_data_dir = str(base / "tfds")
   config.data.max_length = 8
   config.embedding.dim = 8
-  config.model.lstm_layers = ({"units": 8},)
+  config.model.recurrent_layers = ({"units": 8},)
   config.model.implementation = "scan"
   config.train.batch_size = 16
   config.train.learning_rate = 0.03
@@ -124,7 +124,7 @@ def test_probabilities_equal_the_trained_models_outputs(workdir, classifier, res
 def test_classifier_gathers_from_a_projection_table_or_computes_without_one(
     workdir, classifier, monkeypatch):
   texts = [review(random.Random(2), label) for label in ["pos", "neg"] * 5]
-  units = serving.read_config(workdir).model.lstm_layers[0]["units"]
+  units = serving.read_config(workdir).model.recurrent_layers[0]["units"]
   assert classifier.projection_table.shape == (classifier.tokenizer.vocab_size, 4 * units)
   monkeypatch.setattr(serving, "MAX_PROJECTION_TABLE_BYTES", 0)
   without_table = serving.load_classifier(workdir)
@@ -188,7 +188,7 @@ def test_checkpoints_without_an_epoch_are_refused(workdir, tmp_path):
 def test_config_of_another_model_is_refused(workdir, tmp_path):
   copy = copy_files(workdir, tmp_path / "run", SERVING_FILES)
   config = serving.read_config(copy).to_dict()
-  config["model"]["lstm_layers"] = [{"units": 4}]
+  config["model"]["recurrent_layers"] = [{"units": 4}]
   (copy / "config.json").write_text(ml_collections.ConfigDict(config).to_json())
 
   with pytest.raises(serving.WorkdirError, match=r"do not fit .*\['lstm_0'\]\['bias'\]"):

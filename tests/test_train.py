@@ -44,7 +44,7 @@ def tiny_config(tmp_path, **overrides):
   config.data.train_files = (str(train_file),)
   config.data.max_length = 12
   config.embedding.dim = 8
-  config.model.lstm_layers = ({"units": 8},)
+  config.model.recurrent_layers = ({"units": 8},)
   config.train.batch_size = 32
   config.train.num_devices = 1
   config.train.max_epochs = 6
@@ -102,8 +102,8 @@ def test_rerunning_a_finished_run_returns_its_results(finished_run, capsys):
 
 def test_a_changed_config_is_refused(finished_run):
   workdir, _ = finished_run
-  config = tiny_config(workdir.parent, **{"model.lstm_layers": ({"units": 16},)})
-  with pytest.raises(train.config_validation.ConfigError, match=r"differs in: model.lstm_layers"):
+  config = tiny_config(workdir.parent, **{"model.recurrent_layers": ({"units": 16},)})
+  with pytest.raises(train.config_validation.ConfigError, match=r"differs in: model.recurrent_layers"):
     train.train_and_evaluate(config, workdir)
 
 

@@ -7,7 +7,7 @@ List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
 `data.columns`, `data.file_labels`, `data.bucket_lengths`,
 `train.weight_decay_exclude`) are tuples; on the
 command line they accept a comma-separated string. The layer lists
-(`model.lstm_layers`, `model.hidden_layers`) are tuples of dicts; on the
+(`model.recurrent_layers`, `model.hidden_layers`) are tuples of dicts; on the
 command line they accept JSON.
 """
 
@@ -60,12 +60,14 @@ def default_config() -> ml_collections.ConfigDict:
   # Embedding → LSTM(128) → Dropout(head_dropout) → Dense(C, softmax).
   model.embedding_dropout = 0.0  # Dropout on the embedded sequence
   model.spatial_dropout = False  # ... as SpatialDropout1D: one mask per sequence and feature
-  # One dict per recurrent layer, first to last: units, and optionally
+  # One dict per recurrent layer, first to last: units, and optionally cell
+  # (lstm, default | gru | simple_rnn: lstm_jax/recurrent/) with the cell's own
+  # options (gru: reset_after, True; simple_rnn: activation, tanh | relu),
   # bidirectional (False), merge_mode (concat | sum | mul | ave), dropout (Keras
   # LSTM(dropout=): on the layer's inputs), recurrent_dropout, dropout_after (a
   # Dropout on the layer's output sequence). On the command line: JSON, e.g.
-  # '[{"units": 64, "bidirectional": true}, {"units": 32}]'.
-  model.lstm_layers = list_key({"units": 128})
+  # '[{"units": 64, "bidirectional": true}, {"units": 32, "cell": "gru"}]'.
+  model.recurrent_layers = list_key({"units": 128})
   model.pooling = "last"  # last (state) | max | average (GlobalMax/AveragePooling1D)
   model.head_dropout = 0.0  # Dropout between the recurrent stack and the Dense layers
   # One dict per hidden Dense layer: units, and optionally activation (relu) and
@@ -142,19 +144,41 @@ LEGACY_MODEL_KEYS: Mapping[str, Any] = {
 }
 
 
+# Keys renamed since runs were made: old name → today's (same value).
+RENAMED_KEYS: Mapping[str, str] = {
+    "model.lstm_layers": "model.recurrent_layers",  # when GRU and SimpleRNN layers came
+}
+
+
 def rename_legacy_keys(old: Mapping[str, Any]) -> dict[str, Any]:
-  """A copy of a run's `config.json` with the model keys of the first releases
-  in today's form: units / num_layers / bidirectional / lstm_dropout /
-  recurrent_dropout → lstm_layers, and dropout → head_dropout."""
+  """A copy of a run's `config.json` (or of a config as a dict) with the keys of
+  earlier releases in today's form: the first releases' units / num_layers /
+  bidirectional / lstm_dropout / recurrent_dropout → recurrent_layers and dropout
+  → head_dropout; then `RENAMED_KEYS`.
+
+  Raises:
+    ValueError: both a renamed key and its new name are set, to different values.
+  """
   renamed = copy.deepcopy(dict(old))
   model = renamed.get("model")
-  if not isinstance(model, dict) or not LEGACY_MODEL_KEYS.keys() & model.keys():
-    return renamed
-  legacy = {key: model.pop(key, default) for key, default in LEGACY_MODEL_KEYS.items()}
-  layer = {"units": legacy["units"], "bidirectional": legacy["bidirectional"],
-           "dropout": legacy["lstm_dropout"], "recurrent_dropout": legacy["recurrent_dropout"]}
-  model.setdefault("lstm_layers", [layer] * legacy["num_layers"])
-  model.setdefault("head_dropout", legacy["dropout"])
+  if isinstance(model, dict) and LEGACY_MODEL_KEYS.keys() & model.keys():
+    legacy = {key: model.pop(key, default) for key, default in LEGACY_MODEL_KEYS.items()}
+    layer = {"units": legacy["units"], "bidirectional": legacy["bidirectional"],
+             "dropout": legacy["lstm_dropout"], "recurrent_dropout": legacy["recurrent_dropout"]}
+    model.setdefault("recurrent_layers", [layer] * legacy["num_layers"])
+    model.setdefault("head_dropout", legacy["dropout"])
+  for old_key, new_key in RENAMED_KEYS.items():
+    (old_section, old_name), (new_section, new_name) = (
+        old_key.split("."), new_key.split("."))
+    values = renamed.get(old_section)
+    if not isinstance(values, dict) or old_name not in values:
+      continue
+    value = values.pop(old_name)
+    into = renamed.setdefault(new_section, {})
+    if new_name in into and into[new_name] != value:
+      raise ValueError(f"{old_key} is the old name of {new_key}, and both are set to "
+                       f"different values; set {new_key} alone")
+    into[new_name] = value
   return renamed
 
 

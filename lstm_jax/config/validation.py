@@ -6,13 +6,14 @@ what is accepted, so a run never fails minutes in on a typo.
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import ml_collections
 
 from lstm_jax import datasets
 from lstm_jax import errors
+from lstm_jax import registry
 from lstm_jax import recurrent as recurrent_lib
 from lstm_jax.config import schema
 from lstm_jax.models import classifier as model_lib
@@ -77,9 +78,26 @@ RANGES = {
 LIST_KEYS = ("data.train_files", "data.test_files", "data.text_fields", "data.columns",
              "data.file_labels", "data.bucket_lengths", "train.weight_decay_exclude")
 
-# Lists of layers: each item is a dict of the fields of its dataclass.
-LAYER_LIST_KEYS = {"model.lstm_layers": model_lib.Recurrent,
-                   "model.hidden_layers": model_lib.Hidden}
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerList:
+  """A config key holding a list of layer dicts: the keys one item may hold
+  (key → (type, required)), given the item, and the item completed with defaults."""
+  fields: Callable[[dict], dict[str, tuple[type, bool]]]
+  complete: Callable[[dict], dict]
+
+
+LAYER_LISTS = {
+    "model.recurrent_layers": LayerList(
+        fields=lambda item: model_lib.recurrent_layer_fields(
+            item.get("cell", recurrent_lib.LSTMCell.name)),
+        complete=lambda item: model_lib.recurrent_layer_dict(model_lib.recurrent_layer(item))),
+    "model.hidden_layers": LayerList(
+        fields=lambda item: {f.name: (f.type, f.default is dataclasses.MISSING)
+                             for f in dataclasses.fields(model_lib.Hidden)},
+        complete=lambda item: dataclasses.asdict(model_lib.Hidden(**item))),
+}
 
 
 class ConfigError(errors.UserError, ValueError):
@@ -142,54 +160,61 @@ def _layer_list(key: str, value: Any) -> tuple:
                for item in value)
 
 
-def _complete_layer(cls: type, item: Any) -> Any:
+def _complete_layer(layers: LayerList, item: Any) -> Any:
   """Every field of a valid layer dict, defaults filled in, so that equal layers
   compare equal however they were written; an invalid one is left for `validate`."""
-  if not isinstance(item, dict) or _layer_problems(cls, item):
+  if not isinstance(item, dict) or _layer_problems(layers, item):
     return item
-  return dataclasses.asdict(cls(**item))
+  return layers.complete(item)
 
 
 def _complete_layers(plain: dict) -> dict:
   """A plain config whose layer lists hold complete dicts (lists of them)."""
   plain = dict(plain)
-  for key, cls in LAYER_LIST_KEYS.items():
+  for key, layers in LAYER_LISTS.items():
     section, name = key.split(".")
     values = plain.get(section)
     if isinstance(values, dict) and isinstance(values.get(name), (list, tuple)):
-      plain[section] = {**values, name: [_complete_layer(cls, item) for item in values[name]]}
+      plain[section] = {**values, name: [_complete_layer(layers, item) for item in values[name]]}
   return plain
 
 
 def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Returns a copy with list-valued keys as tuples of items and layer lists
-  as tuples of complete dicts."""
-  plain = config.to_dict()
+  """Returns a copy with renamed keys under today's names (`schema.RENAMED_KEYS`:
+  an old config file still runs), list-valued keys as tuples of items and layer
+  lists as tuples of complete dicts."""
+  try:
+    plain = schema.rename_legacy_keys(config.to_dict())
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   for key in LIST_KEYS:
     section, name = key.split(".")
     value = split_list(plain[section][name])
     if name == "bucket_lengths":
       value = tuple(int(v) for v in value)
     plain[section][name] = value
-  for key, cls in LAYER_LIST_KEYS.items():
+  for key, layers in LAYER_LISTS.items():
     section, name = key.split(".")
     if name in plain.get(section, {}):
       value = _layer_list(key, plain[section][name])
       if isinstance(value, tuple):
-        value = tuple(_complete_layer(cls, item) for item in value)
+        value = tuple(_complete_layer(layers, item) for item in value)
       plain[section][name] = value
   return ml_collections.ConfigDict(plain)
 
 
-def _layer_problems(cls: type, item: dict) -> list[str]:
+def _layer_problems(layers: LayerList, item: dict) -> list[str]:
   """What is wrong with one layer dict, without its key."""
-  fields = {f.name: f for f in dataclasses.fields(cls)}
+  try:
+    fields = layers.fields(item)
+  except registry.UnknownEntryError as e:
+    return [str(e)]
   problems = [f"unknown field {name!r} (fields: {', '.join(fields)})"
               for name in item if name not in fields]
-  required = [f.name for f in fields.values() if f.default is dataclasses.MISSING]
-  problems += [f"needs {name!r}" for name in required if name not in item]
+  problems += [f"needs {name!r}" for name, (_, required) in fields.items()
+               if required and name not in item]
   for name, value in item.items():
-    want = fields[name].type if name in fields else None
+    want = fields[name][0] if name in fields else None
     if want is float and isinstance(value, int) and not isinstance(value, bool):
       continue
     if want is not None and (not isinstance(value, want)
@@ -202,7 +227,7 @@ def _check_layers(config: ml_collections.ConfigDict) -> list[str]:
   """Each layer dict, then the model they make (with two classes: the class
   count is known once the data is read)."""
   problems = []
-  for key, cls in LAYER_LIST_KEYS.items():
+  for key, layers in LAYER_LISTS.items():
     value = flatten(config.to_dict())[key]
     if not isinstance(value, (list, tuple)):
       problems.append(f"{key}={value!r}: expected a list of dicts")
@@ -211,7 +236,7 @@ def _check_layers(config: ml_collections.ConfigDict) -> list[str]:
       if not isinstance(item, dict):
         problems.append(f"{key}[{index}]={item!r}: expected a dict")
         continue
-      problems += [f"{key}[{index}]: {p}" for p in _layer_problems(cls, item)]
+      problems += [f"{key}[{index}]: {p}" for p in _layer_problems(layers, item)]
   if not problems:
     try:
       model_lib.from_config(config, vocab_size=2, num_classes=2).check()

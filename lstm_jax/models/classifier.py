@@ -1,8 +1,9 @@
-"""The text classifier, a member of the Keras LSTM classifier family.
+"""The text classifier, a member of the Keras recurrent classifier family.
 
   Embedding(mask_zero)                      "embedding"
   → optional Dropout | SpatialDropout1D     (`embedding_dropout`, `spatial_dropout`)
-  → LSTM / Bidirectional(LSTM), one or more "lstm_0", "lstm_1", ... (`recurrent`)
+  → LSTM | GRU | SimpleRNN, each optionally Bidirectional, one or more
+    "lstm_0", "gru_1", ... (`recurrent`: the cell's name and the layer's index)
     each optionally followed by a Dropout
   → the last state, or GlobalMaxPooling1D / GlobalAveragePooling1D (`pooling`)
   → optional Dropout                        (`head_dropout`)
@@ -77,19 +78,22 @@ def keras_embedding_init(key: jax.Array, shape: tuple[int, ...],
 
 @dataclasses.dataclass(frozen=True)
 class Recurrent:
-  """One layer of the recurrent stack: Keras `LSTM` or `Bidirectional(LSTM)`.
+  """One layer of the recurrent stack: Keras `LSTM` / `GRU` / `SimpleRNN`, or
+  `Bidirectional` of one.
 
   Attributes:
-    units: H, units of the LSTM (of each direction).
-    bidirectional: a `Bidirectional` wrapper around the LSTM.
+    units: H, units of the layer (of each direction).
+    cell: the cell and its options (`recurrent.CELLS`); Keras `LSTM` by default.
+    bidirectional: a `Bidirectional` wrapper around the layer.
     merge_mode: how a `Bidirectional` merges its directions (`recurrent_lib.MERGE_MODES`).
-    dropout: the LSTM's input dropout (Keras `LSTM(dropout=)`).
-    recurrent_dropout: the LSTM's dropout on h_{t-1}.
+    dropout: the layer's input dropout (Keras `LSTM(dropout=)`).
+    recurrent_dropout: the layer's dropout on h_{t-1}.
     dropout_after: rate of a `Dropout` layer on this layer's output sequence;
       only for a layer that returns sequences (not the last one, unless the
       model pools).
   """
   units: int
+  cell: recurrent_lib.Cell = recurrent_lib.LSTMCell()
   bidirectional: bool = False
   merge_mode: str = "concat"
   dropout: float = 0.0
@@ -99,6 +103,42 @@ class Recurrent:
   @property
   def output_width(self) -> int:
     return 2 * self.units if self.bidirectional and self.merge_mode == "concat" else self.units
+
+
+def _field_types(cls: type) -> dict[str, tuple[type, bool]]:
+  return {f.name: (f.type, f.default is dataclasses.MISSING) for f in dataclasses.fields(cls)}
+
+
+def recurrent_layer_fields(cell: str) -> dict[str, tuple[type, bool]]:
+  """The keys a config's recurrent layer dict with this `cell` may hold: key →
+  (type, required). They are `Recurrent`'s fields, with `cell` the cell's name,
+  and the cell's own options (its dataclass fields)."""
+  fields = _field_types(Recurrent)
+  fields["cell"] = (str, False)
+  return {**fields, **_field_types(recurrent_lib.CELLS.get(cell))}
+
+
+def recurrent_layer(layer: Mapping[str, Any]) -> Recurrent:
+  """A config's recurrent layer dict (`model.recurrent_layers`) as a `Recurrent`:
+  `cell` names the cell (default "lstm"), whose options ride in the same dict."""
+  options = dict(layer)
+  cell_class = recurrent_lib.CELLS.get(options.pop("cell", recurrent_lib.LSTMCell.name))
+  cell_options = {name: options.pop(name) for name in _field_types(cell_class)
+                  if name in options}
+  return Recurrent(cell=cell_class(**cell_options), **options)
+
+
+def recurrent_layer_dict(spec: Recurrent) -> dict[str, Any]:
+  """`spec` as a complete config dict, the inverse of `recurrent_layer`."""
+  layer = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+  layer["cell"] = spec.cell.name
+  return {**layer, **spec.cell.options()}
+
+
+def layer_name(spec: Recurrent, index: int) -> str:
+  """The name of recurrent layer `index` (and of its parameters): its cell's name and
+  index, "lstm_0", "gru_1", ..., as the first releases named the LSTM layers."""
+  return f"{spec.cell.name}_{index}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +172,7 @@ def _check_rate(where: str, rate: float) -> None:
 
 
 class LSTMClassifier(nn.Module):
-  """An LSTM text classifier with Keras's layer semantics (see the module docstring).
+  """A recurrent text classifier with Keras's layer semantics (see the module docstring).
 
   Attributes:
     vocab_size: V, rows of the embedding table (id 0 is padding).
@@ -148,11 +188,11 @@ class LSTMClassifier(nn.Module):
     head_dropout: rate of the Dropout between the recurrent stack (after
       pooling) and the Dense layers.
     mask_zero: token id 0 is padding and its steps are masked (Keras
-      `Embedding(mask_zero=True)`); False feeds the padding through the LSTM.
+      `Embedding(mask_zero=True)`); False feeds the padding through the layers.
     embedding_trainable: False stops gradients into the embedding table.
-    dtype: compute dtype of the LSTM matmuls.
+    dtype: compute dtype of the recurrent layers' matmuls.
     implementation: one of `recurrent_lib.IMPLEMENTATIONS`.
-    time_chunks: pieces each LSTM layer runs the time axis in (`recurrent_lib.LSTM`).
+    time_chunks: pieces each recurrent layer runs the time axis in (`recurrent.RNN`).
   """
   vocab_size: int
   embed_dim: int
@@ -187,6 +227,10 @@ class LSTMClassifier(nn.Module):
     for index, layer in enumerate(self.recurrent):
       if layer.units < 1:
         raise ValueError(f"recurrent layer {index}: units must be >= 1, got {layer.units}")
+      try:
+        layer.cell.check()
+      except ValueError as e:
+        raise ValueError(f"recurrent layer {index}: {e}") from None
       if layer.merge_mode not in recurrent_lib.MERGE_MODES:
         raise ValueError(f"recurrent layer {index}: merge_mode must be one of "
                          f"{', '.join(recurrent_lib.MERGE_MODES)}, got {layer.merge_mode!r}")
@@ -238,7 +282,7 @@ class LSTMClassifier(nn.Module):
       token_ids: <int32>[B, T] token ids, 0 for padding.
       train: enables dropout (needs a 'dropout' RNG).
       projection_table: for inference, `input_projection_table(params, ...)`
-        of these params: the first LSTM layer then gathers each token's input
+        of these params: the first recurrent layer then gathers each token's input
         projection instead of computing it. Same logits up to float rounding.
       batch_vocab: the batch vocabulary, <int32>[S] the batch's distinct
         token ids (padded with any id), given with
@@ -272,11 +316,11 @@ class LSTMClassifier(nn.Module):
       options = dict(units=spec.units, return_sequences=self._returns_sequences(index),
                      dropout=spec.dropout, recurrent_dropout=spec.recurrent_dropout,
                      dtype=self.dtype, implementation=self.implementation,
-                     time_chunks=self.time_chunks, name=f"lstm_{index}")
-      layer = (recurrent_lib.Bidirectional(merge_mode=spec.merge_mode, **options) if spec.bidirectional
-               else recurrent_lib.LSTM(**options))
+                     time_chunks=self.time_chunks, cell=spec.cell, name=layer_name(spec, index))
+      layer = (recurrent_lib.Bidirectional(merge_mode=spec.merge_mode, **options)
+               if spec.bidirectional else recurrent_lib.RNN(**options))
       x, _ = layer(x, mask, deterministic=deterministic)
-      x = _dropout(x, spec.dropout_after, f"lstm_{index}_dropout", deterministic)
+      x = _dropout(x, spec.dropout_after, f"{layer_name(spec, index)}_dropout", deterministic)
 
     pool = POOLINGS[self.pooling]
     if pool is not None:
@@ -307,7 +351,7 @@ def from_config(config: ml_collections.ConfigDict, vocab_size: int,
       vocab_size=vocab_size,
       embed_dim=config.embedding.dim,
       num_classes=num_classes,
-      recurrent=tuple(Recurrent(**dict(layer)) for layer in model.lstm_layers),
+      recurrent=tuple(recurrent_layer(layer) for layer in model.recurrent_layers),
       pooling=model.pooling,
       hidden=tuple(Hidden(**dict(layer)) for layer in model.hidden_layers),
       output=model.output,
@@ -324,33 +368,36 @@ def from_config(config: ml_collections.ConfigDict, vocab_size: int,
 
 def input_projection_table(params: Mapping[str, Any],
                            model: LSTMClassifier) -> jax.Array:
-  """Every token's first-layer LSTM input projection `embedding @ kernel + bias`.
+  """Every token's first-layer input projection `embedding @ kernel + input bias`.
 
-  At inference the parameters are fixed, so the `[T*B, E] @ [E, 4H]` matmul of
+  At inference the parameters are fixed, so the `[T*B, E] @ [E, G*H]` matmul of
   every batch can be replaced by a gather from this table (pass it as
-  `projection_table`). It holds V x 4H floats (8H when bidirectional).
+  `projection_table`). It holds V x G*H floats (2*G*H when bidirectional), G the
+  first layer's gate count.
 
   Args:
     params: the classifier's params.
-    model: the classifier they belong to (for its dtype and directions).
+    model: the classifier they belong to (for its dtype, cell and directions).
 
   Returns:
-    <float32>[V, 4H], or <float32>[V, 8H] (forward, then backward) when the
+    <float32>[V, G*H], or <float32>[V, 2*G*H] (forward, then backward) when the
     first layer is bidirectional.
   """
   table = jnp.asarray(params["embedding"]["embedding"]).astype(model.dtype)
-  first = params["lstm_0"]
-  layers = [first["forward"], first["backward"]] if model.recurrent[0].bidirectional else [first]
+  spec = model.recurrent[0]
+  first = params[layer_name(spec, 0)]
+  layers = [first["forward"], first["backward"]] if spec.bidirectional else [first]
   return jnp.concatenate([
       jnp.dot(table, jnp.asarray(layer["kernel"]).astype(model.dtype),
-              preferred_element_type=jnp.float32) + layer["bias"]
+              preferred_element_type=jnp.float32) + spec.cell.input_bias(layer["bias"])
       for layer in layers], axis=-1)
 
 
 def projection_table_bytes(model: LSTMClassifier) -> int:
   """Size of `input_projection_table` (float32)."""
   first = model.recurrent[0]
-  return model.vocab_size * (2 if first.bidirectional else 1) * 4 * first.units * 4
+  directions = 2 if first.bidirectional else 1
+  return model.vocab_size * directions * first.cell.gates * first.units * 4
 
 
 def with_embedding(params: Mapping[str, Any], matrix: Any) -> dict[str, Any]:

@@ -1,20 +1,31 @@
-"""The LSTM: its definition, its fast and cuDNN recurrences, and the Flax layers.
+"""Recurrent layers: Keras's LSTM (and the other cells of `CELLS`) in JAX/Flax.
 
-  recurrence.py  the explicit gate equations and the reference `lax.scan` (the definition)
-  fused.py       the fast recurrence: a `custom_vjp` tested equal to the reference
-  cudnn.py       one layer on cuDNN, with a run-time fallback
+  cell.py        the cell interface and the `CELLS` registry
+  lstm.py        the LSTM cell: gate equations, weight layout, fast paths
+  gru.py         the GRU cell (Keras `reset_after` both ways)
+  simple_rnn.py  the plain recurrent cell (tanh or relu)
+  scan.py        the reference `lax.scan` over any cell's step (the definition)
+  lstm_fused.py  the LSTM's fast recurrence: a `custom_vjp` tested equal to `scan`
+  cudnn.py       one LSTM layer on cuDNN, with a run-time fallback
   inputs.py      the three forms a layer's inputs come in, behind one interface
-  layers.py      `LSTM` and `Bidirectional` with Keras's parameters, masking and dropout
+  layers.py      `RNN` and `Bidirectional` over any cell, with Keras's parameters,
+                 masking and dropout
 """
 
+from lstm_jax.recurrent.cell import CELLS, Cell
+from lstm_jax.recurrent.gru import GRUCell
 from lstm_jax.recurrent.inputs import Dense, DistinctRows, LayerInputs, Projected
-from lstm_jax.recurrent.layers import (DEFAULT_TIME_CHUNKS, IMPLEMENTATIONS, LSTM, MERGE_MODES,
-                                  RECURRENCES,
-                                  Bidirectional, chunk_bounds, get_recurrence,
-                                  unit_forget_bias_init)
+from lstm_jax.recurrent.layers import (DEFAULT_TIME_CHUNKS, IMPLEMENTATIONS, MERGE_MODES, RNN,
+                                       Bidirectional, chunk_bounds, get_recurrence)
+from lstm_jax.recurrent.lstm import LSTMCell
+from lstm_jax.recurrent.simple_rnn import SimpleRNNCell
+
+CELLS.register(LSTMCell.name, LSTMCell)
+CELLS.register(GRUCell.name, GRUCell)
+CELLS.register(SimpleRNNCell.name, SimpleRNNCell)
 
 __all__ = [
-    "DEFAULT_TIME_CHUNKS", "IMPLEMENTATIONS", "LSTM", "MERGE_MODES", "RECURRENCES",
-    "Bidirectional", "Dense", "DistinctRows", "LayerInputs", "Projected", "chunk_bounds", "get_recurrence",
-    "unit_forget_bias_init",
+    "CELLS", "DEFAULT_TIME_CHUNKS", "IMPLEMENTATIONS", "MERGE_MODES", "RNN", "Bidirectional",
+    "Cell", "Dense", "DistinctRows", "GRUCell", "LSTMCell", "LayerInputs", "Projected",
+    "SimpleRNNCell", "chunk_bounds", "get_recurrence",
 ]

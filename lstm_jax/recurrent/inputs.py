@@ -1,4 +1,4 @@
-"""What an LSTM layer reads: its inputs in one of three forms, with one interface.
+"""What a recurrent layer reads: its inputs in one of three forms, with one interface.
 
 The first layer of a text model can be given its inputs three ways; all give the
 same results up to float rounding, and the layer runs one code path over them:
@@ -10,8 +10,8 @@ same results up to float rounding, and the layer runs one code path over them:
     distinct row once is far cheaper than every slot (training and evaluation,
     `model.distinct_tokens`).
   * `Projected`: the input projection `x @ kernel + bias` already computed,
-    time-major <float32>[T, B, 4H] (inference from a per-token table,
-    `model.input_projection_table`); the layer then needs no kernel or bias.
+    time-major <float32>[T, B, G*H] (inference from a per-token table,
+    `model.input_projection_table`); the layer then needs no kernel.
 
 A layer asks its inputs for their batch and time sizes, a time-reversed copy
 (`go_backwards`), a copy with input dropout, the two directions' inputs of a
@@ -25,7 +25,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-# (start, stop) -> <float32>[stop - start, B, 4H], the projection of those steps.
+# (start, stop) -> <float32>[stop - start, B, G*H], the projection of those steps.
 PieceProjection = Callable[[int, int], jax.Array]
 # shape [B, F] -> <float32>[B, F] a scaled keep-mask: one per sequence, reused at every step.
 DrawDropoutMask = Callable[[tuple[int, int]], jax.Array]
@@ -51,10 +51,10 @@ class Dense:
   def features(self) -> int:
     return self.x.shape[-1]
 
-  def check(self, units: int) -> None:
-    del units
+  def check(self, width: int) -> None:
+    del width
     if self.x.ndim != 3:
-      raise ValueError(f"LSTM expects inputs [batch, time, features], got shape {self.x.shape}")
+      raise ValueError(f"a recurrent layer expects inputs [batch, time, features], got shape {self.x.shape}")
 
   def reversed(self) -> "Dense":
     return Dense(jnp.flip(self.x, axis=1))
@@ -90,10 +90,10 @@ class DistinctRows:
   def features(self) -> int:
     return self.rows.shape[-1]
 
-  def check(self, units: int) -> None:
-    del units
+  def check(self, width: int) -> None:
+    del width
     if self.rows.ndim != 2 or self.token_index.ndim != 2:
-      raise ValueError(f"LSTM distinct rows must be [rows, features] and their token_index "
+      raise ValueError(f"recurrent layer distinct rows must be [rows, features] and their token_index "
                        f"[batch, time], got shapes {self.rows.shape} and "
                        f"{self.token_index.shape}")
 
@@ -118,8 +118,8 @@ class DistinctRows:
 
 @flax.struct.dataclass
 class Projected:
-  """The input projection itself, time-major: projection <float32>[T, B, 4H]
-  (<[T, B, 8H]> for a `Bidirectional`: forward, then backward)."""
+  """The input projection itself, time-major: projection <float32>[T, B, G*H]
+  (<[T, B, 2*G*H]> for a `Bidirectional`: forward, then backward)."""
   projection: jax.Array
 
   needs_kernel = False
@@ -128,16 +128,16 @@ class Projected:
   def batch_time(self) -> tuple[int, int]:
     return self.projection.shape[1], self.projection.shape[0]
 
-  def check(self, units: int) -> None:
-    if self.projection.ndim != 3 or self.projection.shape[-1] != 4 * units:
-      raise ValueError(f"LSTM projected inputs must be [time, batch, 4 * units = {4 * units}], "
-                       f"got shape {self.projection.shape}")
+  def check(self, width: int) -> None:
+    if self.projection.ndim != 3 or self.projection.shape[-1] != width:
+      raise ValueError(f"recurrent layer projected inputs must be [time, batch, gates * units "
+                       f"= {width}], got shape {self.projection.shape}")
 
   def reversed(self) -> "Projected":
     return Projected(jnp.flip(self.projection, axis=0))
 
   def with_dropout(self, draw_mask: DrawDropoutMask) -> Dense:
-    raise ValueError("LSTM input dropout draws a mask per sequence: it needs the inputs, "
+    raise ValueError("recurrent layer input dropout draws a mask per sequence: it needs the inputs, "
                      "not their projection")
 
   def directions(self) -> tuple["Projected", "Projected"]:

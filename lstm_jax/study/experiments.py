@@ -85,7 +85,7 @@ def strong(name: str, *, max_length: int, max_epochs: int, **data) -> ml_collect
   config.embedding.trainable = True
   config.model.embedding_dropout = 0.25
   config.model.spatial_dropout = True
-  config.model.lstm_layers = ({"units": 64, "bidirectional": True},)
+  config.model.recurrent_layers = ({"units": 64, "bidirectional": True},)
   config.model.pooling = "max"
   config.model.head_dropout = 0.3
   config.train.batch_size = 128

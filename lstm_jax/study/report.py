@@ -157,7 +157,7 @@ class Run:
     """`model.head_dropout`, plus the embedding's and the LSTMs' input / recurrent
     dropout where set."""
     dropout = self.setting("model.head_dropout")
-    layers = self.setting("model.lstm_layers") or ()
+    layers = self.setting("model.recurrent_layers") or ()
     extra = [f"embedding {self.setting('model.embedding_dropout')}"
              ] if self.setting("model.embedding_dropout") else []
     for name, key in (("input", "dropout"), ("recurrent", "recurrent_dropout")):

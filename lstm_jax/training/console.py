@@ -175,7 +175,8 @@ def summary_lines(model: nn.Module, params: Any, frozen: Any, seq_length: int,
     out = next_fun(*args, **kwargs)
     path = context.module.scope.path
     if len(path) == 1:
-      layer = layers.setdefault(path[0], [type(context.module).__name__, None, None])
+      kind = getattr(context.module, "keras_class", type(context.module).__name__)
+      layer = layers.setdefault(path[0], [kind, None, None])
       if context.method_name == "__call__":
         layer[1] = args[0].shape
         layer[2] = (out[0] if isinstance(out, tuple) else out).shape

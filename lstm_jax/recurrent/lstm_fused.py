@@ -1,7 +1,7 @@
 """The fast LSTM recurrence: a `jax.custom_vjp` with a cuDNN-style backward.
 
-`fused_recurrence` has the signature and results of
-`recurrence.scan_recurrence` (the definition). Autodiff of the reference scan
+`fused_recurrence` has the signature and results of `scan.scan` of the LSTM
+cell (the definition, `recurrent/lstm.py`). Autodiff of the reference scan
 stacks every intermediate of every step and runs the gate derivatives inside
 the reverse loop, where elementwise math is several times slower than over all
 rows at once. Here:
@@ -19,7 +19,7 @@ rows at once. Here:
 * the recurrent-kernel gradient is one `[H, T*B] @ [T*B, 4H]` matmul afterwards.
 
 `tests/test_fused_lstm.py` and the Keras equivalence tests hold this equal to
-the explicit gate equations of `recurrence.py`.
+the explicit gate equations of `recurrent/lstm.py`.
 """
 
 from typing import Optional
@@ -27,19 +27,21 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from lstm_jax.recurrent import recurrence
+from lstm_jax.recurrent import cell as cell_lib
 
 
 def fused_recurrence(
     x_proj: jax.Array,
     recurrent_kernel: jax.Array,
     mask: Optional[jax.Array],
-    h0: jax.Array,
-    c0: jax.Array,
+    state0: tuple[jax.Array, jax.Array],
     recurrent_mask: Optional[jax.Array] = None,
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-  """Runs the LSTM over time; arguments, results and masking exactly as
-  `recurrence.scan_recurrence`, with a hand-written backward pass."""
+  """Runs the LSTM over time; arguments (x_proj <[T, B, 4H]>, recurrent_kernel
+  <[H, 4H]>, mask <bool>[T, B] or None, state0 = (h0, c0) <[B, H]> each,
+  recurrent_mask <[B, H]> or None), results and masking exactly as `scan.scan`
+  of the LSTM cell, with a hand-written backward pass."""
+  h0, c0 = state0
   return _fused(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask)
 
 
@@ -73,7 +75,7 @@ def _forward_scan(x_proj, recurrent_kernel, mask, h0, c0, recurrent_mask,
     h_prev, c_prev = carry
     z_x, step_mask = inputs
     h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
-    z = z_x.astype(jnp.float32) + recurrence.recurrent_projection(
+    z = z_x.astype(jnp.float32) + cell_lib.recurrent_projection(
         h_in, recurrent_kernel)
     h, c, gates = _cell(z, c_prev, scale, offset)
     if step_mask is not None:
