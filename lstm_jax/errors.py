@@ -6,8 +6,10 @@ command line prints it as one `error: ...` line and exits with `EXIT_CODE`.
 Any other exception is a bug and keeps its traceback.
 """
 
+import dataclasses
+import json
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_CODE = 2
 
@@ -31,6 +33,22 @@ class WriteError(UserError, OSError):
 
 class MissingDependencyError(UserError, ImportError):
   """An optional package a command needs is not installed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Spelling:
+  """How a message names what its reader can pass: the command's flags, or the
+  arguments of a Python call such as `lstm_jax.fit`."""
+  restart: str  # what deletes the previous run of a workdir
+  override: str  # a config key set to a value: {key} and {value} (a JSON value)
+
+  def key(self, key: str, value: Any) -> str:
+    """`key` set to `value`, as the reader writes it."""
+    return self.override.format(key=key, value=json.dumps(value))
+
+
+COMMAND_LINE = Spelling(restart="--restart", override="--config.{key}={value}")
+PYTHON = Spelling(restart="restart=True", override='overrides={{"{key}": {value}}}')
 
 
 def exit_with(error: UserError) -> NoReturn:

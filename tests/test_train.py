@@ -40,7 +40,8 @@ def write_reviews(path, n, seed):
 def tiny_config(tmp_path, **overrides):
   config = default.get_config()
   train_file = tmp_path / "train.csv"
-  write_reviews(train_file, 400, seed=1)
+  if not train_file.exists():  # rewritten, it would be prepared again
+    write_reviews(train_file, 400, seed=1)
   config.data.train_files = (str(train_file),)
   config.data.max_length = 12
   config.embedding.dim = 8
