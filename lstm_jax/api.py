@@ -94,7 +94,9 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
   for key, value in (overrides or {}).items():
     section, _, name = key.rpartition(".")
     if section not in config or name not in config[section]:
-      raise errors.BadValueError(f"fit: unknown config key {key!r}; see lstm_jax/config/schema.py")
+      raise errors.BadValueError(
+          f"fit: unknown config key {key!r}; "
+          + (schema.legacy_key_hint(key, value, errors.PYTHON) or "see lstm_jax/config/schema.py"))
     config[section][name] = value
   inputs = workdir / workdir_lib.INPUTS_DIR
   inputs.mkdir(parents=True, exist_ok=True)

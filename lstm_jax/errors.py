@@ -8,6 +8,7 @@ Any other exception is a bug and keeps its traceback.
 
 import dataclasses
 import json
+import shlex
 import sys
 from typing import Any, NoReturn
 
@@ -40,15 +41,17 @@ class Spelling:
   """How a message names what its reader can pass: the command's flags, or the
   arguments of a Python call such as `lstm_jax.fit`."""
   restart: str  # what deletes the previous run of a workdir
-  override: str  # a config key set to a value: {key} and {value} (a JSON value)
+  command_line: bool  # flags (JSON values, quoted for a shell), else Python literals
 
   def key(self, key: str, value: Any) -> str:
     """`key` set to `value`, as the reader writes it."""
-    return self.override.format(key=key, value=json.dumps(value))
+    if self.command_line:
+      return f"--config.{key}={shlex.quote(json.dumps(value))}"
+    return f"overrides={{{key!r}: {value!r}}}"
 
 
-COMMAND_LINE = Spelling(restart="--restart", override="--config.{key}={value}")
-PYTHON = Spelling(restart="restart=True", override='overrides={{"{key}": {value}}}')
+COMMAND_LINE = Spelling(restart="--restart", command_line=True)
+PYTHON = Spelling(restart="restart=True", command_line=False)
 
 
 def exit_with(error: UserError) -> NoReturn:

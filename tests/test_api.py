@@ -1,6 +1,7 @@
 """`lstm_jax.fit`: one call on in-memory texts, the command's own pipeline underneath."""
 
 import random
+import re
 import shutil
 
 import pytest
@@ -64,7 +65,7 @@ def test_other_texts_in_the_same_workdir_are_refused_in_python_terms(fitted):
 
 def test_a_finished_fit_says_how_to_train_further_in_python_terms(fitted, capsys):
   lstm_jax.fit(*reviews(300, 1), fitted.workdir, test_data=reviews(60, 2), overrides=TINY)
-  assert ('pass a larger value (overrides={"train.max_epochs": 4}); to start over, pass '
+  assert ("pass a larger value (overrides={'train.max_epochs': 4}); to start over, pass "
           "restart=True") in capsys.readouterr().out
 
 
@@ -76,3 +77,10 @@ def test_texts_and_labels_of_different_lengths_are_a_clear_error(tmp_path):
 def test_an_unknown_override_is_a_clear_error(tmp_path):
   with pytest.raises(errors.UserError, match="unknown config key 'train.epochs'"):
     lstm_jax.fit(["a"], ["x"], tmp_path, overrides={"train.epochs": 3})
+
+
+def test_an_override_of_the_first_releases_names_the_key_that_replaced_it(tmp_path):
+  with pytest.raises(errors.UserError, match=re.escape(
+      "'model.units'; model.units of the first releases is now model.lstm_layers: pass "
+      "overrides={'model.lstm_layers': [{'units': 64}]}")):
+    lstm_jax.fit(["a"], ["x"], tmp_path, overrides={"model.units": 64})

@@ -51,7 +51,7 @@ def test_a_finished_run_says_how_to_train_it_further():
   assert continuation.finished_line("runs/x", results, default.get_config(),
                                     errors.PYTHON) == (
           "runs/x is finished: it trained its train.max_epochs=3 epochs. To train on, pass a "
-          'larger value (overrides={"train.max_epochs": 6}); to start over, pass restart=True.')
+          "larger value (overrides={'train.max_epochs': 6}); to start over, pass restart=True.")
 
 
 @pytest.fixture(scope="module")

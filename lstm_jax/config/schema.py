@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import ml_collections
 from ml_collections import config_dict
 
+from lstm_jax import errors
 from lstm_jax.datasets import config as datasets_config
 
 
@@ -140,6 +141,30 @@ LEGACY_MODEL_KEYS: Mapping[str, Any] = {
     "units": 128, "num_layers": 1, "bidirectional": False, "lstm_dropout": 0.0,
     "recurrent_dropout": 0.0, "dropout": 0.0,
 }
+
+
+# The key that replaced each model key of the first releases (a flag or an
+# override naming an old key is told how to write it: `legacy_key_hint`).
+LEGACY_KEY_REPLACEMENTS: Mapping[str, str] = {
+    "model.units": "model.lstm_layers", "model.num_layers": "model.lstm_layers",
+    "model.bidirectional": "model.lstm_layers", "model.lstm_dropout": "model.lstm_layers",
+    "model.recurrent_dropout": "model.lstm_layers", "model.dropout": "model.head_dropout",
+}
+
+
+def legacy_key_hint(key: str, value: Any, spelling: errors.Spelling) -> str:
+  """How to write `key`=`value` of the first releases today ("" for another key):
+  e.g. model.units=128 is model.lstm_layers=[{"units": 128}]."""
+  if key not in LEGACY_KEY_REPLACEMENTS:
+    return ""
+  section, name = key.split(".")
+  new_key = LEGACY_KEY_REPLACEMENTS[key]
+  new_value = rename_legacy_keys({section: {name: value}})[section][new_key.split(".")[1]]
+  if isinstance(new_value, list):  # layer dicts: the fields the old key set, and units
+    new_value = [{field: v for field, v in layer.items() if field == "units" or v}
+                 for layer in new_value]
+  return (f"{key} of the first releases is now {new_key}: pass "
+          f"{spelling.key(new_key, new_value)}")
 
 
 def rename_legacy_keys(old: Mapping[str, Any]) -> dict[str, Any]:
