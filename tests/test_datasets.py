@@ -227,10 +227,14 @@ def test_imdb_download_without_network_fails_at_once_saying_where_to_put_it(
   monkeypatch.setattr(builders, "IMDB_URL",
                       f"http://127.0.0.1:{port}/aclImdb_v1.tar.gz")
   start = time.monotonic()
-  with pytest.raises(datasets.DataError, match=r"cannot download .*127\.0\.0\.1.* "
-                     r"Put aclImdb_v1\.tar\.gz in .*manual"):
+  with pytest.raises(datasets.DataError, match=r"cannot download .*127\.0\.0\.1.*\. "
+                     r"Offline, put aclImdb_v1\.tar\.gz from that address .* in .*manual") as refused:
     load(tmp_path, source="imdb", manual_dir=str(tmp_path / "manual"))
   assert time.monotonic() - start < 10
+  # Said once, with the route of local files.
+  assert str(refused.value).count("aclImdb_v1.tar.gz") == 2  # the address's and the file's
+  assert "data.source=files, data.train_files=TRAIN and data.test_files=TEST" in str(
+      refused.value)
 
 
 def test_imdb_checksum_agrees_with_the_one_tfds_registers():
