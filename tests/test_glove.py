@@ -196,6 +196,9 @@ def test_embedding_matrix_coverage():
                                        token_counts=counts)
   assert coverage == {"words": 4, "words_found": 3, "word_coverage": 0.75,
                       "tokens": 100, "tokens_found": 31, "token_coverage": 0.31}
+  assert glove.coverage_line(coverage) == (
+      "GloVe has vectors for 3 of the 4 words of the vocabulary (75.0%), 31.0% of the "
+      "training tokens")
 
 
 def test_random_oov_rows_have_the_glove_scale_and_are_seeded():

@@ -424,6 +424,20 @@ def embedding_matrix(word_index: Mapping[str, int], vectors: Vectors, vocab_size
   return matrix, coverage
 
 
+def coverage_line(coverage: Mapping[str, float]) -> str:
+  """`embedding_matrix`'s coverage in words.
+
+  >>> coverage_line({"words": 19999, "words_found": 18532, "word_coverage": 0.92665,
+  ...                "tokens": 10, "tokens_found": 9, "token_coverage": 0.9})
+  'GloVe has vectors for 18,532 of the 19,999 words of the vocabulary (92.7%), 90.0% of the training tokens'
+  """
+  line = (f"GloVe has vectors for {coverage['words_found']:,} of the {coverage['words']:,} "
+          f"words of the vocabulary ({coverage['word_coverage']:.1%})")
+  if "token_coverage" in coverage:
+    line += f", {coverage['token_coverage']:.1%} of the training tokens"
+  return line
+
+
 def _progress_printer(stream) -> Callable[[int, Optional[int]], None]:
   def show(done: int, total: Optional[int]) -> None:
     mb = done / 2**20
