@@ -244,6 +244,8 @@ def curves_figure(run: Run) -> Figure:
                  label=f"stopped early at {epochs[-1]}")
     ax.set(title=title, xlabel="epoch", ylabel=metric)
     ax.xaxis.get_major_locator().set_params(integer=True)
+    if len(epochs) == 1:  # else the axis spans 0.96-1.04, with no whole number but 1
+      ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
     ax.grid(alpha=0.3)
     ax.legend()
   figure.suptitle(f"{run.key}: {run.data_label}, {run.task_label}, "

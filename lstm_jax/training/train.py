@@ -420,6 +420,8 @@ def _train_epoch(training: _Training, state: steps.TrainState,
       progress.steps_done, None)
   for i, batch in enumerate(batches, start=progress.steps_done):
     if stop.requested():
+      if bar:  # the message of the stop goes on a line of its own
+        bar.end_line()
       now = time.monotonic()
       _stop_in_epoch(stop, training.progress_dir, state, progress, dataclasses.replace(
           progress, steps_done=i, per_step=jax.device_get(per_step),
