@@ -492,12 +492,13 @@ def _save(figure: Figure, path: pathlib.Path) -> None:
 
 def report_run(run: Run, figures_out: Optional[pathlib.Path]) -> None:
   """Writes curves.png and confusion.png into the run dir (and copies)."""
-  for kind, make in (("curves", curves_figure), ("confusion", confusion_figure)):
-    path = run.run_dir / f"{kind}.png"
+  for name, make in ((workdir_lib.CURVES_FIGURE_FILE, curves_figure),
+                     (workdir_lib.CONFUSION_FIGURE_FILE, confusion_figure)):
+    path = run.run_dir / name
     _save(make(run), path)
     if figures_out is not None:
       figures_out.mkdir(parents=True, exist_ok=True)
-      shutil.copyfile(path, figures_out / f"{run.key}_{kind}.png")
+      shutil.copyfile(path, figures_out / f"{run.key}_{name}")
 
 
 def with_unique_keys(runs: Sequence[Run]) -> list[Run]:
