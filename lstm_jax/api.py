@@ -96,7 +96,7 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
     if section not in config or name not in config[section]:
       raise errors.BadValueError(
           f"fit: unknown config key {key!r}; "
-          + (schema.legacy_key_hint(key, value, errors.PYTHON) or "see lstm_jax/config/schema.py"))
+          + schema.unknown_key_hint(key, value, errors.PYTHON))
     config[section][name] = value
   inputs = workdir / workdir_lib.INPUTS_DIR
   inputs.mkdir(parents=True, exist_ok=True)

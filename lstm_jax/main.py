@@ -137,10 +137,10 @@ def missing_config_file(argv: list[str]) -> str:
 
 def unknown_config_keys(argv: list[str]) -> list[str]:
   """What is wrong with each --config.KEY flag that names no key of the schema,
-  with the key that replaced one of the first releases or a near one."""
+  and what to write instead."""
   from lstm_jax import errors  # pylint: disable=g-import-not-at-top
   from lstm_jax.config import schema  # pylint: disable=g-import-not-at-top
-  known = set(_flat_keys(schema.default_config().to_dict()))
+  known = set(schema.known_keys())
   problems = []
   for i, arg in enumerate(argv):
     if not arg.startswith("--config."):
@@ -150,31 +150,9 @@ def unknown_config_keys(argv: list[str]) -> list[str]:
       continue
     if not has_value and i + 1 < len(argv):
       value = argv[i + 1]
-    problems.append(f"--config.{key}: unknown config key; " + (
-        schema.legacy_key_hint(key, _flag_value(value), errors.COMMAND_LINE)
-        or _near_keys(key, known)))
+    problems.append(f"--config.{key}: unknown config key; "
+                    + schema.unknown_key_hint(key, _flag_value(value), errors.COMMAND_LINE))
   return problems
-
-
-def _near_keys(key: str, known: set[str]) -> str:
-  """The key of the same section nearest to `key`, or the keys of its section, or
-  the section nearest to its section."""
-  section = key.rsplit(".", 1)[0]
-  siblings = sorted(k for k in known if k.rsplit(".", 1)[0] == section)
-  if siblings:
-    near = difflib.get_close_matches(key, siblings, n=1, cutoff=0.8)
-    return (f"did you mean --config.{near[0]}?" if near else
-            f"the keys of {section}: {', '.join(k.rsplit('.', 1)[1] for k in siblings)}")
-  sections = {k.rsplit(".", 1)[0] for k in known if "." in k}
-  near = difflib.get_close_matches(section, sections, n=1)
-  return (f"no section {section}" + (f"; did you mean {near[0]}?" if near else
-                                     f" (sections: {', '.join(sorted(sections))})"))
-
-
-def _flat_keys(tree: dict, prefix: str = "") -> list[str]:
-  return [key for name, value in tree.items()
-          for key in (_flat_keys(value, f"{prefix}{name}.") if isinstance(value, dict)
-                      else [f"{prefix}{name}"])]
 
 
 def _flag_value(text: str):

@@ -98,7 +98,7 @@ def test_a_misspelt_key_is_answered_with_the_nearest_one(tmp_path):
 
   assert done.returncode == 2
   assert done.stderr == ("error: --config.train.max_epoch: unknown config key; did you mean "
-                         "--config.train.max_epochs?\n")
+                         "train.max_epochs?\n")
 
 
 def test_help_says_which_flags_are_required():

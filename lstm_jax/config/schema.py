@@ -12,6 +12,7 @@ command line they accept JSON.
 """
 
 import copy
+import difflib
 import json
 from typing import Any, Mapping
 
@@ -150,6 +151,32 @@ LEGACY_KEY_REPLACEMENTS: Mapping[str, str] = {
     "model.bidirectional": "model.lstm_layers", "model.lstm_dropout": "model.lstm_layers",
     "model.recurrent_dropout": "model.lstm_layers", "model.dropout": "model.head_dropout",
 }
+
+
+def known_keys() -> list[str]:
+  """Every key of the schema: `section.name`, or `name` at the top level."""
+  return [f"{section}.{name}" if isinstance(values, dict) else section
+          for section, values in default_config().to_dict().items()
+          for name in (values if isinstance(values, dict) else [None])]
+
+
+def unknown_key_hint(key: str, value: Any, spelling: errors.Spelling) -> str:
+  """What to write instead of `key` (set to `value`), a key of no section of the
+  schema: the key that replaced one of the first releases, else the nearest key
+  of its section, or its section's keys, or the nearest section."""
+  if legacy := legacy_key_hint(key, value, spelling):
+    return legacy
+  known = known_keys()
+  section = key.rsplit(".", 1)[0]
+  siblings = sorted(k for k in known if k.rsplit(".", 1)[0] == section and "." in k)
+  if siblings:
+    near = difflib.get_close_matches(key, siblings, n=1, cutoff=0.8)
+    return (f"did you mean {near[0]}?" if near else
+            f"the keys of {section}: {', '.join(k.rsplit('.', 1)[1] for k in siblings)}")
+  sections = sorted({k.split(".")[0] for k in known if "." in k})
+  near = difflib.get_close_matches(section, sections, n=1)
+  return f"no section {section}" + (f"; did you mean {near[0]}?" if near else
+                                    f" (sections: {', '.join(sections)})")
 
 
 def legacy_key_hint(key: str, value: Any, spelling: errors.Spelling) -> str:

@@ -117,28 +117,42 @@ def plan(workdir: pathlib.Path, old: dict[str, Any], config: ml_collections.Conf
         f"{workdir} has trained {done} epochs, more than train.max_epochs={max_epochs}: "
         f"pass {done} or more ({spelling.key('train.max_epochs', done)}) to go on, or "
         f"{spelling.restart} to start over.")
+  state = replayed_early_stopping(workdir, history, config, spelling)
+  if state.stopped:
+    raise config_validation.ConfigError(
+        f"{workdir} stopped early: " + stopped_early_advice(state, config, spelling))
+  finished = (workdir / workdir_lib.RESULTS_FILE).exists()
+  if finished and done >= max_epochs:
+    return None
+  return Continuation(old=old, changed=tuple(changed), epochs_done=done, finished=finished)
+
+
+def replayed_early_stopping(workdir: pathlib.Path, history: list[dict[str, Any]],
+                            config: ml_collections.ConfigDict,
+                            spelling: errors.Spelling) -> early_stopping.EarlyStoppingState:
+  """Early stopping after the epochs of `history` under the settings of `config`
+  (which may differ from those the epochs ran with).
+
+  Raises:
+    ConfigError: under these settings the run would have stopped before its
+      last epoch; the message names the smallest patience that goes on.
+  """
   settings = config.early_stopping
   mode = early_stopping.resolve_mode(settings.monitor, settings.mode)
   values = [record[settings.monitor] for record in history]
   states = early_stopping.replay(values, mode=mode, min_delta=settings.min_delta,
                                  patience=settings.patience)
-  if len(states) < done:
-    # Never stops: the epochs each waited for an improvement.
+  if len(states) < len(history):
+    # The epochs each waited for an improvement, with a patience that never runs out.
     waits = [s.wait for s in early_stopping.replay(
-        values, mode=mode, min_delta=settings.min_delta, patience=done + 1)]
+        values, mode=mode, min_delta=settings.min_delta, patience=len(history) + 1)]
     needed = max(waits[:-1]) + 1
     raise config_validation.ConfigError(
         f"with early_stopping.patience={settings.patience}, {workdir} would have stopped "
-        f"at epoch {len(states)}, but it has trained {done} epochs: pass a patience of "
-        f"{needed} or more ({spelling.key('early_stopping.patience', needed)}) to go on, "
+        f"at epoch {len(states)}, but it has trained {len(history)} epochs: pass a patience "
+        f"of {needed} or more ({spelling.key('early_stopping.patience', needed)}) to go on, "
         f"or {spelling.restart} to start over.")
-  if states and states[-1].stopped:
-    raise config_validation.ConfigError(
-        f"{workdir} stopped early: " + stopped_early_advice(states[-1], config, spelling))
-  finished = (workdir / workdir_lib.RESULTS_FILE).exists()
-  if finished and done >= max_epochs:
-    return None
-  return Continuation(old=old, changed=tuple(changed), epochs_done=done, finished=finished)
+  return states[-1] if states else early_stopping.EarlyStoppingState()
 
 
 def stopped_early_advice(state: early_stopping.EarlyStoppingState,

@@ -105,7 +105,6 @@ def check_workdir_config(
   """
   path = workdir / workdir_lib.CONFIG_FILE
   new = json_config(config)
-  going_on = None
   if path.exists():
     old = workdir_lib.read_json(path)
     changed = sorted(config_validation.changed_keys(old, new))
@@ -323,7 +322,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   if restored is not None:
     epoch, state, meta = restored
     history = meta["history"]
-    stopper = _replayed_early_stopping(config, history, mode, spelling)
+    stopper = continuation.replayed_early_stopping(workdir, history, config, spelling)
     if plateau:
       plateau = plateau.restored(meta)
     first_epoch = epoch + 1
@@ -384,22 +383,6 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     workdir_lib.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
   ckpt.close()
   return results
-
-
-def _replayed_early_stopping(config: ml_collections.ConfigDict, history: list[dict[str, Any]],
-                             mode: str, spelling: errors.Spelling
-                             ) -> early_stopping.EarlyStoppingState:
-  """Early stopping after the epochs of `history`, under the settings of
-  `config` (which may have changed since: `continuation`)."""
-  settings = config.early_stopping
-  states = early_stopping.replay([record[settings.monitor] for record in history], mode=mode,
-                                 min_delta=settings.min_delta, patience=settings.patience)
-  if len(states) < len(history):
-    raise config_validation.ConfigError(
-        f"with early_stopping.patience={settings.patience} this run would have stopped at "
-        f"epoch {len(states)}, but it has trained {len(history)} epochs: pass the patience "
-        f"it was trained with, or {spelling.restart} to start over.")
-  return states[-1] if states else early_stopping.EarlyStoppingState()
 
 
 def _train_epoch(training: _Training, state: steps.TrainState,
