@@ -47,28 +47,27 @@ class Continuation:
   Attributes:
     old: the run's previous config (`config.json`, upgraded), plain JSON.
     changed: the keys that differ, all of `CONTINUABLE_KEYS`.
-    epochs_done: the epochs trained before.
     finished: whether the run had finished (its `results.json` is gone now).
   """
   old: dict[str, Any]
   changed: tuple[str, ...]
-  epochs_done: int
   finished: bool
 
   def line(self, workdir: pathlib.Path, config: ml_collections.ConfigDict,
-           steps_per_epoch: int) -> str:
-    """The one line that says how the run goes on."""
+           epochs_done: int, steps_per_epoch: int) -> str:
+    """The one line that says how the run goes on after `epochs_done` epochs."""
     new, old = config_validation.flatten(config.to_dict()), config_validation.flatten(self.old)
     changes = ", ".join(f"{key}={new[key]} (was {old[key]})" for key in self.changed)
-    first, last = self.epochs_done + 1, config.train.max_epochs
+    first, last = epochs_done + 1, config.train.max_epochs
     epochs = (f"epoch {first} follows" if first == last else
               f"epochs {first}-{last} follow" if first < last else "no epoch is left to train")
     verb = "Continuing the finished run" if self.finished else "Resuming"
-    return (f"{verb} {workdir} after epoch {self.epochs_done} with {changes}: {epochs}; "
-            f"{self._learning_rate(config, steps_per_epoch)}.")
+    return (f"{verb} {workdir} after epoch {epochs_done} with {changes}: {epochs}; "
+            f"{self._learning_rate(config, epochs_done * steps_per_epoch, steps_per_epoch)}.")
 
-  def _learning_rate(self, config: ml_collections.ConfigDict, steps_per_epoch: int) -> str:
-    step = self.epochs_done * steps_per_epoch
+  def _learning_rate(self, config: ml_collections.ConfigDict, step: int,
+                     steps_per_epoch: int) -> str:
+    """How the rate of `step`, the next one, compares with the old schedule's."""
     old_train = ml_collections.ConfigDict(self.old["train"])
     before = optimizers.learning_rate_at(
         optimizers.schedule_from_config(old_train, steps_per_epoch), step)
@@ -124,7 +123,7 @@ def plan(workdir: pathlib.Path, old: dict[str, Any], config: ml_collections.Conf
   finished = (workdir / workdir_lib.RESULTS_FILE).exists()
   if finished and done >= max_epochs:
     return None
-  return Continuation(old=old, changed=tuple(changed), epochs_done=done, finished=finished)
+  return Continuation(old=old, changed=tuple(changed), finished=finished)
 
 
 def replayed_early_stopping(workdir: pathlib.Path, history: list[dict[str, Any]],
