@@ -246,7 +246,8 @@ def test_imdb_download_without_network_fails_at_once_saying_where_to_put_it(
                       f"http://127.0.0.1:{port}/aclImdb_v1.tar.gz")
   start = time.monotonic()
   with pytest.raises(datasets.DataError, match=r"cannot download .*127\.0\.0\.1.*\. "
-                     r"Offline, put aclImdb_v1\.tar\.gz from that address .* in .*manual") as refused:
+                     r"Offline, put aclImdb_v1\.tar\.gz from that address .* in "
+                     r".*manual") as refused:
     load(tmp_path, source="imdb", manual_dir=str(tmp_path / "manual"))
   assert time.monotonic() - start < 10
   # Said once, with the route of local files.

@@ -1,5 +1,6 @@
 """GloVe reading, caching, downloading and the embedding matrix."""
 
+import doctest
 import gzip
 import hashlib
 import http.server
@@ -190,6 +191,10 @@ def test_embedding_matrix_rows_follow_word_index():
   np.testing.assert_array_equal(matrix[2], 0)  # not in GloVe
   np.testing.assert_array_equal(matrix[3], VECTORS[0])
   np.testing.assert_array_equal(matrix[4], VECTORS[4])
+
+
+def test_doctests():
+  assert doctest.testmod(glove).failed == 0
 
 
 def test_embedding_matrix_coverage():

@@ -113,8 +113,9 @@ def missing_source(options: DataOptions) -> str:
     else:
       return ""
     return (f"{why} (unchanged: its checksum is verified) in {options.manual_dir} "
-            "(data.manual_dir), or give the reviews as local files: data.source=files, data.train_files=TRAIN and "
-            "data.test_files=TEST (CSV, TSV or JSON lines with text and label fields; "
+            "(data.manual_dir), or give the reviews as local files: data.source=files, "
+            "data.train_files=TRAIN and data.test_files=TEST (CSV, TSV or JSON lines with "
+            "text and label fields; "
             "docs/USAGE.md, \"Offline\")")
   return (f"{needed} not found in {options.manual_dir} "
           f"(data.manual_dir). {builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")

@@ -424,9 +424,8 @@ def embedding_matrix(word_index: Mapping[str, int], vectors: Vectors, vocab_size
 def coverage_line(coverage: Mapping[str, float]) -> str:
   """`embedding_matrix`'s coverage in words.
 
-  >>> coverage_line({"words": 19999, "words_found": 18532, "word_coverage": 0.92665,
-  ...                "tokens": 10, "tokens_found": 9, "token_coverage": 0.9})
-  'GloVe has vectors for 18,532 of the 19,999 words of the vocabulary (92.7%), 90.0% of the training tokens'
+  >>> coverage_line({"words": 19999, "words_found": 18532, "word_coverage": 0.92665})
+  'GloVe has vectors for 18,532 of the 19,999 words of the vocabulary (92.7%)'
   """
   line = (f"GloVe has vectors for {coverage['words_found']:,} of the {coverage['words']:,} "
           f"words of the vocabulary ({coverage['word_coverage']:.1%})")
