@@ -100,3 +100,14 @@ def test_help_shows_the_signature_and_docstring_of_fit():
   import lstm_jax  # pylint: disable=g-import-not-at-top
   assert lstm_jax.fit is api.fit
   assert "fit" in dir(lstm_jax)
+
+
+def test_ci_runs_every_suite_the_default_one_leaves_out():
+  pytest_options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
+      "ini_options"]
+  markers = [marker.split(":")[0] for marker in pytest_options["markers"]]
+  assert {"slow", "keras"} <= set(markers)
+  ci = (ROOT / ".ci" / "run").read_text()
+  for marker in markers:
+    assert f"not {marker}" in pytest_options["addopts"]
+    assert f"pytest -m {marker}" in ci, marker
