@@ -1,9 +1,10 @@
 """Readers: JSON lines, CSV, TSV and one-file-per-label text, plain or gzip.
 
 Every row read is either yielded as an `Example` or counted in a `Tally` under
-the reason it was dropped. Bad input that cannot be a row (a malformed JSON
-line, undecodable bytes, a missing column, a CSV quote that swallows the lines
-after it) raises `DataError` naming the file, the line and the fix. Blank lines
+the reason it was dropped. Bad input that cannot be a row (a binary file, a
+malformed JSON line, undecodable bytes, a missing column, a CSV quote that
+swallows the lines after it) raises `DataError` naming the file, the line and
+the fix. Blank lines
 of JSON-lines / CSV / TSV files are not rows; in `lines_per_label` files every
 line is a row.
 """
