@@ -50,7 +50,7 @@ def test_a_finished_run_says_how_to_train_it_further():
   results = {"epochs_run": 3, "stopped_early": False, "best_epoch": 3}
   assert continuation.finished_line("runs/x", results, default.get_config(),
                                     errors.PYTHON) == (
-          "runs/x is finished: it trained its train.max_epochs=3 epochs. To train on, pass a "
+          "runs/x is finished: it reached train.max_epochs=3. To train on, pass a "
           "larger value (overrides={'train.max_epochs': 6}); to start over, pass restart=True.")
 
 

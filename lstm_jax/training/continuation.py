@@ -177,6 +177,6 @@ def finished_line(workdir: pathlib.Path, results: dict[str, Any],
         best_epoch=results["best_epoch"], wait=epochs - results["best_epoch"],
         last_epoch=epochs, stopped=True)
     return f"{workdir} is finished: " + stopped_early_advice(state, config, spelling)
-  return (f"{workdir} is finished: it trained its train.max_epochs={epochs} epochs. To "
-          f"train on, pass a larger value ({spelling.key('train.max_epochs', 2 * epochs)}); "
-          f"to start over, pass {spelling.restart}.")
+  return (f"{workdir} is finished: it reached train.max_epochs={epochs}. To train on, "
+          f"pass a larger value ({spelling.key('train.max_epochs', 2 * epochs)}); to start "
+          f"over, pass {spelling.restart}.")

@@ -326,12 +326,13 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     if plateau:
       plateau = plateau.restored(meta)
     first_epoch = epoch + 1
-    logging.info("Resuming %s after epoch %d", workdir, epoch)
+    if going_on:
+      training.console.print(going_on.line(workdir, config, epoch, training.num_steps))
+    else:
+      logging.info("Resuming %s after epoch %d", workdir, epoch)
     if is_chief:
       # A run killed between its checkpoint and this file left it an epoch short.
       run_records.write_history(workdir, history)
-  if going_on:
-    training.console.print(going_on.line(workdir, config, first_epoch - 1, training.num_steps))
   progress = None
   resumed = preemption.restore_progress(training.progress_dir, state, first_epoch)
   if resumed is not None:
