@@ -4,8 +4,17 @@
 train_and_evaluate(config, workdir)` is what the command runs.
 """
 
+__all__ = ["fit"]
 
-def fit(*args, **kwargs):
-  """`lstm_jax.api.fit`, imported on first use so that `import lstm_jax` stays light."""
-  from lstm_jax import api  # pylint: disable=g-import-not-at-top
-  return api.fit(*args, **kwargs)
+
+def __getattr__(name: str):
+  # `fit` is `lstm_jax.api.fit` itself (its signature and docstring), imported on
+  # first use: serving a model imports `lstm_jax` without the training code.
+  if name == "fit":
+    from lstm_jax import api  # pylint: disable=g-import-not-at-top
+    return api.fit
+  raise AttributeError(f"module 'lstm_jax' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+  return sorted({*globals(), *__all__})

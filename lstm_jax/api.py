@@ -3,8 +3,9 @@
 It runs the command's own pipeline: the texts are written as JSON lines into the
 workdir, a config is pointed at them and `train.train_and_evaluate` trains,
 checkpoints and evaluates exactly as `python -m lstm_jax.main` would. The files
-are named by their content, so the same call resumes or returns a finished run,
-and other texts in the same workdir are refused as a changed config.
+are named by their content, so the same call resumes or returns a finished run
+(or, with a larger `train.max_epochs`, trains it further), and other texts in
+the same workdir are refused as a changed config.
 """
 
 import dataclasses
@@ -58,14 +59,20 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
         config: Optional[ml_collections.ConfigDict] = None,
         validation_data: Optional[tuple[Texts, Labels]] = None,
         test_data: Optional[tuple[Texts, Labels]] = None,
-        overrides: Optional[Mapping[str, Any]] = None) -> History:
+        overrides: Optional[Mapping[str, Any]] = None,
+        restart: bool = False) -> History:
   """Trains a classifier of `texts` by `labels` with early stopping.
+
+  The same call again resumes an interrupted run or returns a finished one;
+  with a larger `train.max_epochs` (or `early_stopping.patience`) in
+  `overrides` it trains the run further from its last epoch, as Keras's `fit`
+  called again does.
 
   Args:
     texts: the training texts.
     labels: one label per text (any values; kept as strings).
     workdir: the run's folder (created; a rerun of the same call resumes).
-    config: the experiment (default `config.default_config()`); its `data.*`
+    config: the experiment (default `lstm_jax.config.schema.default_config()`); its `data.*`
       file keys are replaced by the given texts.
     validation_data: (texts, labels) for validation and early stopping, as
       Keras's `fit(validation_data=)`; None holds `data.validation_split` of
@@ -73,16 +80,23 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
     test_data: (texts, labels) to test on; None holds `data.test_split` of
       the training texts out, as the command does.
     overrides: `{"section.key": value}`, e.g. `{"train.max_epochs": 5}`.
+    restart: delete the workdir's previous run first and start over.
 
   Returns:
     The history, the results and the workdir.
+
+  Raises:
+    lstm_jax.errors.UserError: bad input or a workdir holding another run;
+      the message names what to pass instead.
   """
   workdir = pathlib.Path(workdir)
   config = schema.default_config() if config is None else config.copy_and_resolve_references()
   for key, value in (overrides or {}).items():
     section, _, name = key.rpartition(".")
     if section not in config or name not in config[section]:
-      raise errors.BadValueError(f"fit: unknown config key {key!r}; see lstm_jax/config/schema.py")
+      raise errors.BadValueError(
+          f"fit: unknown config key {key!r}; "
+          + schema.unknown_key_hint(key, value, errors.PYTHON))
     config[section][name] = value
   inputs = workdir / workdir_lib.INPUTS_DIR
   inputs.mkdir(parents=True, exist_ok=True)
@@ -95,7 +109,8 @@ def fit(texts: Texts, labels: Labels, workdir: os.PathLike, *,
   for split, given in (("test", test_data), ("validation", validation_data)):
     config.data[f"{split}_files"] = (() if given is None
                                      else (_write_examples(inputs, split, *given),))
-  results = train.train_and_evaluate(config, workdir)
+  results = train.train_and_evaluate(config, workdir, restart=restart,
+                                     spelling=errors.PYTHON)
   epochs = run_records.read_history(workdir)
   history = {key: [epoch.get(key) for epoch in epochs]
              for key in (epochs[0] if epochs else {}) if key != "epoch"}

@@ -6,8 +6,11 @@ command line prints it as one `error: ...` line and exits with `EXIT_CODE`.
 Any other exception is a bug and keeps its traceback.
 """
 
+import dataclasses
+import json
+import shlex
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_CODE = 2
 
@@ -31,6 +34,24 @@ class WriteError(UserError, OSError):
 
 class MissingDependencyError(UserError, ImportError):
   """An optional package a command needs is not installed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Spelling:
+  """How a message names what its reader can pass: the command's flags, or the
+  arguments of a Python call such as `lstm_jax.fit`."""
+  restart: str  # what deletes the previous run of a workdir
+  command_line: bool  # flags (JSON values, quoted for a shell), else Python literals
+
+  def key(self, key: str, value: Any) -> str:
+    """`key` set to `value`, as the reader writes it."""
+    if self.command_line:
+      return f"--config.{key}={shlex.quote(json.dumps(value))}"
+    return f"overrides={{{key!r}: {value!r}}}"
+
+
+COMMAND_LINE = Spelling(restart="--restart", command_line=True)
+PYTHON = Spelling(restart="restart=True", command_line=False)
 
 
 def exit_with(error: UserError) -> NoReturn:

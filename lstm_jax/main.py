@@ -2,13 +2,16 @@ r"""Trains and evaluates an LSTM text classifier.
 
   python -m lstm_jax.main --config=configs/sentiment_glove.py --workdir=runs/sentiment_glove
 
-Any config key can be overridden, e.g. `--config.train.learning_rate=3e-4`;
-list-valued keys take a comma-separated string. Rerunning the same command
-resumes an interrupted run and prints the results of a finished one.
-Multi-process runs call `jax.distributed.initialize` (see README "Scaling out").
+--config and --workdir are required; any config key can be overridden, e.g.
+--config.train.learning_rate=3e-4 (docs/USAGE.md: local files, offline data). The
+same command again resumes a run, or trains a finished one further with a larger
+--config.train.max_epochs. Several processes: docs/SCALING.md.
 """
 
+import difflib
+import json
 import os
+import pathlib
 import shlex
 import sys
 import traceback
@@ -18,9 +21,11 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for everything about the run.")
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Required: the experiment's config file, e.g. configs/sentiment_glove.py.",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Required: the folder for everything about the run (created).")
 _RESTART = flags.DEFINE_bool("restart", False,
                              "Delete the workdir's previous run and start over.")
 _COORDINATOR = flags.DEFINE_string(
@@ -94,16 +99,68 @@ def record_command(workdir: str) -> None:
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing; a bad flag (an unknown config key, a value of the
-  wrong type, a missing --workdir) is an `error: ...` line and exit code 2."""
+  """absl's flag parsing; a bad flag (a config file that is not there, an
+  unknown config key, a value of the wrong type, a missing --workdir) is an
+  `error: ...` line and exit code 2."""
   try:
-    return flags.FLAGS(argv)
+    remaining = flags.FLAGS(argv)
+    message = missing_config_file(argv)
+    if not message:
+      return remaining
   except flags.Error as e:
-    print(f"error: {e}", file=sys.stderr)
+    message = str(e)
   except (AttributeError, KeyError) as e:  # config_flags: an unknown key
-    detail = str(e).strip("'").replace("\\'", "'").replace("\\n", "; ")
-    print(f"error: unknown config key in a --config.* flag: {detail}", file=sys.stderr)
+    message = "; ".join(unknown_config_keys(argv)) or f"unknown config key: {e}"
+  except OSError:  # config_flags: an override of a config file that did not load
+    message = missing_config_file(argv)
+    if not message:
+      raise
+  print(f"error: {message}", file=sys.stderr)
   sys.exit(2)
+
+
+def missing_config_file(argv: list[str]) -> str:
+  """What is wrong with a --config naming no file, with the likely one; "" if it is there."""
+  given = next((value for flag, value in zip(argv, argv[1:] + [""]) if flag == "--config"),
+               next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None))
+  path = pathlib.Path((given or "").split(":", 1)[0])
+  if given is None or path.is_file():
+    return ""
+  folder = path.parent
+  near = (difflib.get_close_matches(path.name, [p.name for p in folder.glob("*.py")], n=1)
+          if folder.is_dir() else [])
+  hint = (f"; did you mean {folder / near[0]}?" if near else
+          f" ({folder} holds no such file)" if folder.is_dir() else
+          f" (there is no folder {folder} in {os.getcwd()})")
+  return f"--config={given}: no such config file{hint}"
+
+
+def unknown_config_keys(argv: list[str]) -> list[str]:
+  """What is wrong with each --config.KEY flag that names no key of the schema,
+  and what to write instead."""
+  from lstm_jax import errors  # pylint: disable=g-import-not-at-top
+  from lstm_jax.config import schema  # pylint: disable=g-import-not-at-top
+  known = set(schema.known_keys())
+  problems = []
+  for i, arg in enumerate(argv):
+    if not arg.startswith("--config."):
+      continue
+    key, has_value, value = arg[len("--config."):].partition("=")
+    if key in known:
+      continue
+    if not has_value and i + 1 < len(argv):
+      value = argv[i + 1]
+    problems.append(f"--config.{key}: unknown config key; "
+                    + schema.unknown_key_hint(key, _flag_value(value), errors.COMMAND_LINE))
+  return problems
+
+
+def _flag_value(text: str):
+  """A flag's value as config_flags reads a literal: JSON, True / False, else the text."""
+  try:
+    return json.loads(text)
+  except ValueError:
+    return {"True": True, "False": False}.get(text, text)
 
 
 def main(argv):

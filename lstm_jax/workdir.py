@@ -1,7 +1,8 @@
 """The names of a run's workdir: a contract with scripts outside the project.
 
 Every module spells a workdir file through these constants (a test greps the
-package for the literal names); docs/ARCHITECTURE.md lists what each holds. Every write is atomic (a temporary
+package for the literal names); docs/ARCHITECTURE.md lists what each holds (a test
+checks every doc that lists them against these names). Every write is atomic (a temporary
 file, then a rename), so a run killed at any moment leaves either the old or the
 new file, never half of one.
 """
@@ -25,6 +26,9 @@ LOCK_FILE = ".lock"  # held by the running process
 COMMAND_FILE = "command.txt"  # the command line of the last invocation
 BASELINES_FILE = "baselines.json"  # written by `python -m lstm_jax.study.baselines`
 INPUTS_DIR = "inputs"  # the texts `lstm_jax.fit` was given, as JSON lines
+# Written by `python -m lstm_jax.study.report`:
+CURVES_FIGURE_FILE = "curves.png"  # loss and accuracy per epoch
+CONFUSION_FIGURE_FILE = "confusion.png"  # the test confusion matrix
 
 # The items of one checkpoint directory.
 PARAMS_ITEM = "parameters"  # the model's params (orbax StandardSave)
@@ -32,6 +36,11 @@ OPTIMIZER_ITEM = "optimizer"  # the rest of the train state; newest epochs only
 STATE_ITEM = "state"  # the whole train state, in checkpoints written before the split
 META_ITEM = "meta"  # epoch bookkeeping (JSON)
 LAYOUT_ITEM = "tree"  # key path -> shape and dtype of every array of the state (JSON)
+# The monitored value that ranks the epoch for "best" (JSON); orbax writes and names
+# it, as `<item>/<item>`.
+METRICS_ITEM = "metrics"
+# Items written before the parameters got their own: read, never written.
+LEGACY_ITEMS = (STATE_ITEM,)
 
 
 def write_json_atomic(path: os.PathLike, obj: Any) -> None:

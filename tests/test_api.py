@@ -1,6 +1,8 @@
 """`lstm_jax.fit`: one call on in-memory texts, the command's own pipeline underneath."""
 
 import random
+import re
+import shutil
 
 import pytest
 
@@ -39,10 +41,15 @@ def test_fit_tests_on_the_given_test_data(fitted):
   assert 0.0 <= fitted.results["test_accuracy"] <= 1.0
 
 
-def test_fit_validates_on_the_given_validation_data(tmp_path):
-  fitted = lstm_jax.fit(*reviews(100, 1), tmp_path / "run", validation_data=reviews(30, 4),
-                        test_data=reviews(20, 2), overrides={**TINY, "train.max_epochs": 1})
-  assert (fitted.results["num_train"], fitted.results["num_val"]) == (100, 30)
+def test_restart_trains_other_texts_validated_on_the_given_data(fitted, tmp_path):
+  workdir = shutil.copytree(fitted.workdir, tmp_path / "run")
+  again = lstm_jax.fit(*reviews(100, 1), workdir, validation_data=reviews(30, 4),
+                       test_data=reviews(20, 2), overrides={**TINY, "train.max_epochs": 1},
+                       restart=True)
+  assert (again.results["num_train"], again.results["num_val"]) == (100, 30)
+  assert len(again.history["loss"]) == 1
+  # The texts of the deleted run are gone; the new run's train, validation and test stay.
+  assert len(list((workdir / "inputs").iterdir())) == 3
 
 
 def test_the_same_call_again_returns_the_finished_run(fitted):
@@ -50,9 +57,16 @@ def test_the_same_call_again_returns_the_finished_run(fitted):
   assert again.results == fitted.results
 
 
-def test_other_texts_in_the_same_workdir_are_refused(fitted):
-  with pytest.raises(errors.UserError, match="another config"):
+def test_other_texts_in_the_same_workdir_are_refused_in_python_terms(fitted):
+  with pytest.raises(errors.UserError, match="another config") as refused:
     lstm_jax.fit(*reviews(300, 3), fitted.workdir, overrides=TINY)
+  assert "pass restart=True" in str(refused.value) and "--" not in str(refused.value)
+
+
+def test_a_finished_fit_says_how_to_train_further_in_python_terms(fitted, capsys):
+  lstm_jax.fit(*reviews(300, 1), fitted.workdir, test_data=reviews(60, 2), overrides=TINY)
+  assert ("pass a larger value (overrides={'train.max_epochs': 4}); to start over, pass "
+          "restart=True") in capsys.readouterr().out
 
 
 def test_texts_and_labels_of_different_lengths_are_a_clear_error(tmp_path):
@@ -63,3 +77,10 @@ def test_texts_and_labels_of_different_lengths_are_a_clear_error(tmp_path):
 def test_an_unknown_override_is_a_clear_error(tmp_path):
   with pytest.raises(errors.UserError, match="unknown config key 'train.epochs'"):
     lstm_jax.fit(["a"], ["x"], tmp_path, overrides={"train.epochs": 3})
+
+
+def test_an_override_of_the_first_releases_names_the_key_that_replaced_it(tmp_path):
+  with pytest.raises(errors.UserError, match=re.escape(
+      "'model.units'; model.units of an earlier release is now model.recurrent_layers: pass "
+      "overrides={'model.recurrent_layers': [{'units': 64}]}")):
+    lstm_jax.fit(["a"], ["x"], tmp_path, overrides={"model.units": 64})

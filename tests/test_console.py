@@ -4,8 +4,10 @@ and model summary, as much as `train.verbose` asks."""
 import doctest
 import io
 import logging
+import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 
@@ -128,6 +130,25 @@ def test_a_run_that_does_not_stop_early_prints_neither(tmp_path, monkeypatch, ca
                                                     "train.verbose": 2}), tmp_path / "run")
   out = capsys.readouterr().out
   assert "early stopping" not in out and "Restoring" not in out
+
+
+def test_ctrl_c_ends_the_progress_bar_line_before_its_message(tmp_path, monkeypatch):
+  real = train.steps.make_batches
+
+  def make_batches(*args, **kwargs):
+    for i, batch in enumerate(real(*args, **kwargs)):
+      if i == 3:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while step 3 is in flight
+      yield batch
+
+  monkeypatch.setattr(train.steps, "make_batches", make_batches)
+  terminal = Terminal()
+  monkeypatch.setattr(sys, "stdout", terminal)
+  with pytest.raises(train.preemption.Interrupted):
+    train.train_and_evaluate(tiny_config(tmp_path, **{"train.max_epochs": 1}),
+                             tmp_path / "run")
+  bar_line = terminal.getvalue().split("\r")[-1]
+  assert re.fullmatch(r" *\d+/\d+ \[.*\] - ETA: .* - accuracy: \d\.\d{4} *\n", bar_line)
 
 
 def summary_of(config):

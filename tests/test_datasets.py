@@ -5,6 +5,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import socket
 import tarfile
 import time
@@ -145,9 +146,26 @@ def test_bad_config_names_the_key(tmp_path, data, match):
 
 def test_no_training_rows_left_is_a_clear_error(tmp_path):
   path = write(tmp_path / "a.csv", "text,label\n ,a\n")
-  with pytest.raises(datasets.DataError, match=r"no usable rows in the train "
-                     r"split of text_files: 1 read, dropped \{'empty text': 1"):
+  with pytest.raises(datasets.DataError, match=re.escape(
+      f"no usable rows in the train split ({path}): every row was dropped (train: dropped 1 "
+      f"of 1 rows; empty text: 1 ({path}:2))")):
     load(tmp_path, train_files=path)
+
+
+@pytest.mark.parametrize("content, what", [("", "is empty"),
+                                           ("text,label\n", "holds no rows (a header line only")])
+def test_a_file_without_rows_is_named(tmp_path, content, what):
+  path = write(tmp_path / "a.csv", content)
+  with pytest.raises(datasets.DataError, match=re.escape(
+      f"no usable rows in the train split ({path}): {path} {what}")):
+    load(tmp_path, train_files=path)
+
+
+def test_a_file_without_rows_beside_others_is_a_warning(tmp_path, caplog):
+  path, empty = write(tmp_path / "a.csv", "text,label\nfine,a\nbad,b\n"), write(
+      tmp_path / "b.csv", "")
+  load(tmp_path, train_files=f"{path},{empty}")
+  assert f"data: train: {empty} is empty" in caplog.text
 
 
 def test_labels_filtered_to_nothing_is_a_clear_error(tmp_path):
@@ -227,10 +245,15 @@ def test_imdb_download_without_network_fails_at_once_saying_where_to_put_it(
   monkeypatch.setattr(builders, "IMDB_URL",
                       f"http://127.0.0.1:{port}/aclImdb_v1.tar.gz")
   start = time.monotonic()
-  with pytest.raises(datasets.DataError, match=r"cannot download .*127\.0\.0\.1.* "
-                     r"Put aclImdb_v1\.tar\.gz in .*manual"):
+  with pytest.raises(datasets.DataError, match=r"cannot download .*127\.0\.0\.1.*\. "
+                     r"Offline, put aclImdb_v1\.tar\.gz from that address .* in "
+                     r".*manual") as refused:
     load(tmp_path, source="imdb", manual_dir=str(tmp_path / "manual"))
   assert time.monotonic() - start < 10
+  # Said once, with the route of local files.
+  assert str(refused.value).count("aclImdb_v1.tar.gz") == 2  # the address's and the file's
+  assert "data.source=files, data.train_files=TRAIN and data.test_files=TEST" in str(
+      refused.value)
 
 
 def test_imdb_checksum_agrees_with_the_one_tfds_registers():

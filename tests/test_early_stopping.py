@@ -11,12 +11,14 @@ from lstm_jax.training import early_stopping as es
 
 def _run(curve, **kwargs):
   """Feeds a validation curve; returns the final state (stops when told)."""
-  state = es.EarlyStoppingState()
-  for epoch, value in enumerate(curve, start=1):
-    state = es.update(state, value, epoch, **kwargs)
-    if es.should_stop(state):
-      break
-  return state
+  return es.replay(curve, **kwargs)[-1]
+
+
+def test_replay_gives_the_state_of_each_epoch_up_to_the_stop():
+  states = es.replay([0.9, 0.7, 0.8, 0.85, 0.5], patience=2)
+  assert [s.wait for s in states] == [0, 0, 1, 2]
+  assert [s.stopped for s in states] == [False, False, False, True]
+  assert es.replay([], patience=2) == []
 
 
 def test_stops_at_best_epoch_plus_patience():

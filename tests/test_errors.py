@@ -68,6 +68,47 @@ def test_any_other_exception_keeps_its_traceback(bug, tmp_path):
   assert "error: " not in done.stderr
 
 
+def run_command(*flags: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, "-m", "lstm_jax.main", *flags], cwd=REPO_ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("overrides", [(), ("--config.train.max_epochs=3",)])
+def test_a_misspelt_config_path_is_one_line_naming_the_likely_file(overrides, tmp_path):
+  done = run_command("--config=configs/sentimnt_glove.py", f"--workdir={tmp_path}", *overrides)
+
+  assert done.returncode == 2
+  assert done.stderr == ("error: --config=configs/sentimnt_glove.py: no such config file; "
+                         "did you mean configs/sentiment_glove.py?\n")
+
+
+def test_a_key_of_the_first_releases_names_the_key_that_replaced_it(tmp_path):
+  done = run_command("--config=configs/default.py", f"--workdir={tmp_path}",
+                     "--config.model.units=128")
+
+  assert done.returncode == 2
+  assert done.stderr == ("error: --config.model.units: unknown config key; model.units of an "
+                         "earlier release is now model.recurrent_layers: pass "
+                         """--config.model.recurrent_layers='[{"units": 128}]'\n""")
+
+
+def test_a_misspelt_key_is_answered_with_the_nearest_one(tmp_path):
+  done = run_command("--config=configs/default.py", f"--workdir={tmp_path}",
+                     "--config.train.max_epoch=3")
+
+  assert done.returncode == 2
+  assert done.stderr == ("error: --config.train.max_epoch: unknown config key; did you mean "
+                         "train.max_epochs?\n")
+
+
+def test_help_says_which_flags_are_required():
+  done = run_command("--help")
+
+  assert "--config and --workdir are required" in done.stdout
+  assert "--workdir: Required" in done.stdout
+  assert "Scaling out" not in done.stdout
+
+
 def test_exit_with_prints_the_message_and_exits_2(capsys):
   with pytest.raises(SystemExit) as exited:
     errors.exit_with(errors.MissingFileError("--input file texts.txt not found"))

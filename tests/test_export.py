@@ -121,7 +121,7 @@ def test_exported_model_imports_back_to_the_same_parameters(workdir, exported):
                jax.tree.map(np.asarray, classifier.params))
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("backend", ["jax", pytest.param("torch", marks=pytest.mark.keras)])
 def test_exported_model_predicts_what_predict_json_prints(workdir, exported, backend):
   if importlib.util.find_spec(backend) is None:
     pytest.skip(f"{backend} is not installed (requirements-bench.txt installs torch)")

@@ -29,6 +29,7 @@ def shapes(tree):
   return jax.tree.map(jnp.shape, tree)
 
 
+@pytest.mark.keras
 def test_keras_twin_has_the_parameters_of_the_trained_model():
   config = small_config(recurrent_layers=({"units": 5, "bidirectional": True},) * 2,
                         head_dropout=0.2)

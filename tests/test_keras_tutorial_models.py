@@ -99,7 +99,13 @@ def token_ids(seed: int) -> np.ndarray:
   return ids
 
 
-@pytest.fixture(scope="module", params=TUTORIAL_MODELS, ids=lambda f: f.__name__)
+# Two models in the default suite, all of them in the Keras suite (`pytest -m keras`).
+DEFAULT_MODELS = (keras_io_imdb_bidirectional, masked_average_pooling)
+
+
+@pytest.fixture(scope="module", ids=lambda f: f.__name__, params=[
+    model if model in DEFAULT_MODELS else pytest.param(model, marks=pytest.mark.keras)
+    for model in TUTORIAL_MODELS])
 def reloaded(request, tmp_path_factory):
   """(the Keras model after a save and a load, its path, its predictions)."""
   keras.utils.set_random_seed(0)

@@ -229,3 +229,16 @@ def test_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path):
   path.write_bytes("\ufefftext,label\nx,a\n".encode("utf-8"))
   examples, _ = read(path)
   assert examples[0].label == "a"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+@pytest.mark.parametrize("content", [
+    b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xa4\xe2\xf9\x01\n",  # an .xlsx (a zip)
+    "text,label\nhi,pos\n".encode("utf-16"),  # UTF-16 text
+    b"text,label\n" + b"ok,pos\n" * 2000 + b"\x89\x00\x00\xff,neg\n",  # NUL bytes past the start
+])
+def test_a_binary_file_is_named_as_binary_in_any_encoding(tmp_path, content, encoding):
+  path = tmp_path / "reviews.csv"
+  path.write_bytes(content)
+  with pytest.raises(DataError, match=r"reviews\.csv: .* hold NUL bytes: this is a binary file"):
+    list(readers.read_file(str(path), readers.ReadOptions(encoding=encoding), readers.Tally()))

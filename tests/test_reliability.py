@@ -83,6 +83,21 @@ def test_same_seed_gives_the_same_run(data, reference, tmp_path):
   assert fh.differences(tmp_path / "again", reference) == []
 
 
+def test_a_finished_run_trained_further_equals_a_run_started_with_more_epochs(
+    data, reference, tmp_path, capsys):
+  """As Keras's `fit` called again: 2 epochs, then 2 more, are the 4 epochs of
+  the reference run (constant learning rate)."""
+  two = config_for(data)
+  two.train.max_epochs = 2
+  assert train.train_and_evaluate(two, tmp_path / "workdir")["epochs_run"] == 2
+  capsys.readouterr()
+  train.train_and_evaluate(config_for(data), tmp_path / "workdir")
+  assert (f"Continuing the finished run {tmp_path / 'workdir'} after epoch 2 with "
+          "train.max_epochs=4 (was 2): epochs 3-4 follow; the learning-rate schedule goes on "
+          "as before.") in capsys.readouterr().out
+  assert fh.differences(tmp_path / "workdir", reference) == []
+
+
 def test_sigint_mid_epoch_saves_the_step_and_resume_is_exact(data, reference, tmp_path,
                                                              monkeypatch):
   real = steps.make_batches

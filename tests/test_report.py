@@ -94,6 +94,14 @@ def test_curves_mark_an_early_stop_at_the_last_epoch(tmp_path):
   assert "stopped early at 6" in labels
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 30])
+def test_curves_number_epochs_with_whole_numbers(tmp_path, epochs):
+  run = report.load_run(make_run(tmp_path, "imdb", epochs=epochs, best=1))
+  for ax in report.curves_figure(run).axes:
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert len(ticks) >= 2 and all(t == int(t) for t in ticks), ticks
+
+
 def test_rewritten_epoch_keeps_the_last_line(tmp_path):
   run_dir = make_run(tmp_path, "imdb", epochs=3)
   with open(run_dir / "metrics.jsonl", "a") as f:

@@ -4,6 +4,7 @@ import csv
 import functools
 import json
 import random
+import re
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,7 @@ from lstm_jax.training import batching
 from lstm_jax.training import run_records
 from lstm_jax.training import steps
 from lstm_jax.training import train
+import test_workdir
 
 WORDS = {"good": ["great", "fine", "lovely", "superb", "nice"],
          "bad": ["awful", "poor", "dreadful", "nasty", "grim"]}
@@ -40,7 +42,8 @@ def write_reviews(path, n, seed):
 def tiny_config(tmp_path, **overrides):
   config = default.get_config()
   train_file = tmp_path / "train.csv"
-  write_reviews(train_file, 400, seed=1)
+  if not train_file.exists():  # rewritten, it would be prepared again
+    write_reviews(train_file, 400, seed=1)
   config.data.train_files = (str(train_file),)
   config.data.max_length = 12
   config.embedding.dim = 8
@@ -84,6 +87,28 @@ def test_workdir_holds_the_contract_files(finished_run):
   assert [e["epoch"] for e in epochs] == list(range(1, results["epochs_run"] + 1))
   for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
     assert all(key in e for e in epochs), key
+
+
+def test_a_checkpoint_holds_the_items_of_workdir_py(finished_run):
+  workdir, results = finished_run
+  epoch = workdir / "checkpoints" / str(results["epochs_run"])
+  items = {p.name for p in epoch.iterdir() if p.is_dir()}
+  assert items == test_workdir.ITEMS
+
+
+def test_the_docs_name_every_key_of_metrics_and_results(finished_run):
+  workdir, results = finished_run
+  rows = [line for doc in test_workdir.DOCS for line in doc.read_text("utf-8").splitlines()
+          if line.startswith(("| `metrics.jsonl` |", "| `results.json` |"))]
+  metrics_rows = [row for row in rows if row.startswith("| `metrics.jsonl`")]
+  assert len(metrics_rows) >= 2
+  for row in metrics_rows:
+    assert set(run_records.EPOCH_KEYS) <= set(re.findall(r"`(\w+)`", row)), row
+  listing = [row for row in rows if row.startswith("| `results.json`")
+             and len(set(re.findall(r"`(\w+)`", row)) & set(results)) > 2]
+  assert listing
+  for row in listing:
+    assert set(results) <= set(re.findall(r"`(\w+)`", row)), row
 
 
 def test_every_example_is_counted(finished_run):

@@ -12,12 +12,14 @@ command line they accept JSON.
 """
 
 import copy
+import difflib
 import json
 from typing import Any, Mapping
 
 import ml_collections
 from ml_collections import config_dict
 
+from lstm_jax import errors
 from lstm_jax.datasets import config as datasets_config
 
 
@@ -148,6 +150,58 @@ LEGACY_MODEL_KEYS: Mapping[str, Any] = {
 RENAMED_KEYS: Mapping[str, str] = {
     "model.lstm_layers": "model.recurrent_layers",  # when GRU and SimpleRNN layers came
 }
+
+
+# The key that replaced each model key of the first releases (a flag or an
+# override naming an old key is told how to write it: `legacy_key_hint`).
+LEGACY_KEY_REPLACEMENTS: Mapping[str, str] = {
+    "model.units": "model.recurrent_layers", "model.num_layers": "model.recurrent_layers",
+    "model.bidirectional": "model.recurrent_layers",
+    "model.lstm_dropout": "model.recurrent_layers",
+    "model.recurrent_dropout": "model.recurrent_layers", "model.dropout": "model.head_dropout",
+    **RENAMED_KEYS,
+}
+
+
+def known_keys() -> list[str]:
+  """Every key of the schema: `section.name`, or `name` at the top level."""
+  return [f"{section}.{name}" if isinstance(values, dict) else section
+          for section, values in default_config().to_dict().items()
+          for name in (values if isinstance(values, dict) else [None])]
+
+
+def unknown_key_hint(key: str, value: Any, spelling: errors.Spelling) -> str:
+  """What to write instead of `key` (set to `value`), a key of no section of the
+  schema: the key that replaced one of the first releases, else the nearest key
+  of its section, or its section's keys, or the nearest section."""
+  if legacy := legacy_key_hint(key, value, spelling):
+    return legacy
+  known = known_keys()
+  section = key.rsplit(".", 1)[0]
+  siblings = sorted(k for k in known if k.rsplit(".", 1)[0] == section and "." in k)
+  if siblings:
+    near = difflib.get_close_matches(key, siblings, n=1, cutoff=0.8)
+    return (f"did you mean {near[0]}?" if near else
+            f"the keys of {section}: {', '.join(k.rsplit('.', 1)[1] for k in siblings)}")
+  sections = sorted({k.split(".")[0] for k in known if "." in k})
+  near = difflib.get_close_matches(section, sections, n=1)
+  return f"no section {section}" + (f"; did you mean {near[0]}?" if near else
+                                    f" (sections: {', '.join(sections)})")
+
+
+def legacy_key_hint(key: str, value: Any, spelling: errors.Spelling) -> str:
+  """How to write `key`=`value` of the first releases today ("" for another key):
+  e.g. model.units=128 is model.recurrent_layers=[{"units": 128}]."""
+  if key not in LEGACY_KEY_REPLACEMENTS:
+    return ""
+  section, name = key.split(".")
+  new_key = LEGACY_KEY_REPLACEMENTS[key]
+  new_value = rename_legacy_keys({section: {name: value}})[section][new_key.split(".")[1]]
+  if isinstance(new_value, list):  # layer dicts: the fields the old key set, and units
+    new_value = [{field: v for field, v in layer.items() if field == "units" or v}
+                 for layer in new_value]
+  return (f"{key} of an earlier release is now {new_key}: pass "
+          f"{spelling.key(new_key, new_value)}")
 
 
 def rename_legacy_keys(old: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,15 +21,17 @@ import hashlib
 import inspect
 import itertools
 import json
+import logging
 import os
 import re
 import sys
 import tarfile
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from etils import epath
 import tensorflow_datasets as tfds
 
+from lstm_jax.datasets import dataset_report
 from lstm_jax.datasets import readers
 from lstm_jax.datasets.errors import DataError
 
@@ -91,8 +93,12 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, split: str,
                          examples: Iterator[readers.Example],
-                         tally: readers.Tally) -> Generated:
+                         tally: readers.Tally, *, files: tuple[str, ...] = (),
+                         without_rows: Sequence[str] = ()) -> Generated:
     """Yields `examples` in order, then records `tally`'s drops for `split`.
+
+    `files`: where the examples come from, if files; `without_rows`: those of
+    them that held no row (filled in while `examples` are read).
 
     Raises:
       DataError: no usable row (TFDS cannot store an empty split).
@@ -101,18 +107,42 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
     for key, example in enumerate(examples):
       yield key, dataclasses.asdict(example)
     if key < 0:
-      raise DataError(f"no usable rows in the {split} split of {self.name}: "
-                      f"{tally.read} read, dropped {dict(tally.dropped)}. "
-                      "Check the files, data.text_fields and data.label_field")
+      where = f" ({', '.join(files)})" if files else f" of {self.name}"
+      if tally.read:
+        (dropped,) = dataset_report.dropped_lines({
+            "splits": {split: {"read": tally.read, "dropped": dict(tally.dropped)}},
+            "first_dropped": {split: tally.first_dropped}})
+        why = f"every row was dropped ({dropped})"
+      else:
+        why = _no_rows(without_rows)
+      raise DataError(f"no usable rows in the {split} split{where}: {why}. Check the "
+                      "files, data.text_fields and data.label_field")
+    for path in without_rows:
+      logging.warning("data: %s: %s", split, _no_rows([path]))
     self.info.metadata[DROPPED][split] = dict(tally.dropped)
     self.info.metadata[FIRST_DROPPED][split] = tally.first_dropped
 
   def _from_files(self, split: str, paths: tuple[str, ...],
                   options: readers.ReadOptions) -> Generated:
     tally = readers.Tally()
-    examples = itertools.chain.from_iterable(
-        readers.read_file(p, options, tally) for p in paths)
-    return self._generate_examples(split, examples, tally)
+    without_rows = []
+
+    def rows_of(path: str) -> Iterator[readers.Example]:
+      read = tally.read
+      yield from readers.read_file(path, options, tally)
+      if tally.read == read:
+        without_rows.append(path)
+
+    examples = itertools.chain.from_iterable(rows_of(p) for p in paths)
+    return self._generate_examples(split, examples, tally, files=paths,
+                                   without_rows=without_rows)
+
+
+def _no_rows(paths: Sequence[str]) -> str:
+  """What files that held no row hold."""
+  described = [f"{p} is empty" if os.path.getsize(p) == 0 else
+               f"{p} holds no rows (a header line only, or blank lines)" for p in paths]
+  return "; ".join(described) or "no rows were read"
 
 
 class Imdb(_TextClassification):

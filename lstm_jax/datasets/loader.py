@@ -103,13 +103,20 @@ def missing_source(options: DataOptions) -> str:
   if (pathlib.Path(builder.data_dir).is_dir() or
       pathlib.Path(options.manual_dir, needed).is_file()):
     return ""
-  if options.source == "imdb" and options.download:
-    unreachable = _unreachable(builders.IMDB_URL)
-    if not unreachable:
+  if options.source == "imdb":
+    if not options.download:
+      why = (f"{needed} not found in {options.manual_dir} (data.manual_dir) and "
+             f"data.download is False. Offline, put {needed} from {builders.IMDB_URL}")
+    elif unreachable := _unreachable(builders.IMDB_URL):
+      why = (f"cannot download {builders.IMDB_URL} ({unreachable}). Offline, put "
+             f"{needed} from that address")
+    else:
       return ""
-    return (f"cannot download {builders.IMDB_URL} ({unreachable}). Put "
-            f"{needed} in {options.manual_dir} (data.manual_dir). "
-            f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+    return (f"{why} (unchanged: its checksum is verified) in {options.manual_dir} "
+            "(data.manual_dir), or give the reviews as local files: data.source=files, "
+            "data.train_files=TRAIN and data.test_files=TEST (CSV, TSV or JSON lines with "
+            "text and label fields; "
+            "docs/USAGE.md, \"Offline\")")
   return (f"{needed} not found in {options.manual_dir} "
           f"(data.manual_dir). {builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
 

@@ -1,9 +1,10 @@
 """Readers: JSON lines, CSV, TSV and one-file-per-label text, plain or gzip.
 
 Every row read is either yielded as an `Example` or counted in a `Tally` under
-the reason it was dropped. Bad input that cannot be a row (a malformed JSON
-line, undecodable bytes, a missing column, a CSV quote that swallows the lines
-after it) raises `DataError` naming the file, the line and the fix. Blank lines
+the reason it was dropped. Bad input that cannot be a row (a binary file, a
+malformed JSON line, undecodable bytes, a missing column, a CSV quote that
+swallows the lines after it) raises `DataError` naming the file, the line and
+the fix. Blank lines
 of JSON-lines / CSV / TSV files are not rows; in `lines_per_label` files every
 line is a row.
 """
@@ -31,6 +32,7 @@ WRONG_FIELD_COUNT = "wrong number of columns"
 
 QUOTINGS = ("csv", "none")  # `data.quoting` of CSV / TSV files.
 FIRST_DROPPED = 5  # Rows named per drop reason.
+_SNIFF_BYTES = 8192  # read first for NUL bytes, the mark of a binary file
 
 _EXTENSION_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
                       ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
@@ -131,7 +133,11 @@ def _lines(path: str, encoding: str) -> Iterator[str]:
   line_no = 0
   try:
     with opener(path, "rb") as f:
+      if b"\0" in f.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]:
+        raise DataError(_binary_message(path, "its first bytes"))
       for line_no, raw in enumerate(f, 1):
+        if b"\0" in raw:
+          raise DataError(_binary_message(path, f"line {line_no}"))
         try:
           line = raw.decode(encoding)
         except UnicodeDecodeError as e:
@@ -149,6 +155,13 @@ def _lines(path: str, encoding: str) -> Iterator[str]:
   except (gzip.BadGzipFile, EOFError, zlib.error) as e:
     raise DataError(f"{path}: broken gzip file after line {line_no} ({e}); "
                     "download or compress it again") from None
+
+
+def _binary_message(path: str, where: str) -> str:
+  # Text in the encodings this reads never holds a NUL byte; binary files do.
+  return (f"{path}: {where} hold NUL bytes: this is a binary file (a spreadsheet, an "
+          "archive, a compressed file not named .gz, ...) or UTF-16 text, not a text file "
+          "in any data.encoding; save it as CSV, TSV or JSON lines in UTF-8")
 
 
 def _value_text(value: Any) -> str | None:

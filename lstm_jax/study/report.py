@@ -244,6 +244,8 @@ def curves_figure(run: Run) -> Figure:
                  label=f"stopped early at {epochs[-1]}")
     ax.set(title=title, xlabel="epoch", ylabel=metric)
     ax.xaxis.get_major_locator().set_params(integer=True)
+    if len(epochs) == 1:  # else the axis spans 0.96-1.04, with no whole number but 1
+      ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
     ax.grid(alpha=0.3)
     ax.legend()
   figure.suptitle(f"{run.key}: {run.data_label}, {run.task_label}, "
@@ -490,12 +492,13 @@ def _save(figure: Figure, path: pathlib.Path) -> None:
 
 def report_run(run: Run, figures_out: Optional[pathlib.Path]) -> None:
   """Writes curves.png and confusion.png into the run dir (and copies)."""
-  for kind, make in (("curves", curves_figure), ("confusion", confusion_figure)):
-    path = run.run_dir / f"{kind}.png"
+  for name, make in ((workdir_lib.CURVES_FIGURE_FILE, curves_figure),
+                     (workdir_lib.CONFUSION_FIGURE_FILE, confusion_figure)):
+    path = run.run_dir / name
     _save(make(run), path)
     if figures_out is not None:
       figures_out.mkdir(parents=True, exist_ok=True)
-      shutil.copyfile(path, figures_out / f"{run.key}_{kind}.png")
+      shutil.copyfile(path, figures_out / f"{run.key}_{name}")
 
 
 def with_unique_keys(runs: Sequence[Run]) -> list[Run]:

@@ -4,10 +4,11 @@ Reads the official text format (`word v1 ... vE` per line, single spaces, no
 header) from `glove.6B.{50,100,200,300}d.txt`, its `.gz`, or a member of
 `glove.6B.zip` without extracting it. The text is parsed once by Arrow's
 multithreaded CSV reader (no per-float Python work) and the whole table is
-cached as a memory-mappable `.npy` plus a words file, next to the source when
-that directory is writable and otherwise in `$LSTM_JAX_CACHE_DIR` (default
-`~/.cache/lstm_jax`). The cache is keyed on the source's size and mtime, so a
-changed file is parsed again; loading from it reads only the rows asked for.
+cached as a memory-mappable `.npy` plus a words file in `$LSTM_JAX_CACHE_DIR`
+(default `~/.cache/lstm_jax`), never beside the source: a data folder is often
+shared or under version control. Writing the cache says where, once. The cache
+is keyed on the source's path, size and mtime, so a changed file is parsed
+again; loading from it reads only the rows asked for.
 
 A path naming a GloVe 6B file (`glove.6B.<dim>d.txt` or `glove.6B.zip`, in
 any directory) that is not there is read from the official archive in the
@@ -278,14 +279,12 @@ class _Cache:
     self.meta = directory / f"{stem}.json"
 
   @staticmethod
-  def candidates(source: _Source, cache_dir: Optional[os.PathLike]) -> list["_Cache"]:
+  def of(source: _Source, cache_dir: Optional[os.PathLike]) -> "_Cache":
+    """The cache of `source` in `cache_dir` (None: `default_cache_dir()`)."""
     stem = source.path.name + (f".{source.member.replace('/', '_')}" if source.member else "")
-    stem += ".lstm_jax"
     path_hash = hashlib.sha1(str(source.path.resolve()).encode()).hexdigest()[:10]
-    elsewhere = _Cache(pathlib.Path(cache_dir or default_cache_dir()), f"{path_hash}-{stem}")
-    if cache_dir is not None:
-      return [elsewhere]
-    return [_Cache(source.path.parent, stem), elsewhere]
+    return _Cache(pathlib.Path(cache_dir or default_cache_dir()),
+                  f"{path_hash}-{stem}.lstm_jax")
 
   def read(self, key: dict) -> Optional[tuple[list[str], np.ndarray, float]]:
     try:
@@ -333,8 +332,8 @@ def load_glove(path: os.PathLike, *, dim: Optional[int] = None,
     words: keep only these words (e.g. a tokenizer's word_index); None keeps all.
     member: the zip member to read, when `dim` does not pick it.
     cache: read and write the `.npy` cache.
-    cache_dir: where the cache lives; None means next to the file when that
-      directory is writable, else `$LSTM_JAX_CACHE_DIR` (default ~/.cache/lstm_jax).
+    cache_dir: where the cache lives; None means `$LSTM_JAX_CACHE_DIR` (default
+      ~/.cache/lstm_jax).
 
   Returns:
     The vectors of the requested words that the file has, in file order.
@@ -350,21 +349,19 @@ def load_glove(path: os.PathLike, *, dim: Optional[int] = None,
         f"{source.name} has {file_dim}-dimensional vectors but embedding.dim is {dim}: "
         f"set --config.embedding.dim={file_dim} or use the glove.6B.{dim}d.txt file.")
   key = _cache_key(source, file_dim)
-  places = _Cache.candidates(source, cache_dir) if cache else []
-  found = next(filter(None, (place.read(key) for place in places)), None)
+  place = _Cache.of(source, cache_dir) if cache else None
+  found = place.read(key) if place else None
   if found is None:
     all_words, table = parse(source, file_dim)
     std = float(table.std(dtype=np.float64)) if table.size else 0.0
-    for place in places:
+    if place:
       try:
         place.write(key, all_words, table, std)
-        break
+        logging.info("GloVe: %s parsed once and cached in %s ($%s moves the cache); later "
+                     "runs read it from there", source.name, place.meta.parent, CACHE_ENV)
       except OSError as e:
-        logging.info("Cannot cache GloVe vectors in %s (%s).", place.meta.parent, e)
-    else:
-      if places:
-        logging.warning("GloVe vectors not cached (no writable cache directory); "
-                        "set %s to cache them.", CACHE_ENV)
+        logging.warning("GloVe vectors not cached: cannot write %s (%s); set %s to a folder "
+                        "you can write to", place.meta.parent, e.strerror or e, CACHE_ENV)
   else:
     all_words, table, std = found
   full = Vectors(all_words, table, std, source.name)
@@ -422,6 +419,19 @@ def embedding_matrix(word_index: Mapping[str, int], vectors: Vectors, vocab_size
     coverage.update(tokens=total, tokens_found=hit,
                     token_coverage=hit / total if total else 0.0)
   return matrix, coverage
+
+
+def coverage_line(coverage: Mapping[str, float]) -> str:
+  """`embedding_matrix`'s coverage in words.
+
+  >>> coverage_line({"words": 19999, "words_found": 18532, "word_coverage": 0.92665})
+  'GloVe has vectors for 18,532 of the 19,999 words of the vocabulary (92.7%)'
+  """
+  line = (f"GloVe has vectors for {coverage['words_found']:,} of the {coverage['words']:,} "
+          f"words of the vocabulary ({coverage['word_coverage']:.1%})")
+  if "token_coverage" in coverage:
+    line += f", {coverage['token_coverage']:.1%} of the training tokens"
+  return line
 
 
 def _progress_printer(stream) -> Callable[[int, Optional[int]], None]:

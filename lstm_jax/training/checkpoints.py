@@ -1,11 +1,12 @@
 """Per-epoch checkpoints with orbax: keep the latest (resume) and the best.
 
-Each epoch is one orbax step holding four items:
+Each epoch is one orbax step holding five items (named in `workdir.py`):
 
   parameters the `params` of the training pytree: arrays only;
   optimizer  the rest of it (optimizer state, step, ...);
   meta       a JSON dict of everything else needed to resume exactly (epoch,
              early-stopping state, RNG key data, data-order seed, metrics);
+  metrics    the monitored value that ranks the epoch for "best" (orbax's);
   tree       the key paths, shapes and dtypes of the whole pytree, to tell a
              checkpoint of another model apart from a damaged one.
 
@@ -239,7 +240,8 @@ class Checkpointer:
                   if name.isdigit())
 
   def _metrics_readable(self, epoch: int) -> bool:
-    path = os.path.join(self.directory, str(epoch), "metrics", "metrics")
+    path = os.path.join(self.directory, str(epoch), workdir_lib.METRICS_ITEM,
+                        workdir_lib.METRICS_ITEM)
     try:
       with open(path) as f:
         json.load(f)

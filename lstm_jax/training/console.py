@@ -151,6 +151,15 @@ class ProgressBar:
     if self._drawn:
       self._stream.write("\r" + " " * self._drawn + "\r")
       self._stream.flush()
+      self._drawn = 0
+
+  def end_line(self) -> None:
+    """Ends the bar's line where it is, so that what is printed next (why the
+    epoch stopped) starts a line of its own."""
+    if self._drawn:
+      self._stream.write("\n")
+      self._stream.flush()
+      self._drawn = 0
 
 
 def summary_lines(model: nn.Module, params: Any, frozen: Any, seq_length: int,

@@ -20,7 +20,7 @@ one would. Epochs are numbered from 1, as Keras prints them.
 
 import dataclasses
 import math
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 MODES = ("min", "max")
 # Metric names whose larger values are better; "auto" mode needs the name.
@@ -144,3 +144,18 @@ def update(state: EarlyStoppingState, value: float, epoch: int, *,
 def should_stop(state: EarlyStoppingState) -> bool:
   """True when training should end after `state.last_epoch`."""
   return state.stopped
+
+
+def replay(values: Iterable[float], *, mode: str = "min", min_delta: float = 0.0,
+           patience: int = 3) -> list[EarlyStoppingState]:
+  """The states after epochs 1, 2, ... saw `values`, up to the epoch whose
+  patience ran out: fewer states than values when the run would have stopped
+  before its last epoch. Arguments as for `update`."""
+  states = []
+  state = EarlyStoppingState()
+  for epoch, value in enumerate(values, start=1):
+    if state.stopped:
+      break
+    state = update(state, value, epoch, mode=mode, min_delta=min_delta, patience=patience)
+    states.append(state)
+  return states

@@ -123,7 +123,7 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
         tokenizer.word_index, vectors, tokenizer.vocab_size, oov=config.embedding.oov,
         seed=config.seed, token_counts=tokenizer.word_counts)
     report["glove_coverage"] = coverage
-    logging.info("GloVe coverage: %s", coverage)
+    logging.info("%s", glove.coverage_line(coverage))
   if write:
     for line in datasets.dropped_lines(report):
       logging.warning("data: %s", line)

@@ -20,6 +20,7 @@ from jax.experimental import multihost_utils
 
 from lstm_jax import errors
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.config import schema
 from lstm_jax.config import validation as config_validation
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.optim import optimizers
@@ -28,6 +29,7 @@ from lstm_jax.training import batching
 from lstm_jax.training import checkpoints
 from lstm_jax.training import class_weights
 from lstm_jax.training import console as console_lib
+from lstm_jax.training import continuation
 from lstm_jax.training import dispatch
 from lstm_jax.training import early_stopping
 from lstm_jax.training import input_pipeline
@@ -59,12 +61,13 @@ def divergence_threshold(num_classes: int, weights: Optional[np.ndarray]) -> flo
   return DIVERGENCE_FACTOR * math.log(max(num_classes, 2)) * largest
 
 
-def _lost_epoch_advice(config: ml_collections.ConfigDict, epoch: int) -> str:
+def _lost_epoch_advice(config: ml_collections.ConfigDict, epoch: int,
+                       spelling: errors.Spelling) -> str:
   return ((f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else
            "no epoch had finished, so no checkpoint was written")
           + f". Lower train.learning_rate (now {config.train.learning_rate}) or check "
           f"clipping (train.clip_mode={config.train.clip_mode}, train.clip_norm="
-          f"{config.train.clip_norm}), then rerun with --restart or another --workdir.")
+          f"{config.train.clip_norm}), then rerun with {spelling.restart} or another workdir.")
 
 
 def results_line(results: dict[str, Any]) -> str:
@@ -88,8 +91,12 @@ def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMC
   return state.replace(step=jnp.zeros((), jnp.int32))
 
 
-def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
-  """Refuses to continue a workdir that was started with another config.
+def check_workdir_config(
+    workdir: pathlib.Path, config: ml_collections.ConfigDict,
+    spelling: errors.Spelling = errors.COMMAND_LINE) -> Optional[continuation.Continuation]:
+  """Refuses to continue a workdir that was started with another config,
+  unless only when the run ends changed (`continuation.plan`): then returns
+  how it goes on, a finished run having lost its results.
 
   A workdir holding no checkpoint (not even a mid-epoch one) and no results
   has nothing to protect: its earlier start failed before an epoch ended (a
@@ -98,19 +105,24 @@ def check_workdir_config(workdir: pathlib.Path, config: ml_collections.ConfigDic
   path = workdir / workdir_lib.CONFIG_FILE
   new = json_config(config)
   if path.exists():
-    changed = sorted(config_validation.changed_keys(workdir_lib.read_json(path), new))
+    old = workdir_lib.read_json(path)
+    changed = sorted(config_validation.changed_keys(old, new))
     if not changed:
-      return
+      return None
     if _holds_a_run(workdir):
-      raise config_validation.ConfigError(
-          f"{path} was written by a run with another config (differs in: "
-          f"{', '.join(changed)}). Use another --workdir, or pass --restart to delete "
-          "this run and start over.")
+      going_on = continuation.plan(workdir, schema.upgrade(old), config, changed, spelling)
+      if going_on and going_on.finished:
+        # Before the new config: a run killed in between is then an unfinished
+        # run of the old config, which the new command resumes.
+        (workdir / workdir_lib.RESULTS_FILE).unlink()
+      workdir_lib.write_json_atomic(path, new)
+      return going_on
     logging.info("%s: an earlier start ended before any checkpoint; starting over with "
                  "the new config (differs in: %s)", workdir, ", ".join(changed))
     # Its vocabulary and data report came from the old config.
-    clear_workdir(workdir)
+    clear_workdir(workdir, config)
   workdir_lib.write_json_atomic(path, new)
+  return None
 
 
 def _holds_a_run(workdir: pathlib.Path) -> bool:
@@ -124,12 +136,16 @@ def json_config(config: ml_collections.ConfigDict) -> dict:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
-                       restart: bool = False) -> dict:
+                       restart: bool = False,
+                       spelling: errors.Spelling = errors.COMMAND_LINE) -> dict:
   """Trains with early stopping, evaluates the test split, writes the workdir.
 
   Rerunning the same command resumes from the last checkpoint; rerunning a
-  finished run prints and returns its results. `restart` deletes the
-  workdir's previous run first (under the workdir lock, so never a live run's).
+  finished run prints and returns its results, and with a larger
+  `train.max_epochs` (or `early_stopping.patience`) trains it further
+  (`continuation`). `restart` deletes the workdir's previous run first (under
+  the workdir lock, so never a live run's). `spelling`: how messages name the
+  caller's options (command-line flags or Python arguments).
 
   Returns:
     The contents of `results.json`.
@@ -141,35 +157,46 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike, 
     workdir.mkdir(parents=True, exist_ok=True)
   except OSError as e:
     raise errors.WriteError(e.errno, f"cannot create the workdir {workdir}: {e.strerror}; "
-                            "pick a --workdir you can write to") from e
+                            "pick a workdir you can write to") from e
   is_chief = jax.process_index() == 0
+  going_on = None
   with workdir_lock.WorkdirLock(workdir) if is_chief else contextlib.nullcontext():
     if is_chief:
       if restart:
-        logging.warning("--restart: deleting the previous run in %s", workdir)
-        clear_workdir(workdir)
-      check_workdir_config(workdir, config)
+        logging.warning("%s: deleting the previous run in %s", spelling.restart, workdir)
+        clear_workdir(workdir, config)
+      going_on = check_workdir_config(workdir, config, spelling)
     # The other processes look at the workdir once process 0 has checked it.
     sync_processes("lstm_jax_workdir_checked")
     results_path = workdir / workdir_lib.RESULTS_FILE
     if results_path.exists():
       results = workdir_lib.read_json(results_path)
       if is_chief:
-        print(f"{workdir} is finished (delete it or pass --restart to train again).",
-              flush=True)
+        print(continuation.finished_line(workdir, results, config, spelling), flush=True)
       return results
-    return _run(config, workdir, is_chief)
+    return _run(config, workdir, is_chief, spelling, going_on)
 
 
-def clear_workdir(workdir: pathlib.Path) -> None:
-  """Deletes everything of a previous run but the lock this process holds."""
-  for path in workdir.iterdir():
-    if path.name == workdir_lib.LOCK_FILE:
-      continue
-    if path.is_dir():
-      shutil.rmtree(path)
-    else:
-      path.unlink()
+def clear_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
+  """Deletes everything of a previous run but the lock this process holds and
+  the files inside the workdir that `config` reads (the texts `lstm_jax.fit`
+  wrote into `inputs/` for the new run)."""
+  data = config.data
+  read = {pathlib.Path(p).resolve()
+          for p in (*data.train_files, *data.test_files, *data.validation_files)}
+
+  def clear(folder: pathlib.Path) -> None:
+    for path in folder.iterdir():
+      if path.name == workdir_lib.LOCK_FILE or path.resolve() in read:
+        continue
+      if path.is_dir() and any(path.resolve() in p.parents for p in read):
+        clear(path)
+      elif path.is_dir():
+        shutil.rmtree(path)
+      else:
+        path.unlink()
+
+  clear(workdir)
 
 
 def sync_processes(name: str) -> None:
@@ -194,14 +221,16 @@ class _Training:
   diverged_above: float  # a training loss above this is divergence
   console: console_lib.Console
   progress_dir: pathlib.Path  # where an interrupted epoch's progress goes
+  spelling: errors.Spelling  # how messages name the caller's options
 
   def evaluate(self, params: Any, split: input_pipeline.EncodedSplit) -> dict[str, Any]:
     return steps.evaluate(self.p_eval_step, params, split, self.config, self.topology,
                           self.data.label_names)
 
 
-def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
-             is_chief: bool) -> tuple[_Training, steps.TrainState, model_lib.LSTMClassifier]:
+def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool,
+             spelling: errors.Spelling
+             ) -> tuple[_Training, steps.TrainState, model_lib.LSTMClassifier]:
   """Reads the data, builds the model, its initial state and the pmapped steps."""
   topology = steps.Topology.from_config(config)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
@@ -236,7 +265,8 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
       schedule=optimizers.schedule_from_config(config.train, num_steps),
       diverged_above=divergence_threshold(num_classes, weights),
       console=console_lib.Console(config.train.verbose, is_chief),
-      progress_dir=workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR)
+      progress_dir=workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR,
+      spelling=spelling)
   return training, state, model
 
 
@@ -267,8 +297,10 @@ class _Plateau:
         min_delta=s.min_delta, cooldown=s.cooldown, min_lr=s.min_lr))
 
 
-def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
-  training, state, model = _prepare(config, workdir, is_chief)
+def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool,
+         spelling: errors.Spelling,
+         going_on: Optional[continuation.Continuation] = None) -> dict:
+  training, state, model = _prepare(config, workdir, is_chief, spelling)
   training.console.summary(model, state.params,
                            optimizers.frozen_mask(state.params, config.embedding.trainable),
                            config.data.max_length, config.name)
@@ -282,12 +314,15 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   restored = ckpt.restore_latest_intact(state)
   if restored is not None:
     epoch, state, meta = restored
-    stopper = early_stopping.EarlyStoppingState.from_dict(meta["early_stopping"])
+    history = meta["history"]
+    stopper = continuation.replayed_early_stopping(workdir, history, config, spelling)
     if plateau:
       plateau = plateau.restored(meta)
-    history = meta["history"]
     first_epoch = epoch + 1
-    logging.info("Resuming %s after epoch %d", workdir, epoch)
+    if going_on:
+      training.console.print(going_on.line(workdir, config, epoch, training.num_steps))
+    else:
+      logging.info("Resuming %s after epoch %d", workdir, epoch)
     if is_chief:
       # A run killed between its checkpoint and this file left it an epoch short.
       run_records.write_history(workdir, history)
@@ -362,6 +397,8 @@ def _train_epoch(training: _Training, state: steps.TrainState,
       progress.steps_done, None)
   for i, batch in enumerate(batches, start=progress.steps_done):
     if stop.requested():
+      if bar:  # the message of the stop goes on a line of its own
+        bar.end_line()
       now = time.monotonic()
       _stop_in_epoch(stop, training.progress_dir, state, progress, dataclasses.replace(
           progress, steps_done=i, per_step=jax.device_get(per_step),
@@ -407,13 +444,14 @@ def _checked_train_metrics(training: _Training, epoch: int,
   if bad_step is not None:
     raise NonFiniteLossError(
         f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
-        f"{training.num_steps}; " + _lost_epoch_advice(config, epoch))
+        f"{training.num_steps}; " + _lost_epoch_advice(config, epoch, training.spelling))
   train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), training.data.label_names)
   if train_metrics["loss"] > training.diverged_above:
     raise DivergedError(
         f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
         f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
-        f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch))
+        f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch,
+                                                                          training.spelling))
   return train_metrics
 
 

@@ -60,7 +60,7 @@ class WorkdirLock:
         os.close(fd)
         raise WorkdirLockedError(
             f"another run is using this workdir: {holder} holds {self.path}. "
-            "Wait for it to finish, stop it, or choose another --workdir."
+            "Wait for it to finish, stop it, or use another workdir."
         ) from None
       except BaseException:
         os.close(fd)
