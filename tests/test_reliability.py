@@ -244,6 +244,8 @@ def test_a_diverging_run_stops_with_the_loss_and_keeps_the_last_checkpoint(data,
                      r"train\.learning_rate \(now 1000000000\.0\)"):
     train.train_and_evaluate(config, workdir)
   assert not (workdir / "results.json").exists()
+  # The diverging steps are kept, to be looked at.
+  assert [s["epoch"] for s in run_records.read_steps(workdir)] == [1] * STEPS_PER_EPOCH
 
 
 def test_a_healthy_run_is_far_below_the_divergence_threshold(reference):

@@ -312,8 +312,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     for epoch in range(first_epoch, config.train.max_epochs + 1):
       if early_stopping.should_stop(stopper):
         break
-      state, record = _train_epoch(training, state, progress or preemption.EpochProgress(epoch),
-                                   stop, compiled_shapes)
+      state, record, step_records = _train_epoch(
+          training, state, progress or preemption.EpochProgress(epoch), stop, compiled_shapes)
       history.append(record)
       stopper = early_stopping.update(
           stopper, record[monitor], epoch, mode=mode,
@@ -336,6 +336,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       if is_chief:
         run_records.write_history(workdir, history)
         tb.write_epoch(record)
+        tb.write_steps(step_records)
       training.console.print(console_lib.epoch_line(record, config.train.max_epochs))
   finally:
     stop.uninstall()
@@ -353,9 +354,11 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
 
 def _train_epoch(training: _Training, state: steps.TrainState,
                  progress: preemption.EpochProgress, stop: preemption.StopRequest,
-                 compiled_shapes: set[tuple]) -> tuple[steps.TrainState, dict[str, Any]]:
-  """Trains one epoch from where `progress` left it; returns the state and the
-  epoch's record. `compiled_shapes` (updated) are the batch shapes compiled."""
+                 compiled_shapes: set[tuple]
+                 ) -> tuple[steps.TrainState, dict[str, Any], list[dict[str, Any]]]:
+  """Trains one epoch from where `progress` left it; returns the state, the
+  epoch's record and its steps' records (also written to steps.jsonl).
+  `compiled_shapes` (updated) are the batch shapes compiled."""
   config, epoch, num_steps = training.config, progress.epoch, training.num_steps
   start = time.monotonic() - progress.seconds
   bar = training.console.progress_bar(num_steps, progress.steps_done)
@@ -393,6 +396,10 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   timed_seconds = time.monotonic() - start - compile_seconds
   if bar:
     bar.close()
+  step_records = run_records.step_records(epoch, int(state.step), per_step)
+  if training.is_chief:
+    # Before the loss is checked: the steps of a diverging epoch are kept.
+    run_records.write_steps(training.workdir, step_records)
   train_metrics = _checked_train_metrics(training, epoch, per_step)
   val_metrics = training.evaluate(state.params, training.data.validation)
   # The rate of the epoch's last update, as Keras logs it.
@@ -401,8 +408,9 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   return state, {"epoch": epoch, "loss": train_metrics["loss"],
                  "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
                  "val_accuracy": val_metrics["accuracy"], "learning_rate": learning_rate,
+                 **run_records.grad_norm_summary(step_records),
                  "seconds": time.monotonic() - start,
-                 "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}
+                 "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}, step_records
 
 
 def _checked_train_metrics(training: _Training, epoch: int,
