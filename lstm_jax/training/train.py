@@ -52,10 +52,13 @@ class DivergedError(errors.UserError, RuntimeError):
 # averages less over an epoch; 10x that means confident wrong answers on most
 # examples (learning rate 1e9 gives ~1e9). Scaled by the largest class weight.
 DIVERGENCE_FACTOR = 10.0
+# Judged on the last 1/DIVERGENCE_WINDOW of the epoch's steps: a run that recovers
+# within the epoch from a few exploding steps (a relu SimpleRNN's losses of 1e4) goes on.
+DIVERGENCE_WINDOW = 4
 
 
 def divergence_threshold(num_classes: int, weights: Optional[np.ndarray]) -> float:
-  """The epoch mean training loss above which a run has diverged."""
+  """The mean training loss (of an epoch's last steps) above which a run has diverged."""
   largest = 1.0 if weights is None else max(1.0, float(np.max(weights)))
   return DIVERGENCE_FACTOR * math.log(max(num_classes, 2)) * largest
 
@@ -423,11 +426,15 @@ def _checked_train_metrics(training: _Training, epoch: int,
         f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
         f"{training.num_steps}; " + _lost_epoch_advice(config, epoch))
   train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), training.data.label_names)
-  if train_metrics["loss"] > training.diverged_above:
+  last = per_step[-max(1, len(per_step) // DIVERGENCE_WINDOW):]
+  last_loss = (sum(float(m["loss_sum"]) for m in last)
+               / max(sum(float(m["count"]) for m in last), 1.0))
+  if last_loss > training.diverged_above:
     raise DivergedError(
-        f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
-        f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
-        f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch))
+        f"the training diverged: the mean loss of epoch {epoch}'s last {len(last)} steps is "
+        f"{last_loss:.4g}, more than {DIVERGENCE_FACTOR:g}x the "
+        f"{math.log(max(num_classes, 2)):.3g} of guessing among {num_classes} classes; "
+        + _lost_epoch_advice(config, epoch))
   return train_metrics
 
 
