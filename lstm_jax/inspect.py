@@ -56,6 +56,8 @@ def define_flags() -> None:
   flags.DEFINE_integer("steps", inspection.ATTRIBUTION_STEPS, "Intervals of the integrated "
                        "gradients' path integral.", lower_bound=1)
   flags.DEFINE_integer("units", figure_lib.UNITS, "Units in each heat map.", lower_bound=1)
+  flags.DEFINE_list("heat_maps", None, "Gates and states drawn as heat maps, e.g. "
+                    "forget,input,output,cell_state; default all of the layer's.")
 
 
 def load(workdir: str | None, keras_dir: str | None, weights: str) -> serving.Classifier:
@@ -104,7 +106,8 @@ def main(argv: Sequence[str]) -> None:
       item.layer(FLAGS.layer)  # an unknown layer is named before anything is written
     if FLAGS.out is not None:
       for item, path in zip(inspections, figure_paths(FLAGS.out, len(inspections))):
-        figure = figure_lib.inspection_figure(item, layer=FLAGS.layer, units=FLAGS.units)
+        figure = figure_lib.inspection_figure(item, layer=FLAGS.layer, units=FLAGS.units,
+                                              heat_maps=FLAGS.heat_maps)
         try:
           path.parent.mkdir(parents=True, exist_ok=True)
           figure.savefig(path, dpi=110)

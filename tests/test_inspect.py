@@ -242,6 +242,16 @@ def test_the_figure_has_a_panel_per_gate_and_state(lstm_inspections):
   assert labels == ["4 padding (masked)", "the", "movie", "was", "great"]
 
 
+def test_the_figure_draws_the_heat_maps_asked_for(lstm_inspections):
+  figure = figure_lib.inspection_figure(lstm_inspections[0],
+                                        heat_maps=["forget", "cell_state"], units=3)
+  titles = [ax.get_title(loc="left") for ax in figure.axes]
+  assert [t.split(":")[0] for t in titles if "units that vary most" in t] == [
+      "forget", "cell_state"]
+  with pytest.raises(errors.BadValueError, match="lstm_0 \\(lstm\\) has no gate or state reset"):
+    figure_lib.inspection_figure(lstm_inspections[0], heat_maps=["reset"])
+
+
 def test_most_varying_units_are_chosen_for_the_heat_map():
   values = np.zeros((5, 4))
   values[:, 2] = np.arange(5)

@@ -6,6 +6,8 @@
      without gates);
   3. a heat map per gate and per state: the `UNITS` units whose value varies
      most over the text (standard deviation over its tokens), unit by unit;
+     sigmoid gates on [0, 1], a tanh candidate on [-1, 1], a state symmetric
+     around 0 at the scale of its largest value;
   4. each token's contribution to the explained class (integrated gradients).
 
 The padding steps, or the words truncation cut, are one hatched column on
@@ -13,12 +15,13 @@ their side of the text, labelled with their number: masked padding steps leave
 the state unchanged, so there is nothing to draw there.
 """
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from lstm_jax import errors
 from lstm_jax.explain import inspection as inspection_lib
 
 UNITS = 12  # rows of each heat map
@@ -52,12 +55,12 @@ def _on_columns(values: np.ndarray, marker: Optional[int]) -> np.ndarray:
   return np.concatenate([values[:marker], blank, values[marker:]]).astype(np.float64)
 
 
-def _value_range(name: str, values: np.ndarray) -> tuple[float, float, str]:
-  """vmin, vmax and colour map: gates in [0, 1], tanh-bounded values in [-1, 1],
-  the LSTM's unbounded cell state symmetric around 0."""
-  if values.size and values.min() >= 0 and values.max() <= 1 and name != "hidden":
+def _value_range(values: np.ndarray, is_state: bool) -> tuple[float, float, str]:
+  """vmin, vmax and colour map: gates in [0, 1] or [-1, 1] (a tanh-bounded candidate);
+  states symmetric around 0 at the scale of their largest value."""
+  if not is_state and values.min() >= 0 and values.max() <= 1:
     return 0.0, 1.0, "viridis"
-  if values.size and np.abs(values).max() <= 1:
+  if not is_state and np.abs(values).max() <= 1:
     return -1.0, 1.0, "RdBu_r"
   top = float(np.abs(values).max()) or 1.0
   return -top, top, "RdBu_r"
@@ -71,13 +74,19 @@ def most_varying_units(values: np.ndarray, units: int = UNITS) -> np.ndarray:
 
 
 def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[str] = None,
-                      units: int = UNITS) -> Figure:
-  """Draws `inspection` (see the module docstring) for `layer` (default: the first)."""
+                      units: int = UNITS, heat_maps: Optional[Sequence[str]] = None) -> Figure:
+  """Draws `inspection` (see the module docstring) for `layer` (default: the first),
+  with a heat map for each of `heat_maps` (gate and state names; default all)."""
   shown = inspection.layer(layer)
   values = inspection.values[shown.name]
   labels, marker = _columns(inspection)
   x = np.arange(len(labels))
-  heat_names = list(shown.value_names)
+  heat_names = list(shown.value_names if heat_maps is None else heat_maps)
+  unknown = [name for name in heat_names if name not in shown.value_names]
+  if unknown:
+    raise errors.BadValueError(
+        f"{shown.name} ({shown.cell.name}) has no gate or state {', '.join(unknown)}; it "
+        f"has {', '.join(shown.value_names)}")
   mean_names = list(shown.cell.gate_names) or list(shown.cell.state_names)
   heights = [1.9, 1.6, *[1.25] * len(heat_names), 1.6]
   width = max(8.0, min(28.0, 3.6 + 0.17 * len(labels)))
@@ -133,7 +142,7 @@ def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[
     ax = axes[row]
     chosen = most_varying_units(values[name], units)
     shown_values = _on_columns(values[name][:, chosen], marker).T  # [units, columns]
-    vmin, vmax, cmap = _value_range(name, values[name])
+    vmin, vmax, cmap = _value_range(values[name], name in shown.cell.state_names)
     image = ax.imshow(np.ma.masked_invalid(shown_values), aspect="auto", cmap=cmap, vmin=vmin,
                       vmax=vmax, interpolation="nearest",
                       extent=(-0.5, len(labels) - 0.5, len(chosen) - 0.5, -0.5))

@@ -140,9 +140,11 @@ def summarize(norms: np.ndarray) -> dict[str, list[float]]:
   logs = np.where(norms > 0, np.log10(np.where(norms > 0, norms, 1.0)), 0.0)
   counts = (norms > 0).sum(axis=0)
   geometric = 10 ** (logs.sum(axis=0) / np.maximum(counts, 1))
-  return {"geometric_mean": [float(g) if u <= MAX_UNDERFLOW else None
+  significant = lambda v: float(f"{v:.4g}")
+  return {"geometric_mean": [significant(g) if u <= MAX_UNDERFLOW else None
                              for g, u in zip(geometric, underflow)],
-          "mean": norms.mean(axis=0).tolist(), "underflow": underflow.tolist()}
+          "mean": [significant(m) for m in norms.mean(axis=0)],
+          "underflow": [significant(u) for u in underflow]}
 
 
 def figure(results: Sequence[dict[str, Any]]) -> Figure:

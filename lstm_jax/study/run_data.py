@@ -37,9 +37,9 @@ class RunData:
 
   @property
   def cell(self) -> str:
-    """The first recurrent layer's cell, with its options ("simple_rnn (relu)")."""
+    """The first recurrent layer's cell, with its options ("simple_rnn (activation=relu)")."""
     cell = self.classifier.model.recurrent[0].cell
-    options = ", ".join(str(v) for v in cell.options().values())
+    options = ", ".join(f"{k}={v}" for k, v in cell.options().items())
     return f"{cell.name} ({options})" if options else cell.name
 
 
