@@ -41,17 +41,18 @@ from lstm_jax.training import steps
 from lstm_jax.training import train
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS_FILE = "lstm_jax/training/steps.py"
+STEPS_SOURCE = "lstm_jax/training/steps.py"
 IMDB_STEPS_PER_EPOCH = 391  # 25,000 reviews in batches of 64
 
 
 def steps_module_at(commit: str) -> types.ModuleType:
   """`training/steps.py` as it was at `commit`, imported beside today's."""
-  source = subprocess.run(["git", "show", f"{commit}:{STEPS_FILE}"], cwd=REPO_ROOT,
+  source = subprocess.run(["git", "show", f"{commit}:{STEPS_SOURCE}"], cwd=REPO_ROOT,
                           capture_output=True, text=True, check=True).stdout
   spec = importlib.util.spec_from_loader(f"steps_at_{commit}", loader=None)
   module = importlib.util.module_from_spec(spec)
-  exec(compile(source, f"{commit}:{STEPS_FILE}", "exec"), module.__dict__)  # pylint: disable=exec-used
+  code = compile(source, f"{commit}:{STEPS_SOURCE}", "exec")
+  exec(code, module.__dict__)  # pylint: disable=exec-used
   return module
 
 

@@ -14,6 +14,8 @@
 #   SEEDS="0 1 2" bash launch/study.sh strong/imdb   # 3 seeds in runs/strong/imdb/seed_N
 #   bash launch/study.sh --keep_going A B  # a failed run is reported, the next one runs
 #                                          # (exit status 1 at the end)
+#   bash launch/cells.sh                 # the cells comparison (configs/cells/) over seeds
+#                                        # 0-2 and the clipping pair, then their figures
 #
 # GloVe: only the 50d vectors are available here, so the _glove runs override
 # embedding.path / embedding.dim; with glove.6B.300d.txt set GLOVE and GLOVE_DIM.

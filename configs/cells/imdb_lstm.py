@@ -7,6 +7,8 @@ study's theory predicts, measured"), each run over three seeds:
   SEEDS="0 1 2" bash launch/study.sh cells/imdb_lstm
 
 Result: the row "imdb_lstm" of that section's table.
+Pilot, seed 0 (a 2-core CPU shared with other work): test accuracy 0.863, macro-F1 0.863,
+best epoch 1 of 4.
 """
 
 from lstm_jax.study import experiments

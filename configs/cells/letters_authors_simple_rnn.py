@@ -8,6 +8,8 @@ study's theory predicts, measured"), each run over three seeds:
   SEEDS="0 1 2" bash launch/study.sh cells/letters_authors_simple_rnn
 
 Result: the row "letters_authors_simple_rnn" of that section's table.
+Pilot, seed 0 (a 2-core CPU shared with other work): test accuracy 0.900, macro-F1 0.852,
+best epoch 5 of 8.
 """
 
 from lstm_jax.study import experiments

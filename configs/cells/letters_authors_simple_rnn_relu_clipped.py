@@ -12,7 +12,9 @@ figure of the pair:
     runs/cells/letters_authors_simple_rnn_relu_clipped --out=docs/figures/clipping.png
 
 (`--keep_going`: a run without clipping may stop with a non-finite or diverging loss.)
-Result: docs/RESULTS.md, "What the study's theory predicts, measured".
+Result (seed 0): test accuracy 0.917, macro-F1 0.893, best epoch 12 of 15; 36 steps with a
+gradient norm above 100 (up to 3 x 10^7), each update clipped to norm 1.
+Read in docs/RESULTS.md, "What the study's theory predicts, measured".
 """
 
 from lstm_jax.study import experiments

@@ -12,7 +12,9 @@ figure of the pair:
     runs/cells/letters_authors_simple_rnn_relu_clipped --out=docs/figures/clipping.png
 
 (`--keep_going`: a run without clipping may stop with a non-finite or diverging loss.)
-Result: docs/RESULTS.md, "What the study's theory predicts, measured".
+Result (seed 0): test accuracy 0.903, macro-F1 0.864, best epoch 17 of 20; 2 steps with a
+gradient norm above 100 (5 x 10^5 at step 8).
+Read in docs/RESULTS.md, "What the study's theory predicts, measured".
 """
 
 from lstm_jax.study import experiments

@@ -131,7 +131,7 @@ def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[
             color=colour, label=name)
   ax.set_ylabel("mean over units")
   ax.set_title(f"{shown.name} ({shown.cell.keras_class}): "
-               f"{'gates' if shown.cell.gate_names else 'state'} after each token, "
+               f"{'gates' if shown.cell.gate_names else 'hidden state'} after each token, "
                f"mean over its {values[mean_names[0]].shape[1]} units", fontsize=9, loc="left")
   ax.legend(**legend)
   ax.axhline(0, color="0.8", linewidth=0.5)

@@ -138,7 +138,7 @@ def apply(model: model_lib.LSTMClassifier, params: Any, token_ids: jax.Array, *,
       return next_fun(*args, **kwargs)
     path = module.scope.path
     if path == (first,):
-      recorded["inputs"] = args[0]
+      recorded["first_layer_inputs"] = args[0]
       if first_layer_inputs is not None:
         args = (first_layer_inputs, *args[1:])
     out = next_fun(*args, **kwargs)
@@ -152,4 +152,4 @@ def apply(model: model_lib.LSTMClassifier, params: Any, token_ids: jax.Array, *,
   with nn.intercept_methods(intercept):
     logits = model.apply({"params": params}, token_ids, train=False)
   return Applied(logits=logits, trace=recorded["trace"], recomputed=recorded["recomputed"],
-                 outputs=recorded["outputs"], first_layer_inputs=recorded["inputs"])
+                 outputs=recorded["outputs"], first_layer_inputs=recorded["first_layer_inputs"])

@@ -202,7 +202,8 @@ def main(argv: Sequence[str]) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure(results).savefig(args.out, dpi=110)
     if args.json is not None:
-      args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+      args.json.write_text("[\n" + ",\n".join(json.dumps(r) for r in results) + "\n]\n",
+                           encoding="utf-8")
   except errors.UserError as e:
     errors.exit_with(e)
   print(f"wrote {args.out}" + (f" and {args.json}" if args.json else ""), file=sys.stderr)
