@@ -12,6 +12,10 @@
 #                                        # into docs/ (the only way it changes)
 #   bash launch/study.sh --dry_run ...   # prints the commands, runs nothing
 #   SEEDS="0 1 2" bash launch/study.sh strong/imdb   # 3 seeds in runs/strong/imdb/seed_N
+#   bash launch/study.sh --keep_going A B  # a failed run is reported, the next one runs
+#                                          # (exit status 1 at the end)
+#   bash launch/cells.sh                 # the cells comparison (configs/cells/) over seeds
+#                                        # 0-2 and the clipping pair, then their figures
 #
 # GloVe: only the 50d vectors are available here, so the _glove runs override
 # embedding.path / embedding.dim; with glove.6B.300d.txt set GLOVE and GLOVE_DIM.
@@ -60,12 +64,12 @@ mr=(--config.data.train_files="$DATA/sentiment_mr_polarity/rt-polarity.neg,$DATA
 
 overrides() {
   case "$1" in
-    sentiment_* | strong/imdb) echo "${imdb[@]}" ;;
+    sentiment_* | strong/imdb | cells/imdb_*) echo "${imdb[@]}" ;;
     strong/mr) echo "${mr[@]}" ;;
     huffpost_headline41_* | strong/huffpost_headline41) echo "${headlines[@]}" ;;
     huffpost_both27_*) echo "${both[@]}" ;;
-    huffpost_* | strong/huffpost_*) echo "${huffpost_v3[@]}" ;;
-    letters_authors_* | strong/letters_authors) echo "${letters[@]}" --config.data.label_field=sender_names ;;
+    huffpost_* | strong/huffpost_* | cells/huffpost_*) echo "${huffpost_v3[@]}" ;;
+    letters_authors_* | strong/letters_authors | cells/letters_authors_*) echo "${letters[@]}" --config.data.label_field=sender_names ;;
     letters_languages_* | strong/letters_languages)
       echo "${letters[@]}" --config.data.label_field=text_lang --config.data.min_examples_per_label=20 ;;
   esac
@@ -84,11 +88,13 @@ EXPERIMENTS=(letters_authors_keras letters_authors_glove
              sentiment_keras sentiment_glove)
 publish=false
 dry_run=false
+keep_going=false
 while [[ "${1:-}" == --* ]]; do
   case "$1" in
     --publish) publish=true ;;
     --dry_run) dry_run=true ;;
-    *) echo "unknown option $1 (accepted: --publish, --dry_run)" >&2; exit 2 ;;
+    --keep_going) keep_going=true ;;
+    *) echo "unknown option $1 (accepted: --publish, --dry_run, --keep_going)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -123,6 +129,7 @@ fi
 launcher="bash launch/study.sh"
 [ "$RUNS" = runs ] || launcher="RUNS=$RUNS $launcher"
 [ "${#seeds[@]}" -eq 0 ] || launcher="SEEDS=\"${seeds[*]}\" $launcher"
+failed=()
 for name in "${EXPERIMENTS[@]}"; do
   first=true
   for workdir in "${workdirs[@]}"; do
@@ -132,9 +139,16 @@ for name in "${EXPERIMENTS[@]}"; do
     echo "=== $name ${seed_option[*]}"
     # Word splitting of the overrides is intended: paths under $DATA have no spaces.
     # shellcheck disable=SC2046
+    status=0
     run env LSTM_JAX_LAUNCHER="$launcher $name" \
       "$PYTHON" -m lstm_jax.main --config="configs/$name.py" --workdir="$workdir" \
-      $(overrides "$name") "${seed_option[@]}"
+      $(overrides "$name") "${seed_option[@]}" || status=$?
+    if [ "$status" -ne 0 ]; then
+      "$keep_going" || exit "$status"
+      echo "=== $name ${seed_option[*]} failed (exit status $status); going on" >&2
+      failed+=("$workdir")
+      continue
+    fi
     if "$first"; then
       [ -f "$workdir/baselines.json" ] || run "$PYTHON" -m lstm_jax.study.baselines --workdir="$workdir"
       if [[ " $KERAS_REFERENCE " == *" $name "* ]]; then
@@ -146,3 +160,7 @@ for name in "${EXPERIMENTS[@]}"; do
 done
 # Only these experiments, into $RUNS/report/ (the report's default).
 run "$PYTHON" -m lstm_jax.study.report "${workdirs[@]}"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi

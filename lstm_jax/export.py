@@ -33,6 +33,7 @@ from lstm_jax import errors
 from lstm_jax import keras_compat
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.text import tokenizer as tokenizer_lib
 from lstm_jax.training import console
 
 MODEL_FILE = "model.keras"
@@ -102,6 +103,41 @@ def export(workdir: os.PathLike, out: os.PathLike, *, weights: str = "best",
       "maxlen": classifier.max_length, "padding": classifier.padding,
       "truncating": classifier.truncating})
   return paths
+
+
+def load_export(directory: os.PathLike, *, batch_size: int = 256) -> serving.Classifier:
+  """Serves the Keras files of an export directory (`EXPORT_FILES`), as written
+  here or by hand for a model made in Keras: `model.keras` imported with
+  `keras_compat.from_keras`, the vocabulary of `keras_tokenizer.json`, the
+  classes of `labels.json` and the padding of `preprocessing.json`.
+
+  Raises:
+    errors.UserError: a file is missing or unusable (named), or Keras is missing.
+  """
+  directory = pathlib.Path(directory)
+  missing = [name for name in EXPORT_FILES if not (directory / name).is_file()]
+  if missing:
+    raise errors.MissingFileError(
+        f"{directory} lacks {', '.join(missing)}: an export directory holds "
+        f"{', '.join(EXPORT_FILES)} (python -m lstm_jax.export writes them)")
+  _check_keras()
+  tokenizer_path = directory / TOKENIZER_FILE
+  tokenizer = tokenizer_lib.Tokenizer.from_keras_json(
+      tokenizer_path.read_text(encoding="utf-8"), source=str(tokenizer_path))
+  labels = serving.read_labels(directory)
+  preprocessing = workdir_lib.read_json(directory / PREPROCESSING_FILE)
+  if not isinstance(preprocessing, dict) or not {"maxlen", "padding",
+                                                 "truncating"} <= preprocessing.keys():
+    raise errors.BadValueError(f"{directory / PREPROCESSING_FILE} must hold maxlen, padding "
+                               "and truncating (the pad_sequences arguments)")
+  try:
+    model, variables = keras_compat.from_keras(directory / MODEL_FILE)
+    return serving.from_model(model, variables, batch_size=batch_size, label_names=labels,
+                              tokenizer=tokenizer, max_length=preprocessing["maxlen"],
+                              padding=preprocessing["padding"],
+                              truncating=preprocessing["truncating"])
+  except ValueError as e:
+    raise errors.BadValueError(f"{directory / MODEL_FILE}: {e}") from None
 
 
 def main(argv: Sequence[str]) -> None:

@@ -20,6 +20,7 @@ LABELS_FILE = "labels.json"  # class names, index = class id
 DATASET_REPORT_FILE = "dataset_report.json"  # rows read / used / dropped per split
 CHECKPOINT_DIR = "checkpoints"  # orbax, one directory per epoch
 METRICS_FILE = "metrics.jsonl"  # one line per epoch
+STEPS_FILE = "steps.jsonl"  # one line per optimizer step: its loss and gradient norm
 RESULTS_FILE = "results.json"  # written when the run is finished
 TENSORBOARD_DIR = "tensorboard"
 LOCK_FILE = ".lock"  # held by the running process

@@ -22,6 +22,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lstm_jax.training import run_records
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Fields that measure time, which no two runs share.
 WALL_CLOCK_KEYS = frozenset({"seconds", "train_seconds", "train_tokens_per_second",
@@ -201,12 +203,15 @@ def differences(workdir: pathlib.Path, reference: pathlib.Path) -> list[str]:
   """How a finished workdir differs from the reference run's (empty: none).
 
   Compared exactly: the kept checkpoints (every array of the state),
-  `metrics.jsonl` (one line per epoch) and `results.json`, leaving out
-  wall-clock fields.
+  `metrics.jsonl` (one line per epoch), `steps.jsonl` (one line per step) and
+  `results.json`, leaving out wall-clock fields.
   """
   found = []
   if history(workdir) != history(reference):
     found.append(f"metrics.jsonl: {history(workdir)} != {history(reference)}")
+  if run_records.read_steps(workdir) != run_records.read_steps(reference):
+    found.append(f"steps.jsonl: {run_records.read_steps(workdir)} != "
+                 f"{run_records.read_steps(reference)}")
   if results(workdir) != results(reference):
     found.append(f"results.json: {results(workdir)} != {results(reference)}")
   states, expected = checkpoint_states(workdir), checkpoint_states(reference)

@@ -11,6 +11,7 @@ import functools
 import random
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -115,6 +116,26 @@ def test_an_epoch_with_a_padded_last_batch_on_n_devices_equals_one_device(
   assert_trees_close(n_state.params, one_state.params)
   assert_trees_close(n_state.opt_state, one_state.opt_state)
   assert_trees_close(n_sums, one_sums)
+
+
+def test_grad_norm_is_the_norm_of_the_mean_gradient_before_clipping():
+  """The step reports the global norm of the gradient it then clips."""
+  batch = epoch_batches(BATCH)[0]
+  config = tiny_config()
+  config.train.clip_norm = 0.1
+  model = model_lib.from_config(config, VOCAB, CLASSES)
+  state = jax.device_get(train.create_train_state(config, model, LENGTH, steps_per_epoch=1))
+  head = heads.Softmax()
+
+  def mean_loss(params):
+    logits = state.apply_fn({"params": params}, batch["token_ids"])
+    return jnp.mean(head.losses(logits, batch["label"]))
+
+  gradient = jax.grad(mean_loss)(state.params)
+  expected = np.sqrt(sum(np.sum(np.square(g)) for g in jax.tree.leaves(gradient)))
+  _, (sums,) = run_steps(state, [batch], 4)
+  assert expected > 2 * config.train.clip_norm  # clipped: the norm is the one before
+  np.testing.assert_allclose(sums["grad_norm"], expected, rtol=1e-5)
 
 
 def test_filler_rows_count_for_nothing(one_device_epoch):

@@ -254,11 +254,33 @@ def test_a_diverging_run_stops_with_the_loss_and_keeps_the_last_checkpoint(data,
   config.train.clip_mode = "none"
   workdir = tmp_path / "workdir"
   with pytest.raises(train.DivergedError,
-                     match=r"the training diverged: epoch 1's mean loss is .*more than 10x the "
+                     match=r"the training diverged: the mean loss of epoch 1's last 6 steps is "
+                     r".*more than 10x the "
                      r"0\.693 of guessing among 2 classes; no epoch had finished.*Lower "
                      r"train\.learning_rate \(now 1000000000\.0\)"):
     train.train_and_evaluate(config, workdir)
   assert not (workdir / "results.json").exists()
+  # The diverging steps are kept, to be looked at.
+  assert [s["epoch"] for s in run_records.read_steps(workdir)] == [1] * STEPS_PER_EPOCH
+
+
+def test_a_run_that_recovers_from_exploding_steps_within_the_epoch_goes_on(
+    data, tmp_path, monkeypatch):
+  real = steps.train_step
+
+  def train_step(state, batch, dropout_rng, **kwargs):
+    new_state, sums = real(state, batch, dropout_rng, **kwargs)
+    # Steps 3-5 of epoch 1 explode (their loss alone makes the epoch's mean 200x chance).
+    exploding = (state.step >= 2) & (state.step <= 4)
+    sums["loss_sum"] = jnp.where(exploding, 1e3 * sums["count"], sums["loss_sum"])
+    return new_state, sums
+
+  monkeypatch.setattr(steps, "train_step", train_step)
+  workdir = tmp_path / "workdir"
+  train.train_and_evaluate(config_for(data), workdir)
+  first = run_records.read_history(workdir)[0]
+  assert first["loss"] > train.divergence_threshold(2, None)
+  assert (workdir / "results.json").exists()
 
 
 def test_a_healthy_run_is_far_below_the_divergence_threshold(reference):

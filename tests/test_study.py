@@ -72,3 +72,27 @@ def test_a_strong_run_reads_the_task_data_and_the_local_glove():
 def test_the_keras_reference_runs_for_the_strong_imdb_model_unless_turned_off():
   assert any("study.keras_reference" in c for c in study("strong/imdb"))
   assert not any("study.keras_reference" in c for c in study("strong/imdb", KERAS_REFERENCE=""))
+
+
+def test_the_cells_runs_read_their_tasks_data():
+  commands = [c for c in study("cells/letters_authors_gru", "cells/huffpost_both_simple_rnn",
+                               "cells/imdb_lstm") if "lstm_jax.main" in c]
+  assert "--config.data.label_field=sender_names" in commands[0]
+  assert "news_category_v3_first10k.jsonl" in commands[1]
+  assert "imdb_train.jsonl.gz" in commands[2]
+  assert not any("embedding.path" in c for c in commands)
+
+
+def test_keep_going_trains_the_next_experiment_after_a_failed_one():
+  def launch(*args):
+    return subprocess.run(["bash", "launch/study.sh", *args, "cells/imdb_lstm",
+                           "cells/imdb_gru"], cwd=ROOT, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHON": "false"})
+
+  stopped = launch()
+  assert stopped.returncode != 0
+  assert "=== cells/imdb_gru" not in stopped.stdout
+  kept_going = launch("--keep_going")
+  assert kept_going.returncode != 0
+  assert "=== cells/imdb_gru" in kept_going.stdout
+  assert "cells/imdb_lstm  failed (exit status 1); going on" in kept_going.stderr

@@ -8,6 +8,7 @@ from keras.src.legacy.preprocessing import text as keras_text
 import numpy as np
 import pytest
 
+from lstm_jax import errors
 from lstm_jax.text import tokenizer as tokenizer_lib
 from lstm_jax.text.tokenizer import Tokenizer, pad_sequences
 
@@ -271,3 +272,20 @@ def test_module_defaults_are_keras_defaults():
   tok = Tokenizer()
   assert (tok.lower, tok.split, tok.num_words, tok.oov_token) == (
       keras_tok.lower, keras_tok.split, keras_tok.num_words, keras_tok.oov_token)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"num_words": 6, "oov_token": "<unk>"}])
+def test_a_keras_tokenizers_json_reads_as_the_keras_tokenizer(kwargs):
+  theirs = keras_tokenizer(CORPUS, **kwargs)
+  ours = Tokenizer.from_keras_json(theirs.to_json())
+  queries = CORPUS + ["unseen words THE cat"]
+  assert ours.word_index == theirs.word_index
+  assert ours.texts_to_sequences(queries) == theirs.texts_to_sequences(queries)
+  fitted = Tokenizer(**kwargs)
+  fitted.fit_on_texts(CORPUS)
+  assert Tokenizer.from_keras_json(fitted.to_keras_json()).to_json() == fitted.to_json()
+
+
+def test_json_that_is_no_keras_tokenizer_is_refused_by_name():
+  with pytest.raises(errors.BadValueError, match="tok.json is not a Keras Tokenizer's JSON"):
+    Tokenizer.from_keras_json('{"class_name": "Dense", "config": {}}', source="tok.json")

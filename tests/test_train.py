@@ -85,7 +85,8 @@ def test_workdir_holds_the_contract_files(finished_run):
     assert key in results, key
   epochs = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
   assert [e["epoch"] for e in epochs] == list(range(1, results["epochs_run"] + 1))
-  for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
+  for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "grad_norm",
+              "grad_norm_max", "seconds"):
     assert all(key in e for e in epochs), key
 
 
@@ -109,6 +110,21 @@ def test_the_docs_name_every_key_of_metrics_and_results(finished_run):
   assert listing
   for row in listing:
     assert set(results) <= set(re.findall(r"`(\w+)`", row)), row
+
+
+def test_every_step_records_its_loss_and_gradient_norm(finished_run):
+  workdir, results = finished_run
+  steps = run_records.read_steps(workdir)
+  history = run_records.read_history(workdir)
+  steps_per_epoch = len(steps) // results["epochs_run"]
+  assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
+  assert [s["epoch"] for s in steps] == [
+      e for e in range(1, results["epochs_run"] + 1) for _ in range(steps_per_epoch)]
+  for record in history:
+    norms = [s["grad_norm"] for s in steps if s["epoch"] == record["epoch"]]
+    assert record["grad_norm"] == pytest.approx(np.mean(norms))
+    assert record["grad_norm_max"] == max(norms)
+  assert all(s["grad_norm"] > 0 and s["loss"] > 0 for s in steps)
 
 
 def test_every_example_is_counted(finished_run):

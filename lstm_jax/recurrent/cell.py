@@ -53,11 +53,13 @@ class Cell:
     keras_class: the Keras layer of this cell ("LSTM", "GRU", "SimpleRNN").
     gates: G, the number of H-wide column blocks of the kernels.
     gate_names: the names `step` gives its gate activations, in Keras's order.
+    state_names: the names of the state's arrays, in `jax.tree.leaves(state)` order.
   """
   name: ClassVar[str]
   keras_class: ClassVar[str]
   gates: ClassVar[int]
   gate_names: ClassVar[tuple[str, ...]]
+  state_names: ClassVar[tuple[str, ...]] = ("hidden",)
 
   def check(self) -> None:
     """Raises ValueError naming an option that makes no cell (none by default)."""

@@ -57,6 +57,7 @@ class LSTMCell(cell_lib.Cell):
   keras_class = "LSTM"
   gates = 4
   gate_names = Gates._fields
+  state_names = ("hidden", "cell_state")
 
   def bias_init(self, key, shape, dtype=jnp.float32):
     return unit_forget_bias_init(key, shape, dtype)

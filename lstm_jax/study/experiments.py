@@ -98,3 +98,24 @@ def strong(name: str, *, max_length: int, max_epochs: int, **data) -> ml_collect
   config.early_stopping.monitor = "val_loss"
   config.early_stopping.patience = 2
   return config
+
+
+# The study's tasks the cells are compared on (configs/cells/): the study's
+# setting with a trainable embedding, as in the tasks' `_keras` configs.
+CELL_TASKS = {
+    "letters_authors": lambda name: letters(name, "author", dropout=0.1, glove=False,
+                                            top_k_labels=10),
+    "huffpost_both": lambda name: huffpost(name, ("headline", "short_description"),
+                                           glove=False, max_length=96),
+    "imdb": lambda name: sentiment(name, glove=False),
+}
+
+
+def cells(task: str, cell: str, **options) -> ml_collections.ConfigDict:
+  """A task of `CELL_TASKS` in the study's setting with its LSTM(128) replaced by another
+  cell (`recurrent.CELLS`) of the same units; `options` are the cell's own (a SimpleRNN's
+  `activation`). Named `<task>_<cell>`."""
+  config = CELL_TASKS[task](f"{task}_{cell}")
+  config.model.recurrent_layers = tuple(
+      {**layer, "cell": cell, **options} for layer in config.model.recurrent_layers)
+  return config

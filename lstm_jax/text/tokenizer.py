@@ -356,6 +356,29 @@ class Tokenizer:
         "word_index": json.dumps(self.word_index),
     }})
 
+  @classmethod
+  def from_keras_json(cls, text: str, source: str = "Keras tokenizer JSON") -> "Tokenizer":
+    """Reads what Keras's `Tokenizer.to_json` (and `to_keras_json`) writes; errors
+    name `source` and the key."""
+    try:
+      data = json.loads(text)
+      config = data["config"]
+      if data.get("class_name") != "Tokenizer" or config.get("char_level"):
+        raise ValueError("not a word-level Keras Tokenizer")
+      tokenizer = cls(config["num_words"], filters=config["filters"], lower=config["lower"],
+                      split=config["split"], oov_token=config["oov_token"])
+      word_index = json.loads(config["word_index"])
+      tokenizer.word_counts = dict(json.loads(config["word_counts"]))
+      tokenizer.document_count = int(config["document_count"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+      raise errors.BadValueError(f"{source} is not a Keras Tokenizer's JSON "
+                                 f"(Tokenizer.to_json): {e!r}") from None
+    if not isinstance(word_index, dict) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in word_index.values()):
+      raise errors.BadValueError(f"{source}: word_index must map words to ints >= 1")
+    tokenizer.word_index = word_index
+    return tokenizer
+
   def save(self, path: os.PathLike) -> None:
     """Writes the tokenizer as JSON (ASCII, so any reader can load it); atomic."""
     path = pathlib.Path(path)

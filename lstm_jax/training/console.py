@@ -47,8 +47,11 @@ def epoch_line(record: dict[str, float], max_epochs: int) -> str:
   """Formats one epoch like Keras's `fit` log.
 
   >>> epoch_line({"epoch": 2, "loss": 0.5, "accuracy": 0.75, "val_loss": 0.6,
-  ...             "val_accuracy": 0.7, "learning_rate": 1e-4, "seconds": 3.2}, 10)
-  'Epoch 2/10 - 3.2s - loss: 0.5000 - accuracy: 0.7500 - val_loss: 0.6000 - val_accuracy: 0.7000 - learning_rate: 1.0000e-04'
+  ...             "val_accuracy": 0.7, "learning_rate": 1e-4, "grad_norm": 0.42,
+  ...             "seconds": 3.2}, 10)
+  'Epoch 2/10 - 3.2s - loss: 0.5000 - accuracy: 0.7500 - val_loss: 0.6000 - val_accuracy: 0.7000 - learning_rate: 1.0000e-04 - grad_norm: 0.4200'
+
+  `grad_norm`, the epoch's mean gradient norm before clipping, is not Keras's.
   """
   parts = [f"Epoch {record['epoch']}/{max_epochs}", f"{record['seconds']:.1f}s"]
   parts += [f"{k}: {keras_number(record[k])}" for k in run_records.EPOCH_KEYS[1:-1]]

@@ -28,6 +28,7 @@ from lstm_jax.training import input_pipeline
 from lstm_jax.training import metrics as metrics_lib
 
 AXIS = "batch"  # the pmap axis the steps reduce over
+GRAD_NORM = "grad_norm"  # the train step's gradient norm, beside its metric sums
 
 
 class TrainState(train_state_lib.TrainState):
@@ -57,8 +58,9 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
       or None. The mean still divides by the number of examples, as Keras's.
 
   Returns:
-    The new state and the batch's metric sums (over all devices); the loss
-    sum is the weighted one that is minimised.
+    The new state and the batch's metric sums (over all devices; the loss
+    sum is the weighted one that is minimised) with `grad_norm` <float32>[],
+    the global L2 norm of the mean gradient before clipping.
   """
   rng = jax.random.fold_in(jax.random.fold_in(dropout_rng, state.step),
                            jax.lax.axis_index(AXIS))
@@ -77,7 +79,11 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
   grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / jnp.maximum(count, 1.0), grads)
   sums = metrics_lib.batch_metrics(logits, batch["label"], batch["weight"], num_classes,
                                    head=head, loss_weights=loss_weights)
-  return state.apply_gradients(grads=grads), jax.lax.psum(sums, AXIS)
+  # Of the reduced gradient, so the same on every device; global-norm clipping
+  # computes the same reduction, which XLA then shares.
+  grad_norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+  return (state.apply_gradients(grads=grads),
+          {**jax.lax.psum(sums, AXIS), GRAD_NORM: grad_norm})
 
 
 def eval_step(params: Any, batch: dict[str, jax.Array], *, apply_fn: Callable,
@@ -165,9 +171,9 @@ def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.Conf
 
 
 def sum_metrics(per_step: list[dict[str, jax.Array]]) -> dict[str, np.ndarray]:
-  """Adds per-step metric sums; one device→host transfer per epoch."""
+  """Adds per-step metric sums (`metrics.SUM_KEYS`); one device→host transfer per epoch."""
   fetched = jax.device_get(per_step)
-  return {k: np.sum([m[k] for m in fetched], axis=0) for k in fetched[0]}
+  return {k: np.sum([m[k] for m in fetched], axis=0) for k in metrics_lib.SUM_KEYS}
 
 
 def evaluate(p_eval_step: Callable, params: Any, split: input_pipeline.EncodedSplit,

@@ -53,10 +53,13 @@ class DivergedError(errors.UserError, RuntimeError):
 # averages less over an epoch; 10x that means confident wrong answers on most
 # examples (learning rate 1e9 gives ~1e9). Scaled by the largest class weight.
 DIVERGENCE_FACTOR = 10.0
+# Judged on the last 1/DIVERGENCE_WINDOW of the epoch's steps: a run that recovers
+# within the epoch from a few exploding steps (a relu SimpleRNN's losses of 1e4) goes on.
+DIVERGENCE_WINDOW = 4
 
 
 def divergence_threshold(num_classes: int, weights: Optional[np.ndarray]) -> float:
-  """The epoch mean training loss above which a run has diverged."""
+  """The mean training loss (of an epoch's last steps) above which a run has diverged."""
   largest = 1.0 if weights is None else max(1.0, float(np.max(weights)))
   return DIVERGENCE_FACTOR * math.log(max(num_classes, 2)) * largest
 
@@ -340,8 +343,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     for epoch in range(first_epoch, config.train.max_epochs + 1):
       if early_stopping.should_stop(stopper):
         break
-      state, record = _train_epoch(training, state, progress or preemption.EpochProgress(epoch),
-                                   stop, compiled_shapes)
+      state, record, step_records = _train_epoch(
+          training, state, progress or preemption.EpochProgress(epoch), stop, compiled_shapes)
       history.append(record)
       stopper = early_stopping.update(
           stopper, record[monitor], epoch, mode=mode,
@@ -364,6 +367,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       if is_chief:
         run_records.write_history(workdir, history)
         tb.write_epoch(record)
+        tb.write_steps(step_records)
       training.console.print(console_lib.epoch_line(record, config.train.max_epochs))
   finally:
     stop.uninstall()
@@ -381,9 +385,11 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
 
 def _train_epoch(training: _Training, state: steps.TrainState,
                  progress: preemption.EpochProgress, stop: preemption.StopRequest,
-                 compiled_shapes: set[tuple]) -> tuple[steps.TrainState, dict[str, Any]]:
-  """Trains one epoch from where `progress` left it; returns the state and the
-  epoch's record. `compiled_shapes` (updated) are the batch shapes compiled."""
+                 compiled_shapes: set[tuple]
+                 ) -> tuple[steps.TrainState, dict[str, Any], list[dict[str, Any]]]:
+  """Trains one epoch from where `progress` left it; returns the state, the
+  epoch's record and its steps' records (also written to steps.jsonl).
+  `compiled_shapes` (updated) are the batch shapes compiled."""
   config, epoch, num_steps = training.config, progress.epoch, training.num_steps
   start = time.monotonic() - progress.seconds
   bar = training.console.progress_bar(num_steps, progress.steps_done)
@@ -424,6 +430,10 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   timed_seconds = time.monotonic() - start - compile_seconds
   if bar:
     bar.close()
+  step_records = run_records.step_records(epoch, int(state.step), per_step)
+  if training.is_chief:
+    # Before the loss is checked: the steps of a diverging epoch are kept.
+    run_records.write_steps(training.workdir, step_records)
   train_metrics = _checked_train_metrics(training, epoch, per_step)
   val_metrics = training.evaluate(state.params, training.data.validation)
   # The rate of the epoch's last update, as Keras logs it.
@@ -432,8 +442,9 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   return state, {"epoch": epoch, "loss": train_metrics["loss"],
                  "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
                  "val_accuracy": val_metrics["accuracy"], "learning_rate": learning_rate,
+                 **run_records.grad_norm_summary(step_records),
                  "seconds": time.monotonic() - start,
-                 "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}
+                 "timed_seconds": timed_seconds, "timed_tokens": epoch_tokens}, step_records
 
 
 def _checked_train_metrics(training: _Training, epoch: int,
@@ -446,12 +457,15 @@ def _checked_train_metrics(training: _Training, epoch: int,
         f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
         f"{training.num_steps}; " + _lost_epoch_advice(config, epoch, training.spelling))
   train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), training.data.label_names)
-  if train_metrics["loss"] > training.diverged_above:
+  last = per_step[-max(1, len(per_step) // DIVERGENCE_WINDOW):]
+  last_loss = (sum(float(m["loss_sum"]) for m in last)
+               / max(sum(float(m["count"]) for m in last), 1.0))
+  if last_loss > training.diverged_above:
     raise DivergedError(
-        f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
-        f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
-        f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch,
-                                                                          training.spelling))
+        f"the training diverged: the mean loss of epoch {epoch}'s last {len(last)} steps is "
+        f"{last_loss:.4g}, more than {DIVERGENCE_FACTOR:g}x the "
+        f"{math.log(max(num_classes, 2)):.3g} of guessing among {num_classes} classes; "
+        + _lost_epoch_advice(config, epoch, training.spelling))
   return train_metrics
 
 

@@ -1,0 +1,17 @@
+r"""HuffPost v3 category (29) from headline + description (up to 96 words): the study's setting
+(trainable embedding, batch 64, early stopping on val_loss with patience 3) with an LSTM(128),
+the study's model.
+
+One of the cells comparison's nine experiments (3 cells x 3 tasks, docs/RESULTS.md, "What the
+study's theory predicts, measured"), each run over three seeds:
+
+  SEEDS="0 1 2" bash launch/study.sh cells/huffpost_both_lstm
+
+Result: the row "huffpost_both_lstm" of that section's table.
+"""
+
+from lstm_jax.study import experiments
+
+
+def get_config():
+  return experiments.cells("huffpost_both", "lstm")
