@@ -1,8 +1,9 @@
 """The cell interface: what a recurrent layer needs to know of its cell, and `CELLS`.
 
-A cell is a frozen dataclass whose fields are its Keras options (GRU's
-`reset_after`, SimpleRNN's `activation`): hashable, so a Flax module can hold
-it. The layers of `recurrent.layers` run every cell through one code path:
+A cell is a frozen dataclass whose fields are its Keras options, named as the
+Keras layer names its arguments (GRU's `reset_after`, SimpleRNN's
+`activation`): hashable, so a Flax module can hold it, and read from or
+written to a Keras layer's config as they are (`keras_compat`). The layers of `recurrent.layers` run every cell through one code path:
 
   x_proj = x @ kernel + cell.input_bias(bias)             <float32>[T, B, G*H]
   hs, state = recurrence(x_proj, cell.recurrent_weights(recurrent_kernel, bias),
@@ -18,7 +19,7 @@ line in `recurrent/__init__.py` (docs/ARCHITECTURE.md, "Recurrent cells").
 """
 
 import dataclasses
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
@@ -51,13 +52,21 @@ class Cell:
   Class attributes:
     name: the registry key, and the prefix of the classifier's layer names.
     keras_class: the Keras layer of this cell ("LSTM", "GRU", "SimpleRNN").
+    keras_requires: the Keras layer's other arguments the cell computes with one
+      value only (Keras's defaults): a Keras layer with another is refused.
     gates: G, the number of H-wide column blocks of the kernels.
     gate_names: the names `step` gives its gate activations, in Keras's order.
   """
   name: ClassVar[str]
   keras_class: ClassVar[str]
+  keras_requires: ClassVar[Mapping[str, Any]]
   gates: ClassVar[int]
   gate_names: ClassVar[tuple[str, ...]]
+
+  @classmethod
+  def option_names(cls) -> tuple[str, ...]:
+    """The names of the cell's own options (its fields)."""
+    return tuple(field.name for field in dataclasses.fields(cls))
 
   def check(self) -> None:
     """Raises ValueError naming an option that makes no cell (none by default)."""

@@ -47,6 +47,7 @@ class GRUCell(cell_lib.Cell):
   """
   name = "gru"
   keras_class = "GRU"
+  keras_requires = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True}
   gates = 3
   gate_names = ("update", "reset", "candidate")
   reset_after: bool = True
