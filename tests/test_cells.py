@@ -216,3 +216,15 @@ def test_a_workdir_of_before_the_rename_compares_equal_to_its_config():
   old = validation.to_plain(schema.default_config().to_dict())
   old["model"]["lstm_layers"] = old["model"].pop("recurrent_layers")
   assert validation.changed_keys(old, new) == set()
+
+
+@pytest.mark.parametrize("cell", CELLS[1:], ids=IDS[1:])
+def test_cudnn_runs_the_fused_path_of_a_cell_without_a_cudnn_layer(cell):
+  # JAX's cuDNN binding has the LSTM only; other cells fall back, as Keras's do.
+  assert cell.cudnn_layer() is None
+  params, x = _params(cell), jnp.asarray(_x())
+  outputs = {implementation: recurrent_lib.RNN(H, cell=cell, return_sequences=True,
+                                               implementation=implementation).apply(
+                                                   {"params": params}, x)[0]
+             for implementation in ("cudnn", "fused")}
+  np.testing.assert_array_equal(outputs["cudnn"], outputs["fused"])
