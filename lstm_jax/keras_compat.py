@@ -38,7 +38,9 @@ from lstm_jax.models import classifier as model_lib
 
 
 def _cell_classes() -> list[type[recurrent_lib.Cell]]:
-  return [recurrent_lib.CELLS.get(name) for name in recurrent_lib.CELLS.names()]
+  """The registered cells Keras has a layer of."""
+  return [cell for cell in map(recurrent_lib.CELLS.get, recurrent_lib.CELLS.names())
+          if cell.keras_class]
 
 
 # The Keras recurrent layers of the family, by name ("LSTM / GRU / SimpleRNN").
@@ -360,6 +362,10 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
     returns.
   """
   model.check()
+  for index, spec in enumerate(model.recurrent):
+    if not spec.cell.keras_class:
+      raise ValueError(f"build_keras: recurrent layer {index} is a {spec.cell.name!r} cell, "
+                       "which Keras has no layer of")
   keras = import_keras()
   L = keras.layers
   inputs = keras.Input((input_length,), dtype="int32", name="token_ids")

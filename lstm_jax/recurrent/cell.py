@@ -19,6 +19,7 @@ line in `recurrent/__init__.py` (docs/ARCHITECTURE.md, "Recurrent cells").
 """
 
 import dataclasses
+import types
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
 import jax
@@ -51,15 +52,16 @@ class Cell:
 
   Class attributes:
     name: the registry key, and the prefix of the classifier's layer names.
-    keras_class: the Keras layer of this cell ("LSTM", "GRU", "SimpleRNN").
+    keras_class: the Keras layer of this cell ("LSTM", "GRU", "SimpleRNN"); None for
+      a cell Keras has no layer of (`keras_compat` then refuses to export it).
     keras_requires: the Keras layer's other arguments the cell computes with one
       value only (Keras's defaults): a Keras layer with another is refused.
     gates: G, the number of H-wide column blocks of the kernels.
     gate_names: the names `step` gives its gate activations, in Keras's order.
   """
   name: ClassVar[str]
-  keras_class: ClassVar[str]
-  keras_requires: ClassVar[Mapping[str, Any]]
+  keras_class: ClassVar[Optional[str]] = None
+  keras_requires: ClassVar[Mapping[str, Any]] = types.MappingProxyType({})
   gates: ClassVar[int]
   gate_names: ClassVar[tuple[str, ...]]
 
