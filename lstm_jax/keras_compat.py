@@ -48,8 +48,8 @@ RECURRENT_LAYERS = " / ".join(cell.keras_class for cell in _cell_classes())
 
 SUPPORTED = (f"Embedding → optional Dropout / SpatialDropout1D → {RECURRENT_LAYERS}, or "
              "Bidirectional of one (one or more, optional Dropout between) → optional "
-             "GlobalMaxPooling1D / GlobalAveragePooling1D → optional Dropout → Dense (+ Dropout), "
-             "zero or more → Dense(softmax) or Dense(1, sigmoid)")
+             "GlobalMaxPooling1D / GlobalAveragePooling1D → optional Dropout → Dense "
+             "(+ Dropout), zero or more → Dense(softmax) or Dense(1, sigmoid)")
 
 # The Keras loss of each output (`heads.HEADS`), for integer labels.
 KERAS_LOSSES = {"softmax": "sparse_categorical_crossentropy",

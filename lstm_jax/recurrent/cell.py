@@ -3,7 +3,8 @@
 A cell is a frozen dataclass whose fields are its Keras options, named as the
 Keras layer names its arguments (GRU's `reset_after`, SimpleRNN's
 `activation`): hashable, so a Flax module can hold it, and read from or
-written to a Keras layer's config as they are (`keras_compat`). The layers of `recurrent.layers` run every cell through one code path:
+written to a Keras layer's config as they are (`keras_compat`). The layers of
+`recurrent.layers` run every cell through one code path:
 
   x_proj = x @ kernel + cell.input_bias(bias)             <float32>[T, B, G*H]
   hs, state = recurrence(x_proj, cell.recurrent_weights(recurrent_kernel, bias),
