@@ -153,7 +153,7 @@ def _fused_bwd(reset_after, residuals, cotangents):
   """
   (x_dtype_tag, recurrent_kernel, recurrent_bias, mask, h0, recurrent_mask, hs, z, r, g,
    inner_h) = residuals
-  del recurrent_bias  # its gradient is the sum of the recurrent part's, d(h_in @ U) itself
+  del recurrent_bias  # not needed: its gradient is the recurrent part's, summed over rows
   d_hs, d_h_last = cotangents
   time, batch, units = hs.shape
   kernel_dtype = recurrent_kernel.dtype
@@ -167,7 +167,10 @@ def _fused_bwd(reset_after, residuals, cotangents):
   def step(i, carry):
     t = time - 1 - i
     dh_next, d_x, d_candidate_inner, d_recurrent_mask = carry
-    at = lambda a: jax.lax.dynamic_index_in_dim(a, t, keepdims=False)
+
+    def at(a):
+      return jax.lax.dynamic_index_in_dim(a, t, keepdims=False)
+
     step_h_prev, step_z, step_r, step_g = at(h_prev), at(z), at(r), at(g)
     h_in = step_h_prev if recurrent_mask is None else step_h_prev * recurrent_mask
     dh = at(d_hs) + dh_next
