@@ -1,15 +1,20 @@
-"""Shared pieces of the LSTM benchmarks: cases, per-framework steps, timing, tables.
+"""Shared pieces of the recurrent benchmarks: cases, per-framework steps, timing, tables.
 
-Every framework builds the same model (embedding → one LSTM → dense logits) and
-the same training step (softmax cross-entropy, global-norm clipping at 1.0, Adam
-with learning rate 1e-3) on the same random token ids. Each framework runs in
-its own process (`worker`), so imports, thread pools and allocators do not
-interfere; the driver collects one JSON line per process.
+Every framework builds the same model (embedding → one recurrent layer, the
+case's cell: LSTM, GRU or SimpleRNN → dense logits) and the same training step
+(softmax cross-entropy, global-norm clipping at 1.0, Adam with learning rate
+1e-3) on the same random token ids. Each framework runs in its own process
+(`worker`), so imports, thread pools and allocators do not interfere; the
+driver collects one JSON line per process. A framework that does not run a
+case's model (PyTorch's `nn.LSTM` on a GRU case) skips it. The driver measures
+the machine's fp32 matmul peak in the same run (the "of limit" column) and
+prints the CPU model with the table.
 """
 
 import argparse
 import ctypes.util
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -25,6 +30,17 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEARNING_RATE = 1e-3
 CLIP_NORM = 1.0
 SEED = 0
+# Gate blocks G of each cell's kernels (`recurrent.CELLS`' `gates`; kept here so that a
+# PyTorch worker need not import JAX; tests/test_benchmark_common.py holds them equal).
+CELL_GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
+# PyTorch's module of each cell, for the "pytorch nn.*" frameworks.
+TORCH_MODULES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "RNN"}
+# The measured processes' matmul-peak probe, as `--worker`.
+PEAK_WORKER = "matmul peak"
+
+
+class NotApplicable(Exception):
+  """A framework does not run a case's model (another cell, say): no row."""
 
 
 TOKEN_DISTRIBUTIONS = ("uniform", "zipf")
@@ -48,18 +64,21 @@ class Case:
   units: int = 128
   token_ids: str = "uniform"
   # The model: the study's Embedding → LSTM → Dense by default; a family member
-  # with a Bidirectional LSTM returning sequences, GlobalMaxPooling1D and a
+  # with a Bidirectional layer returning sequences, GlobalMaxPooling1D and a
   # hidden Dense(relu) when `pooled`.
   pooled: bool = False
   hidden: int = 64
+  # The recurrent cell (a key of `CELL_GATES`), with Keras's default options.
+  cell: str = "lstm"
 
   def scaled(self, **changes: Any) -> "Case":
     return dataclasses.replace(self, **changes)
 
   def flops_per_token(self, mode: str) -> float:
-    """LSTM matmul FLOPs per token: 2·4H·(E+H) forward (per direction), 3× that
-    to train."""
-    forward = 2 * 4 * self.units * (self.embed + self.units) * (2 if self.pooled else 1)
+    """Recurrent-layer matmul FLOPs per token: 2·G·H·(E+H) forward (per direction),
+    G the cell's gates (4 for an LSTM), 3× that to train."""
+    forward = (2 * CELL_GATES[self.cell] * self.units * (self.embed + self.units) *
+               (2 if self.pooled else 1))
     return forward * (3 if mode == "train" else 1)
 
 
@@ -179,15 +198,17 @@ def _jax_steps(apply_fn: Callable, params: Any, case: Case, tx: Any = None,
 
 def lstm_jax_model(case: Case):
   """The case's model as an `LSTMClassifier`."""
+  from lstm_jax import recurrent as recurrent_lib
   from lstm_jax.models import classifier as model_lib
 
+  cell = recurrent_lib.CELLS.get(case.cell)()
   if not case.pooled:
     return model_lib.LSTMClassifier(case.vocab, case.embed, case.num_classes,
-                                    recurrent=model_lib.stack(case.units))
+                                    recurrent=(model_lib.Recurrent(case.units, cell=cell),))
   return model_lib.LSTMClassifier(
       case.vocab, case.embed, case.num_classes,
-      recurrent=(model_lib.Recurrent(case.units, bidirectional=True),), pooling="max",
-      hidden=(model_lib.Hidden(case.hidden, "relu"),))
+      recurrent=(model_lib.Recurrent(case.units, cell=cell, bidirectional=True),),
+      pooling="max", hidden=(model_lib.Hidden(case.hidden, "relu"),))
 
 
 def lstm_jax_steps(case: Case, implementation: str, dtype: str = "float32",
@@ -234,8 +255,8 @@ def flax_steps(case: Case):
   import flax.linen as nn
   import jax
 
-  if case.pooled:
-    raise NotImplementedError("the Flax baseline is the study's model only")
+  if case.pooled or case.cell != "lstm":
+    raise NotApplicable("the Flax baseline is the study's LSTM model only")
 
   class FlaxClassifier(nn.Module):
 
@@ -259,8 +280,8 @@ def jax_cudnn_steps(case: Case):
 
   if jax.default_backend() != "gpu":
     raise NotImplementedError("jax.experimental.rnn's cuDNN LSTM needs a GPU")
-  if case.pooled:
-    raise NotImplementedError("the cuDNN baseline is the study's model only")
+  if case.pooled or case.cell != "lstm":
+    raise NotApplicable("the cuDNN baseline is the study's LSTM model only")
   embed = nn.Embed(case.vocab, case.embed)
   dense = nn.Dense(case.num_classes)
   keys = jax.random.split(jax.random.key(SEED), 3)
@@ -284,19 +305,22 @@ def jax_cudnn_steps(case: Case):
 
 
 def keras_steps(case: Case):
-  """Keras 3 on JAX, `Embedding(mask_zero=True)` → `LSTM` → `Dense`, as a user runs it."""
+  """Keras 3 on JAX, `Embedding(mask_zero=True)` → `LSTM` | `GRU` | `SimpleRNN` →
+  `Dense`, as a user runs it."""
   os.environ.setdefault("KERAS_BACKEND", "jax")
   import keras
+  from lstm_jax import recurrent as recurrent_lib
 
   keras.utils.set_random_seed(SEED)
+  recurrent_layer = getattr(keras.layers, recurrent_lib.CELLS.get(case.cell).keras_class)
   inputs = keras.Input((case.time_steps,), batch_size=case.batch, dtype="int32")
   x = keras.layers.Embedding(case.vocab, case.embed, mask_zero=True)(inputs)
   if case.pooled:
-    x = keras.layers.Bidirectional(keras.layers.LSTM(case.units, return_sequences=True))(x)
+    x = keras.layers.Bidirectional(recurrent_layer(case.units, return_sequences=True))(x)
     x = keras.layers.GlobalMaxPooling1D()(x)
     x = keras.layers.Dense(case.hidden, activation="relu")(x)
   else:
-    x = keras.layers.LSTM(case.units)(x)
+    x = recurrent_layer(case.units)(x)
   model = keras.Model(inputs, keras.layers.Dense(case.num_classes)(x))
   model.compile(
       optimizer=keras.optimizers.Adam(LEARNING_RATE, global_clipnorm=CLIP_NORM),
@@ -313,11 +337,22 @@ def keras_steps(case: Case):
   return {"train": train, "inference": infer}, None
 
 
-def torch_steps(case: Case):
-  """PyTorch `nn.LSTM` (oneDNN on CPU, cuDNN on GPU)."""
+def torch_steps(case: Case, module: str, flush_denormal: bool):
+  """PyTorch `nn.LSTM` / `nn.GRU` / `nn.RNN` (`module`; oneDNN on CPU where it has the
+  cell, cuDNN on GPU).
+
+  `flush_denormal`: `torch.set_flush_denormal(True)`, as XLA does. PyTorch's default
+  keeps denormal floats, which some CPUs compute very slowly (an Intel Ice Lake guest
+  took 2.2 s instead of 0.11 s for an IMDB `nn.LSTM` backward).
+  """
   import torch
   from torch import nn
 
+  if TORCH_MODULES[case.cell] != module:
+    raise NotApplicable(f"nn.{module} is not the case's cell ({case.cell})")
+  supported = torch.set_flush_denormal(flush_denormal)
+  if flush_denormal and not supported:
+    raise NotImplementedError("this CPU cannot flush denormals (torch.set_flush_denormal)")
   torch.manual_seed(SEED)
   device = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -326,15 +361,17 @@ def torch_steps(case: Case):
     def __init__(self):
       super().__init__()
       self.embed = nn.Embedding(case.vocab, case.embed)
-      self.lstm = nn.LSTM(case.embed, case.units, batch_first=True, bidirectional=case.pooled)
+      self.rnn = getattr(nn, module)(case.embed, case.units, batch_first=True,
+                                     bidirectional=case.pooled)
       if case.pooled:
         self.hidden = nn.Sequential(nn.Linear(2 * case.units, case.hidden), nn.ReLU())
       self.dense = nn.Linear(case.hidden if case.pooled else case.units, case.num_classes)
 
     def forward(self, tokens):
-      outputs, (h, _) = self.lstm(self.embed(tokens))
+      outputs, state = self.rnn(self.embed(tokens))
       if case.pooled:
         return self.dense(self.hidden(outputs.max(dim=1).values))
+      h = state[0] if isinstance(state, tuple) else state  # an LSTM's state is (h, c)
       return self.dense(h[-1])
 
   model = TorchClassifier().to(device)
@@ -371,15 +408,68 @@ FRAMEWORKS: dict[str, Callable[[Case], Any]] = {
     "jax cudnn": jax_cudnn_steps,
     "flax OptimizedLSTMCell": flax_steps,
     "keras 3 (jax)": keras_steps,
-    "pytorch nn.LSTM": torch_steps,
+    **{f"pytorch nn.{module}{suffix}": functools.partial(torch_steps, module=module,
+                                                         flush_denormal=flush)
+       for module in TORCH_MODULES.values()
+       for suffix, flush in (("", True), (" default", False))},
 }
 
 
 # ---------------------------------------------------------------- processes
 
+def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 10) -> tuple[float, str]:
+  """The fp32 matmul rate of a `size`² matmul on `threads` threads (best of
+  `repeats`), by PyTorch (MKL / oneDNN) where installed, else by XLA."""
+  flops = 2 * size ** 3
+  try:
+    import torch
+  except ImportError:
+    torch = None
+  if torch is not None:
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    run, via = lambda: torch.mm(a, b), f"torch.mm {size}²"
+  else:
+    import jax
+    import jax.numpy as jnp
+    a = jax.random.normal(jax.random.key(0), (size, size))
+    matmul = jax.jit(jnp.dot)
+    run, via = lambda: matmul(a, a).block_until_ready(), f"XLA dot {size}²"
+  run()
+  best = min(_seconds(run) for _ in range(repeats))
+  return flops / best / 1e9, via
+
+
+def _seconds(fn: Callable[[], Any]) -> float:
+  start = time.perf_counter()
+  fn()
+  return time.perf_counter() - start
+
+
+def cpu_model() -> str:
+  """The CPU's model name, family and model number (/proc/cpuinfo), as far as known."""
+  fields: dict[str, str] = {}
+  try:
+    with open("/proc/cpuinfo") as cpuinfo:
+      for line in cpuinfo:
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())  # the first processor's
+  except OSError:
+    pass
+  name = fields.get("model name") or platform.processor() or platform.machine()
+  if "cpu family" in fields and "model" in fields:
+    name += f" (family {fields['cpu family']}, model {fields['model']})"
+  return name
+
+
 def worker(framework: str, cases: Sequence[Case], modes: Sequence[str], warmup: int,
            repeats: int, steps_per_repeat: int, threads: int, peak_gflops: float) -> None:
   """Measures one framework on every case and mode; prints one JSON line per result."""
+  if framework == PEAK_WORKER:
+    gflops, via = matmul_peak_gflops(threads)
+    print("RESULT " + json.dumps({"framework": framework, "peak_gflops": gflops, "via": via}),
+          flush=True)
+    return
   if framework.startswith("pytorch"):
     import torch
     torch.set_num_threads(threads)
@@ -395,6 +485,8 @@ def worker(framework: str, cases: Sequence[Case], modes: Sequence[str], warmup: 
         if new_shape is not None:
           timing.new_shape_compile_s = new_shape(mode)
         row.update(timing.summary(case, mode, peak_gflops))
+      except NotApplicable:
+        continue
       except Exception as error:  # a missing framework or device is reported, not fatal
         row["error"] = f"{type(error).__name__}: {error}"
       print("RESULT " + json.dumps(row), flush=True)
@@ -488,7 +580,7 @@ def allocator_env(name: str) -> dict[str, str]:
 
 
 def parse_args(description: str, cases: dict[str, Case], frameworks: Sequence[str],
-               peak_gflops: float, warmup: int, repeats: int, steps: int,
+               peak_gflops: Optional[float], warmup: int, repeats: int, steps: int,
                argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(description=description)
   parser.add_argument("--frameworks", default=",".join(frameworks),
@@ -505,7 +597,9 @@ def parse_args(description: str, cases: dict[str, Case], frameworks: Sequence[st
   parser.add_argument("--repeats", type=int, default=repeats)
   parser.add_argument("--steps", type=int, default=steps, help="steps per repeat")
   parser.add_argument("--peak-gflops", type=float, default=peak_gflops,
-                      help="the machine's fp32 matmul peak, for the 'of limit' column")
+                      help="the machine's fp32 matmul peak, for the 'of limit' column "
+                      f"({'measured in the run' if peak_gflops is None else peak_gflops} "
+                      "unless given)")
   parser.add_argument("--worker", help=argparse.SUPPRESS)
   return parser.parse_args(argv)
 
@@ -535,6 +629,16 @@ def run_benchmark(name: str, module: str, args: argparse.Namespace, cases: dict[
   if unknown:
     raise SystemExit(f"unknown framework(s) {unknown}; choose from {list(FRAMEWORKS)}")
   os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
+  peak_via = "given (--peak-gflops)"
+  if args.peak_gflops is None:
+    # Measured like the frameworks: its own process, the same cores and allocator.
+    [peak] = run_worker_process(module, PEAK_WORKER, [f"--threads={args.threads}"],
+                                allocator_env(args.allocator.split(",")[0]))
+    if "error" in peak:
+      raise SystemExit(f"measuring the matmul peak failed: {peak['error']}")
+    args.peak_gflops, peak_via = peak["peak_gflops"], peak["via"]
+    print(f"fp32 matmul peak: {args.peak_gflops:.0f} GFLOP/s ({peak_via}, "
+          f"{args.threads} threads)", flush=True)
   forwarded = [f"--{key}={getattr(args, key.replace('-', '_'))}" for key in (
       "cases", "modes", "threads", "warmup", "repeats", "steps", "peak-gflops")]
   forwarded += list(worker_flags)
@@ -546,9 +650,10 @@ def run_benchmark(name: str, module: str, args: argparse.Namespace, cases: dict[
         rows.append({**row, "env": allocator})
         print(format_table(rows[-1:]).splitlines()[-1], flush=True)
   rows.sort(key=lambda r: (r.get("case", ""), r.get("mode", ""), r.get("env", "")))
-  print(f"\n{platform.machine()}, {args.threads} threads, load average at the end "
-        f"{os.getloadavg()[0]:.1f}; limit = {args.peak_gflops:.0f} GFLOP/s over the "
-        "LSTM matmul FLOPs (3x forward to train)")
+  cpu = cpu_model()
+  print(f"\n{cpu}, {platform.machine()}, {args.threads} threads, load average at the end "
+        f"{os.getloadavg()[0]:.1f}; limit = {args.peak_gflops:.0f} GFLOP/s ({peak_via}) over "
+        "the recurrent layer's matmul FLOPs (3x forward to train)")
   print(format_table(rows))
   ratios = {}
   baselines = [f for f in frameworks if not f.startswith("lstm_jax")]
@@ -557,6 +662,7 @@ def run_benchmark(name: str, module: str, args: argparse.Namespace, cases: dict[
       ratios.update(speedups(rows, candidate, baselines))
   for key, value in ratios.items():
     print(f"{key}: {value:.2f}x")
-  print(json.dumps({"benchmark": name, "threads": args.threads,
-                    "peak_gflops": args.peak_gflops, "results": rows, "speedups": ratios}))
+  print(json.dumps({"benchmark": name, "cpu": cpu, "threads": args.threads,
+                    "peak_gflops": args.peak_gflops, "peak_via": peak_via, "results": rows,
+                    "speedups": ratios}))
   return rows

@@ -87,7 +87,10 @@ def export(workdir: os.PathLike, out: os.PathLike, *, weights: str = "best",
   if existing and not overwrite:
     raise errors.BadValueError(f"{out} already holds {', '.join(existing)}; pass --overwrite "
                                "to replace them, or choose another --out")
-  keras_model = keras_compat.to_keras(classifier.model, {"params": classifier.params})
+  try:
+    keras_model = keras_compat.to_keras(classifier.model, {"params": classifier.params})
+  except ValueError as e:  # a model Keras has no layers for
+    raise errors.BadValueError(f"{workdir}: cannot export this model to Keras: {e}") from None
   paths = {name: out / name for name in EXPORT_FILES}
   try:
     out.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,22 @@
-"""Keras 3 LSTM classifiers in and out: `from_keras`, `to_keras`, `build_keras`.
+"""Keras 3 recurrent classifiers in and out: `from_keras`, `to_keras`, `build_keras`.
 
 The family both directions cover (a linear chain of layers, Sequential or
 functional, `keras.Input` of fixed or `None` length):
 
   Embedding(mask_zero=True|False)
   → optional Dropout | SpatialDropout1D
-  → LSTM | Bidirectional(LSTM, merge_mode concat|sum|mul|ave), one or more,
-    each layer its own options, a Dropout allowed after each that returns sequences
+  → LSTM | GRU | SimpleRNN, or Bidirectional(one of them, merge_mode
+    concat|sum|mul|ave), one or more, cells mixed, each layer its own options,
+    a Dropout allowed after each that returns sequences
   → optional GlobalMaxPooling1D | GlobalAveragePooling1D
   → optional Dropout
   → Dense(units, activation) (+ optional Dropout), zero or more
   → Dense(C, "softmax") | Dense(1, "sigmoid")
 
+The recurrent layers Keras calls LSTM, GRU and SimpleRNN are the cells of
+`recurrent.CELLS` (each cell's `keras_class`); a cell's options are the Keras
+layer's arguments of the same names (GRU `reset_after`, SimpleRNN
+`activation`), and its `keras_requires` the arguments it supports one value of.
 `model.apply(variables, ids, method=model.probabilities)` then equals
 `keras_model.predict(ids)`. Anything the classifier cannot represent is refused
 with a ValueError naming the layer and the option.
@@ -31,10 +36,20 @@ import numpy as np
 from lstm_jax import recurrent as recurrent_lib
 from lstm_jax.models import classifier as model_lib
 
-SUPPORTED = ("Embedding → optional Dropout / SpatialDropout1D → LSTM / Bidirectional(LSTM) "
-             "(one or more, optional Dropout between) → optional GlobalMaxPooling1D / "
-             "GlobalAveragePooling1D → optional Dropout → Dense (+ Dropout), zero or more → "
-             "Dense(softmax) or Dense(1, sigmoid)")
+
+def _cell_classes() -> list[type[recurrent_lib.Cell]]:
+  """The registered cells Keras has a layer of."""
+  return [cell for cell in map(recurrent_lib.CELLS.get, recurrent_lib.CELLS.names())
+          if cell.keras_class]
+
+
+# The Keras recurrent layers of the family, by name ("LSTM / GRU / SimpleRNN").
+RECURRENT_LAYERS = " / ".join(cell.keras_class for cell in _cell_classes())
+
+SUPPORTED = (f"Embedding → optional Dropout / SpatialDropout1D → {RECURRENT_LAYERS}, or "
+             "Bidirectional of one (one or more, optional Dropout between) → optional "
+             "GlobalMaxPooling1D / GlobalAveragePooling1D → optional Dropout → Dense "
+             "(+ Dropout), zero or more → Dense(softmax) or Dense(1, sigmoid)")
 
 # The Keras loss of each output (`heads.HEADS`), for integer labels.
 KERAS_LOSSES = {"softmax": "sparse_categorical_crossentropy",
@@ -81,33 +96,45 @@ def _rate(layer: Any) -> float:
   return float(layer.rate)
 
 
-def _lstm_options(layer: Any, expect_backwards: bool = False) -> dict[str, Any]:
-  """Checks one Keras LSTM and returns what the classifier needs of it."""
-  keras = import_keras()
-  if not isinstance(layer, keras.layers.LSTM):
-    raise _fail(layer, "only LSTM recurrent layers are supported")
+def _keras_cell(layer: Any) -> Optional[type[recurrent_lib.Cell]]:
+  """The cell class of a Keras recurrent layer of the family, or None."""
+  L = import_keras().layers
+  return next((cell for cell in _cell_classes() if isinstance(layer, getattr(L, cell.keras_class))),
+              None)
+
+
+def _recurrent_options(layer: Any, expect_backwards: bool = False) -> dict[str, Any]:
+  """Checks one Keras LSTM / GRU / SimpleRNN and returns what the classifier needs of it."""
+  cell_class = _keras_cell(layer)
+  if cell_class is None:
+    raise _fail(layer, f"only {RECURRENT_LAYERS} recurrent layers are supported")
   _check_plain(layer)
   config = layer.get_config()
-  required = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
-              "stateful": False, "return_state": False, "go_backwards": expect_backwards}
+  required = {**cell_class.keras_requires, "stateful": False, "return_state": False,
+              "go_backwards": expect_backwards}
   for option, expected in required.items():
     if config[option] != expected:
       raise _fail(layer, f"{option}={config[option]!r} is not supported (need {expected!r})")
-  return {"units": config["units"], "dropout": float(config["dropout"]),
+  cell = cell_class(**{name: config[name] for name in cell_class.option_names()})
+  try:
+    cell.check()
+  except ValueError as e:
+    raise _fail(layer, str(e)) from None
+  return {"units": config["units"], "cell": cell, "dropout": float(config["dropout"]),
           "recurrent_dropout": float(config["recurrent_dropout"]),
           "return_sequences": config["return_sequences"],
           "zero_output_for_mask": config["zero_output_for_mask"]}
 
 
-def _lstm_params(layer: Any) -> dict[str, jnp.ndarray]:
+def _recurrent_params(layer: Any) -> dict[str, jnp.ndarray]:
   cell = layer.cell
   return {"kernel": _value(cell.kernel), "recurrent_kernel": _value(cell.recurrent_kernel),
           "bias": _value(cell.bias)}
 
 
 def _recurrent_layer(layer: Any) -> tuple[model_lib.Recurrent, bool, dict[str, Any]]:
-  """(the layer, whether it returns sequences, its params) of an LSTM or
-  Bidirectional(LSTM)."""
+  """(the layer, whether it returns sequences, its params) of a Keras recurrent
+  layer of the family or a Bidirectional of one."""
   keras = import_keras()
   if isinstance(layer, keras.layers.Bidirectional):
     _check_plain(layer)
@@ -115,23 +142,24 @@ def _recurrent_layer(layer: Any) -> tuple[model_lib.Recurrent, bool, dict[str, A
     if merge_mode not in recurrent_lib.MERGE_MODES:
       raise _fail(layer, f"merge_mode={merge_mode!r} is not supported (need one of "
                   f"{', '.join(recurrent_lib.MERGE_MODES)})")
-    forward = _lstm_options(layer.forward_layer)
-    backward = _lstm_options(layer.backward_layer, expect_backwards=True)
+    forward = _recurrent_options(layer.forward_layer)
+    backward = _recurrent_options(layer.backward_layer, expect_backwards=True)
     # Keras sets zero_output_for_mask from return_sequences on both directions.
     forward.pop("zero_output_for_mask")
     backward.pop("zero_output_for_mask")
     if forward != backward:
       raise _fail(layer, f"forward options {forward} differ from backward options {backward}")
     returns_sequences = forward.pop("return_sequences")
-    params = {"forward": _lstm_params(layer.forward_layer),
-              "backward": _lstm_params(layer.backward_layer)}
+    params = {"forward": _recurrent_params(layer.forward_layer),
+              "backward": _recurrent_params(layer.backward_layer)}
     return (model_lib.Recurrent(bidirectional=True, merge_mode=merge_mode, **forward),
             returns_sequences, params)
-  options = _lstm_options(layer)
+  options = _recurrent_options(layer)
   if options.pop("zero_output_for_mask") and not options["return_sequences"]:
-    raise _fail(layer, "zero_output_for_mask=True on the last LSTM is not supported")
+    raise _fail(layer, f"zero_output_for_mask=True on the last {type(layer).__name__} is not "
+                "supported")
   returns_sequences = options.pop("return_sequences")
-  return model_lib.Recurrent(**options), returns_sequences, _lstm_params(layer)
+  return model_lib.Recurrent(**options), returns_sequences, _recurrent_params(layer)
 
 
 def _load(keras_model: Union[Any, str, os.PathLike]) -> Any:
@@ -168,25 +196,10 @@ class _Chain:
     return _rate(layer)
 
 
-def from_keras(keras_model: Union[Any, str, os.PathLike]
-               ) -> tuple[model_lib.LSTMClassifier, dict[str, Any]]:
-  """Converts a built Keras 3 LSTM classifier into an `LSTMClassifier`.
-
-  Args:
-    keras_model: a built `keras.Model` (Sequential or functional, a linear
-      chain of layers), or the path of a `.keras` file.
-
-  Returns:
-    (model, variables): the Flax module (float32, the default "fused" recurrence; use
-    `model.clone(implementation=..., dtype=...)` to change them) and
-    `{'params': ...}` holding the Keras weights.
-
-  Raises:
-    ValueError: naming the first layer or option that cannot be represented.
-  """
+def _model_layers(keras_model: Any) -> list[Any]:
+  """The layers of a built Keras model, input layers left out, the first an Embedding."""
   keras = import_keras()
   L = keras.layers
-  keras_model = _load(keras_model)
   if not isinstance(keras_model, keras.Model):
     raise ValueError(f"from_keras expects a keras.Model or a .keras path, got {type(keras_model)}")
   layers = [layer for layer in keras_model.layers if not isinstance(layer, L.InputLayer)]
@@ -197,30 +210,52 @@ def from_keras(keras_model: Union[Any, str, os.PathLike]
   if not keras_model.built or not layers[0].weights:
     raise ValueError("from_keras: the Keras model is not built; give it a keras.Input or "
                      "call it on a batch first")
-  chain = _Chain(layers)
+  return layers
+
+
+def _read_embedding(chain: _Chain, params: dict[str, Any]) -> dict[str, Any]:
+  """The Embedding and the Dropout after it: the classifier's embedding attributes."""
+  L = import_keras().layers
   embedding = chain.take()
   _check_plain(embedding)
-  params: dict[str, Any] = {"embedding": {"embedding": _value(embedding.embeddings)}}
-
+  params["embedding"] = {"embedding": _value(embedding.embeddings)}
   spatial = chain.next_is(L.SpatialDropout1D)
   embedding_dropout = _rate(chain.take()) if chain.next_is(L.Dropout) else 0.0
   if chain.next_is(L.Dropout):
     raise _fail(chain.layers[0], "two Dropout layers in a row are not supported (use one)")
+  return {"vocab_size": int(embedding.input_dim), "embed_dim": int(embedding.output_dim),
+          "embedding_dropout": embedding_dropout,
+          "spatial_dropout": spatial and embedding_dropout > 0,
+          "mask_zero": bool(embedding.mask_zero),
+          "embedding_trainable": bool(embedding.trainable)}
 
+
+def _read_recurrent_stack(chain: _Chain, params: dict[str, Any]
+                          ) -> tuple[list[model_lib.Recurrent], list[tuple[Any, bool]]]:
+  """The recurrent layers (each with the Dropout after it): their specs, and each
+  Keras layer with whether it returns sequences."""
+  L = import_keras().layers
+  kinds = tuple(getattr(L, cell.keras_class) for cell in _cell_classes()) + (L.Bidirectional,)
   recurrent, returns = [], []
-  while chain.next_is(L.LSTM, L.Bidirectional):
+  while chain.next_is(*kinds):
     layer = chain.take()
     spec, returns_sequences, layer_params = _recurrent_layer(layer)
-    params[f"lstm_{len(recurrent)}"] = layer_params
+    params[model_lib.layer_name(spec, len(recurrent))] = layer_params
     dropout_after = 0.0
     if returns_sequences and chain.next_is(L.Dropout):
       dropout_after = chain.optional_dropout()
     recurrent.append(dataclasses.replace(spec, dropout_after=dropout_after))
     returns.append((layer, returns_sequences))
   if not recurrent:
-    culprit = chain.layers[0] if chain.layers else embedding
-    raise _fail(culprit, "expected an LSTM or Bidirectional(LSTM) after the Embedding")
+    culprit = chain.layers[0] if chain.layers else chain.last
+    raise _fail(culprit, f"expected a recurrent layer ({RECURRENT_LAYERS}) or a Bidirectional "
+                "of one after the Embedding")
+  return recurrent, returns
 
+
+def _read_pooling(chain: _Chain) -> str:
+  """The pooling after the recurrent stack (`model.POOLINGS`); "last" if none."""
+  L = import_keras().layers
   pooling = "last"
   for name, layer_name in POOLING_LAYERS.items():
     if chain.next_is(getattr(L, layer_name)):
@@ -229,15 +264,22 @@ def from_keras(keras_model: Union[Any, str, os.PathLike]
       if config.get("data_format", "channels_last") != "channels_last" or config.get("keepdims"):
         raise _fail(layer, "only data_format='channels_last' without keepdims is supported")
       pooling = name
+  return pooling
+
+
+def _check_return_sequences(returns: list[tuple[Any, bool]], pooling: str) -> None:
   for index, (layer, returns_sequences) in enumerate(returns):
     should = index < len(returns) - 1 or pooling != "last"
     if returns_sequences != should:
-      raise _fail(layer, "every LSTM but the last must have return_sequences=True, and the "
-                  "last one return_sequences=True only when a GlobalMax/AveragePooling1D "
-                  "follows")
-  # A Dropout after the last layer's sequence, before pooling, stays with that layer.
-  head_dropout = chain.optional_dropout()
+      raise _fail(layer, "every recurrent layer but the last must have return_sequences=True, "
+                  "and the last one return_sequences=True only when a "
+                  "GlobalMax/AveragePooling1D follows")
 
+
+def _read_head(chain: _Chain, params: dict[str, Any]) -> dict[str, Any]:
+  """The Dense layers (each with the Dropout after it) to the end: the
+  classifier's head attributes (hidden, output, num_classes)."""
+  L = import_keras().layers
   dense_layers = []
   while chain.next_is(L.Dense):
     dense = chain.take()
@@ -271,21 +313,36 @@ def from_keras(keras_model: Union[Any, str, os.PathLike]
                 "supported as the output (need 'softmax' with 2 or more units, or 'sigmoid' "
                 "with 1)")
   params["dense"] = {"kernel": _value(output_layer.kernel), "bias": _value(output_layer.bias)}
+  return {"hidden": tuple(hidden), "output": activation, "num_classes": num_classes}
 
-  model = model_lib.LSTMClassifier(
-      vocab_size=int(embedding.input_dim),
-      embed_dim=int(embedding.output_dim),
-      num_classes=num_classes,
-      recurrent=tuple(recurrent),
-      pooling=pooling,
-      hidden=tuple(hidden),
-      output=activation,
-      embedding_dropout=embedding_dropout,
-      spatial_dropout=spatial and embedding_dropout > 0,
-      head_dropout=head_dropout,
-      mask_zero=bool(embedding.mask_zero),
-      embedding_trainable=bool(embedding.trainable),
-  )
+
+def from_keras(keras_model: Union[Any, str, os.PathLike]
+               ) -> tuple[model_lib.LSTMClassifier, dict[str, Any]]:
+  """Converts a built Keras 3 recurrent classifier into an `LSTMClassifier`.
+
+  Args:
+    keras_model: a built `keras.Model` (Sequential or functional, a linear
+      chain of layers), or the path of a `.keras` file.
+
+  Returns:
+    (model, variables): the Flax module (float32, the default "fused" recurrence; use
+    `model.clone(implementation=..., dtype=...)` to change them) and
+    `{'params': ...}` holding the Keras weights.
+
+  Raises:
+    ValueError: naming the first layer or option that cannot be represented.
+  """
+  chain = _Chain(_model_layers(_load(keras_model)))
+  params: dict[str, Any] = {}
+  embedding = _read_embedding(chain, params)
+  recurrent, returns = _read_recurrent_stack(chain, params)
+  pooling = _read_pooling(chain)
+  _check_return_sequences(returns, pooling)
+  # A Dropout after the last layer's sequence, before pooling, stays with that layer.
+  head_dropout = chain.optional_dropout()
+  model = model_lib.LSTMClassifier(**embedding, **_read_head(chain, params),
+                                   recurrent=tuple(recurrent), pooling=pooling,
+                                   head_dropout=head_dropout)
   model.check()
   return model, {"params": params}
 
@@ -305,6 +362,10 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
     returns.
   """
   model.check()
+  for index, spec in enumerate(model.recurrent):
+    if not spec.cell.keras_class:
+      raise ValueError(f"build_keras: recurrent layer {index} is a {spec.cell.name!r} cell, "
+                       "which Keras has no layer of")
   keras = import_keras()
   L = keras.layers
   inputs = keras.Input((input_length,), dtype="int32", name="token_ids")
@@ -318,13 +379,16 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
     x = dropout(model.embedding_dropout, name="embedding_dropout")(x)
   for index, spec in enumerate(model.recurrent):
     returns_sequences = index < len(model.recurrent) - 1 or model.pooling != "last"
-    layer = L.LSTM(spec.units, return_sequences=returns_sequences, dropout=spec.dropout,
-                   recurrent_dropout=spec.recurrent_dropout, name=f"lstm_{index}")
+    name = model_lib.layer_name(spec, index)
+    # The cell's options are the Keras layer's arguments of the same names.
+    layer = getattr(L, spec.cell.keras_class)(
+        spec.units, return_sequences=returns_sequences, dropout=spec.dropout,
+        recurrent_dropout=spec.recurrent_dropout, name=name, **spec.cell.options())
     if spec.bidirectional:
       layer = L.Bidirectional(layer, merge_mode=spec.merge_mode, name=f"bidirectional_{index}")
     x = layer(x)
     if spec.dropout_after:
-      x = L.Dropout(spec.dropout_after, name=f"lstm_{index}_dropout")(x)
+      x = L.Dropout(spec.dropout_after, name=f"{name}_dropout")(x)
   if model.pooling != "last":
     x = getattr(L, POOLING_LAYERS[model.pooling])(name="pooling")(x)
   if model.head_dropout:
@@ -353,17 +417,19 @@ def to_keras(model: model_lib.LSTMClassifier, variables: Any) -> Any:
   keras_model = build_keras(model)
   params = jax.tree.map(lambda leaf: np.asarray(leaf, np.float32), dict(variables["params"]))
 
-  def lstm_weights(p: dict[str, Any]) -> list[np.ndarray]:
+  def cell_weights(p: dict[str, Any]) -> list[np.ndarray]:
+    # Keras's order for every cell of the family.
     return [p["kernel"], p["recurrent_kernel"], p["bias"]]
 
   keras_model.get_layer("embedding").set_weights([params["embedding"]["embedding"]])
   for index, spec in enumerate(model.recurrent):
-    p = params[f"lstm_{index}"]
+    name = model_lib.layer_name(spec, index)
+    p = params[name]
     if spec.bidirectional:
       keras_model.get_layer(f"bidirectional_{index}").set_weights(
-          lstm_weights(p["forward"]) + lstm_weights(p["backward"]))
+          cell_weights(p["forward"]) + cell_weights(p["backward"]))
     else:
-      keras_model.get_layer(f"lstm_{index}").set_weights(lstm_weights(p))
+      keras_model.get_layer(name).set_weights(cell_weights(p))
   for name in [f"hidden_{index}" for index in range(len(model.hidden))] + ["dense"]:
     keras_model.get_layer(name).set_weights([params[name]["kernel"], params[name]["bias"]])
   return keras_model

@@ -75,7 +75,7 @@ class Classifier:
   most `batch_size` rows; a short batch is filled with padding rows up to the
   next power of two, so that few shapes are compiled.
 
-  The first LSTM layer's input projection of every vocabulary word is computed
+  The first recurrent layer's input projection of every vocabulary word is computed
   once here (`model.input_projection_table`) when that table fits in
   `MAX_PROJECTION_TABLE_BYTES`: each batch then gathers rows instead of doing
   its largest matmul. `projection_table` is None when it did not fit.

@@ -216,3 +216,80 @@ def test_a_workdir_of_before_the_rename_compares_equal_to_its_config():
   old = validation.to_plain(schema.default_config().to_dict())
   old["model"]["lstm_layers"] = old["model"].pop("recurrent_layers")
   assert validation.changed_keys(old, new) == set()
+
+
+@pytest.mark.parametrize("cell", CELLS[1:], ids=IDS[1:])
+def test_cudnn_runs_the_fused_path_of_a_cell_without_a_cudnn_layer(cell):
+  # JAX's cuDNN binding has the LSTM only; other cells fall back, as Keras's do.
+  assert cell.cudnn_layer() is None
+  params, x = _params(cell), jnp.asarray(_x())
+  outputs = {implementation: recurrent_lib.RNN(H, cell=cell, return_sequences=True,
+                                               implementation=implementation).apply(
+                                                   {"params": params}, x)[0]
+             for implementation in ("cudnn", "fused")}
+  np.testing.assert_array_equal(outputs["cudnn"], outputs["fused"])
+
+
+@dataclasses.dataclass(frozen=True)
+class MinimalGatedUnit(recurrent_lib.Cell):
+  """A fourth cell, as a user adds one (docs/ARCHITECTURE.md, "Recurrent cells"): the
+  minimal gated unit (Zhou et al. 2016), which Keras has no layer of.
+
+    f = sigmoid(x_f + h_{t-1} @ U_f); g = tanh(x_h + (f * h_{t-1}) @ U_h)
+    h = (1 - f) * h_{t-1} + f * g
+  """
+  name = "mgu"
+  gates = 2
+  gate_names = ("forget", "candidate")
+
+  def step(self, z_x, state, weights, recurrent_mask):
+    h_in = state if recurrent_mask is None else state * recurrent_mask
+    x_f, x_h = jnp.split(z_x.astype(jnp.float32), 2, axis=-1)
+    units = state.shape[-1]
+    forget = jax.nn.sigmoid(x_f + recurrent_lib.cell.recurrent_projection(
+        h_in, weights[:, :units]))
+    candidate = jnp.tanh(x_h + recurrent_lib.cell.recurrent_projection(
+        forget * h_in, weights[:, units:]))
+    return (1.0 - forget) * state + forget * candidate, {"forget": forget,
+                                                         "candidate": candidate}
+
+
+@pytest.fixture
+def fourth_cell():
+  with recurrent_lib.CELLS.temporarily(MinimalGatedUnit.name, MinimalGatedUnit):
+    yield MinimalGatedUnit
+
+
+def test_a_fourth_cell_is_one_class_and_one_registry_entry(fourth_cell):
+  config = schema.default_config()
+  config.model.recurrent_layers = ({"units": 6, "cell": "mgu", "bidirectional": True},
+                                   {"units": 4, "cell": "gru"})
+  config.model.pooling = "average"
+  config = validation.normalize(config)
+  with pytest.raises(validation.ConfigError) as raised:  # no data given: the only problem
+    validation.validate(config)
+  assert "recurrent_layers" not in str(raised.value)
+  model = model_lib.from_config(config, vocab_size=20, num_classes=3)
+  assert model.recurrent[0].cell == fourth_cell()
+  ids = jnp.asarray(np.random.default_rng(0).integers(0, 20, (4, 9)), jnp.int32)
+  variables = model.init(jax.random.key(0), ids)
+  assert variables["params"]["mgu_0"]["forward"]["kernel"].shape == (
+      config.embedding.dim, 2 * 6)
+  table = model_lib.input_projection_table(variables["params"], model)
+  np.testing.assert_allclose(model.apply(variables, ids, projection_table=table),
+                             model.apply(variables, ids), atol=1e-5)
+  grads = jax.grad(lambda p: model.apply({"params": p}, ids).sum())(variables["params"])
+  assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(grads))
+
+
+def test_a_fourth_cell_masks_like_the_others(fourth_cell):
+  test_a_padded_sequence_gives_the_unpadded_runs_results(fourth_cell(), "pre")
+
+
+def test_a_cell_keras_has_no_layer_of_is_refused_by_the_keras_export(fourth_cell):
+  keras_compat = pytest.importorskip("lstm_jax.keras_compat")
+  model = model_lib.LSTMClassifier(vocab_size=20, embed_dim=4, num_classes=2,
+                                   recurrent=(model_lib.Recurrent(5, cell=fourth_cell()),))
+  with pytest.raises(ValueError, match="recurrent layer 0 is a 'mgu' cell, which Keras has "
+                     "no layer of"):
+    keras_compat.build_keras(model)

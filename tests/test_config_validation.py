@@ -224,8 +224,9 @@ def test_layer_lists_from_the_command_line_are_json_completed_with_defaults(tmp_
   layers = cv.normalize(config).model.recurrent_layers
   assert [layer["units"] for layer in layers] == [64, 32]
   assert layers[0]["bidirectional"] and layers[0]["merge_mode"] == "concat"
-  assert layers[1] == {"units": 32, "cell": "lstm", "bidirectional": False, "merge_mode": "concat",
-                       "dropout": 0.0, "recurrent_dropout": 0.0, "dropout_after": 0.0}
+  assert layers[1] == {"units": 32, "cell": "lstm", "bidirectional": False,
+                       "merge_mode": "concat", "dropout": 0.0, "recurrent_dropout": 0.0,
+                       "dropout_after": 0.0}
 
 
 def test_a_layer_written_with_its_defaults_is_no_change():

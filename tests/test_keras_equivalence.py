@@ -1,8 +1,10 @@
 """Equivalence with Keras 3 (JAX backend, float32, CPU).
 
 Random small cases vary batch, time, vocabulary, embedding width, units,
-classes, depth, direction, masking and padding side. Each case builds its Keras
-model once, with random weights, and imports it with `from_keras`.
+classes, depth, cells (LSTM, GRU both ways, SimpleRNN tanh and relu, mixed in
+a stack), direction, masking and padding side. Each case builds its Keras
+model once, with random weights, and imports it with `from_keras`. The default
+suite runs two of them; `pytest -m keras` the other `NUM_CASES` and `NUM_WIDE_CASES` more.
 """
 
 import dataclasses
@@ -28,6 +30,7 @@ from lstm_jax.optim import optimizers  # noqa: E402
 pytestmark = KERAS_WARNINGS
 
 NUM_CASES = 16
+NUM_WIDE_CASES = 48
 ACTIVATION_NAMES = ("relu", "tanh", "gelu", "elu", "selu", "sigmoid", "linear")
 
 
@@ -51,6 +54,18 @@ class Case:
   output: str = "softmax"
   embedding_dropout: Optional[str] = None  # "Dropout", "SpatialDropout1D" or None
   head_dropout: float = 0.0
+  # The cell of each recurrent layer; none given: LSTMs.
+  cells: tuple[recurrent_lib.Cell, ...] = ()
+
+  def cell(self, index: int) -> recurrent_lib.Cell:
+    return self.cells[index] if self.cells else recurrent_lib.LSTMCell()
+
+
+# Each layer of a random case takes the next of these: every cell and option,
+# the LSTM twice as often, neighbours in a stack different.
+FAMILY_CELLS = (recurrent_lib.LSTMCell(), recurrent_lib.GRUCell(), recurrent_lib.SimpleRNNCell(),
+                recurrent_lib.LSTMCell(), recurrent_lib.GRUCell(reset_after=False),
+                recurrent_lib.SimpleRNNCell(activation="relu"))
 
 
 def make_case(seed: int) -> Case:
@@ -83,6 +98,7 @@ def make_case(seed: int) -> Case:
       output=output,
       embedding_dropout=(None, "Dropout", "SpatialDropout1D")[seed % 3 if seed % 2 else 0],
       head_dropout=0.25 if seed % 5 == 1 else 0.0,
+      cells=tuple(FAMILY_CELLS[(seed // 2 + index) % len(FAMILY_CELLS)] for index in range(depth)),
   )
 
 
@@ -120,7 +136,9 @@ def keras_classifier(case: Case) -> Any:
     layers.append(getattr(L, case.embedding_dropout)(0.3))
   for index, (units, bidirectional, merge_mode, dropout_after) in enumerate(case.layers):
     returns_sequences = index < len(case.layers) - 1 or case.pooling != "last"
-    layer = L.LSTM(units, return_sequences=returns_sequences)
+    cell = case.cell(index)
+    layer = getattr(L, cell.keras_class)(units, return_sequences=returns_sequences,
+                                         **cell.options())
     layers.append(L.Bidirectional(layer, merge_mode=merge_mode) if bidirectional else layer)
     if dropout_after:
       layers.append(L.Dropout(dropout_after))
@@ -144,10 +162,10 @@ def expected_model(case: Case) -> model_lib.LSTMClassifier:
   return model_lib.LSTMClassifier(
       vocab_size=case.vocab, embed_dim=case.embed, num_classes=case.classes,
       recurrent=tuple(
-          model_lib.Recurrent(units, bidirectional=bidirectional,
+          model_lib.Recurrent(units, cell=case.cell(index), bidirectional=bidirectional,
                               merge_mode=merge_mode if bidirectional else "concat",
                               dropout_after=dropout_after)
-          for units, bidirectional, merge_mode, dropout_after in case.layers),
+          for index, (units, bidirectional, merge_mode, dropout_after) in enumerate(case.layers)),
       pooling=case.pooling,
       hidden=tuple(model_lib.Hidden(*layer) for layer in case.hidden),
       output=case.output,
@@ -228,8 +246,8 @@ def mean_loss(model: model_lib.LSTMClassifier, logits: jax.Array, labels: jax.Ar
   return model.head.losses(logits, labels).mean()
 
 
-def keras_weights(lstm_layer: Any) -> dict[str, np.ndarray]:
-  cell = lstm_layer.cell
+def keras_weights(recurrent_layer: Any) -> dict[str, np.ndarray]:
+  cell = recurrent_layer.cell
   return {name: to_numpy(getattr(cell, name).value)
           for name in ("kernel", "recurrent_kernel", "bias")}
 
@@ -245,12 +263,13 @@ def assert_relatively_close(got: Any, want: Any, rtol: float) -> None:
   jax.tree_util.tree_map_with_path(check, got, want)
 
 
-# Two cases (a sigmoid with average pooling, a softmax on the last state) in the
-# default suite; all of them in the Keras suite (`pytest -m keras`).
-DEFAULT_CASES = (11, 12)
+# Two cases in the default suite (between them every cell, bidirectional and not, pre-
+# and post-padding, the last state and average pooling, softmax and sigmoid); the other
+# `NUM_CASES` and `NUM_WIDE_CASES` more in the Keras suite (`pytest -m keras`).
+DEFAULT_CASES = (0, 11)
 CASES = pytest.mark.parametrize("seed", [
     seed if seed in DEFAULT_CASES else pytest.param(seed, marks=pytest.mark.keras)
-    for seed in range(NUM_CASES)])
+    for seed in range(NUM_CASES + NUM_WIDE_CASES)])
 
 
 @CASES
@@ -285,40 +304,68 @@ def test_the_random_cases_cover_the_family():
       (mask, padding) for mask in (True, False) for padding in ("pre", "post")}
 
 
+def test_the_random_cases_cover_every_cell():
+  cases = [make_case(seed) for seed in range(NUM_CASES)]
+  layers = [(case.cell(index), bidirectional)
+            for case in cases for index, (_, bidirectional, _, _) in enumerate(case.layers)]
+  assert {cell for cell, _ in layers} == set(FAMILY_CELLS)
+  assert {cell for cell, bidirectional in layers if bidirectional} == set(FAMILY_CELLS)
+  assert {case.cells[0].name for case in cases if len(case.layers) == 1} == {"gru", "simple_rnn"}
+  assert {case.pooling for case in cases if len(set(case.cells)) > 1} == {
+      "last", "max", "average"}
+  assert {(case.cells[-1].name, case.mask_zero, case.padding) for case in cases} >= {
+      (name, True, padding) for name in ("gru", "simple_rnn") for padding in ("pre", "post")}
+
+
 # (layer, go_backwards, return_sequences, padding); padding None means no mask.
 LAYER_CASES = [
-    ("lstm", False, True, "pre"),
-    ("lstm", False, False, "post"),
-    ("lstm", True, True, "pre"),
-    ("lstm", True, True, "post"),
-    ("lstm", True, False, "post"),
-    ("lstm", True, True, None),
+    ("rnn", False, True, "pre"),
+    ("rnn", False, False, "post"),
+    ("rnn", True, True, "pre"),
+    ("rnn", True, True, "post"),
+    ("rnn", True, False, "post"),
+    ("rnn", True, True, None),
     ("bidirectional", False, True, "pre"),
     ("bidirectional", False, True, "post"),
     ("bidirectional", False, False, "post"),
     ("bidirectional", False, True, None),
 ]
+LAYER_CELLS = {"lstm": recurrent_lib.LSTMCell(), "gru": recurrent_lib.GRUCell(),
+               "gru_reset_before": recurrent_lib.GRUCell(reset_after=False),
+               "simple_rnn": recurrent_lib.SimpleRNNCell(),
+               "simple_rnn_relu": recurrent_lib.SimpleRNNCell(activation="relu")}
+# Every case for the LSTM and, by default, these for the other cells (all with -m keras).
+DEFAULT_LAYER_CASES = (1, 2, 7)
 
 
-@pytest.mark.parametrize("index", range(len(LAYER_CASES)),
-                         ids=["-".join(map(str, c)) for c in LAYER_CASES])
-def test_layer_outputs_and_final_states_match_keras(index):
+def _layer_case_params():
+  for cell in LAYER_CELLS:
+    for index, layer_case in enumerate(LAYER_CASES):
+      marks = () if cell == "lstm" or index in DEFAULT_LAYER_CASES else pytest.mark.keras
+      yield pytest.param(cell, index, marks=marks,
+                         id="-".join([cell, *map(str, layer_case)]))
+
+
+@pytest.mark.parametrize("cell_name, index", list(_layer_case_params()))
+def test_layer_outputs_and_final_states_match_keras(cell_name, index):
   kind, go_backwards, return_sequences, padding = LAYER_CASES[index]
+  cell = LAYER_CELLS[cell_name]
   case = dataclasses.replace(make_case(index), padding=padding or "pre")
   units = case.layers[0][0]
   rng = np.random.default_rng(2000 + index)
   x = rng.normal(size=(case.batch, case.time, case.embed)).astype(np.float32)
   mask = None if padding is None else padded_ids(case, rng) != 0
   # Zero initialisers skip Keras's slow orthogonal init; the weights are randomized below.
-  keras_lstm = keras.layers.LSTM(units, return_sequences=return_sequences,
-                                 return_state=True, go_backwards=go_backwards,
-                                 kernel_initializer="zeros", recurrent_initializer="zeros")
+  keras_rnn = getattr(keras.layers, cell.keras_class)(
+      units, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards,
+      kernel_initializer="zeros", recurrent_initializer="zeros", **cell.options())
   if kind == "bidirectional":
-    keras_layer = keras.layers.Bidirectional(keras_lstm)
-    layer = recurrent_lib.Bidirectional(units, return_sequences=return_sequences)
+    keras_layer = keras.layers.Bidirectional(keras_rnn)
+    layer = recurrent_lib.Bidirectional(units, cell=cell, return_sequences=return_sequences)
   else:
-    keras_layer = keras_lstm
-    layer = recurrent_lib.RNN(units, return_sequences=return_sequences, go_backwards=go_backwards)
+    keras_layer = keras_rnn
+    layer = recurrent_lib.RNN(units, cell=cell, return_sequences=return_sequences,
+                              go_backwards=go_backwards)
   keras_layer.build(x.shape)
   randomize_weights(keras_layer, rng)
   want, *want_states = [to_numpy(t) for t in keras_layer(x, mask=mask)]
@@ -326,11 +373,13 @@ def test_layer_outputs_and_final_states_match_keras(index):
   if kind == "bidirectional":
     params = {"forward": keras_weights(keras_layer.forward_layer),
               "backward": keras_weights(keras_layer.backward_layer)}
-    got, (state_fw, state_bw) = jax.jit(layer.apply)({"params": params}, x, mask)
-    got_states = [*state_fw, *state_bw]  # Keras order: h_fw, c_fw, h_bw, c_bw
   else:
-    got, got_states = jax.jit(layer.apply)({"params": keras_weights(keras_layer)}, x, mask)
+    params = keras_weights(keras_layer)
+  got, got_state = jax.jit(layer.apply)({"params": params}, x, mask)
+  # Keras order: h (and an LSTM's c) of the forward direction, then of the backward one.
+  got_states = jax.tree.leaves(got_state)
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+  assert len(got_states) == len(want_states)
   for got_state, want_state in zip(got_states, want_states, strict=True):
     np.testing.assert_allclose(got_state, want_state, atol=1e-5, rtol=0)
 
@@ -360,11 +409,22 @@ TRAINING_CASES = {
         hidden=((5, "relu", 0.0),))),
     "max-pooling-unmasked": ("global_clipnorm", "global_norm", dataclasses.replace(
         TRAINING_CASE, mask_zero=False, pooling="max", hidden=((4, "tanh", 0.0),))),
+    "gru-into-simple_rnn": ("clipnorm", "per_variable_norm", dataclasses.replace(
+        TRAINING_CASE, cells=(recurrent_lib.GRUCell(), recurrent_lib.SimpleRNNCell()))),
+    "bidirectional-gru-reset_before-relu-rnn": ("global_clipnorm", "global_norm",
+                                                dataclasses.replace(
+        TRAINING_CASE, layers=((3, True, "ave", 0.0), (3, False, "concat", 0.0)),
+        padding="post", cells=(recurrent_lib.GRUCell(reset_after=False),
+                               recurrent_lib.SimpleRNNCell(activation="relu")))),
 }
 
 
+# Two curves in the default suite, the others in the Keras suite.
+DEFAULT_TRAINING_CASES = ("stack-clipnorm", "gru-into-simple_rnn")
+
+
 @pytest.mark.parametrize("name", [
-    name if name == "stack-clipnorm" else pytest.param(name, marks=pytest.mark.keras)
+    name if name in DEFAULT_TRAINING_CASES else pytest.param(name, marks=pytest.mark.keras)
     for name in TRAINING_CASES])
 def test_training_loss_curve_matches_keras_train_on_batch(name):
   keras_clip, clip_mode, case = TRAINING_CASES[name]
@@ -433,7 +493,23 @@ def _dense():
 
 L = keras.layers
 UNSUPPORTED = {
-    "gru": (lambda: _sequential(L.GRU(3, name="bad"), _dense()), r"GRU\): expected an LSTM"),
+    "conv": (lambda: _sequential(L.Conv1D(3, 2, name="bad"), _dense()),
+             r"Conv1D\): expected a recurrent layer \(LSTM / GRU / SimpleRNN\)"),
+    "gru_hard_sigmoid": (lambda: _sequential(L.GRU(3, recurrent_activation="hard_sigmoid",
+                                                   name="bad"), _dense()),
+                         r"GRU\): recurrent_activation='hard_sigmoid' is not supported "
+                         r"\(need 'sigmoid'\)"),
+    "gru_no_bias": (lambda: _sequential(L.GRU(3, use_bias=False, name="bad"), _dense()),
+                    r"GRU\): use_bias=False"),
+    "simple_rnn_sigmoid": (lambda: _sequential(L.SimpleRNN(3, activation="sigmoid", name="bad"),
+                                               _dense()),
+                           r"SimpleRNN\): simple_rnn activation must be one of tanh, relu, "
+                           r"got 'sigmoid'"),
+    "simple_rnn_go_backwards": (lambda: _sequential(L.SimpleRNN(3, go_backwards=True, name="bad"),
+                                                    _dense()), r"go_backwards=True"),
+    "bidirectional_of_two_cells": (lambda: _sequential(L.Bidirectional(
+        L.LSTM(3), backward_layer=L.GRU(3, go_backwards=True), name="bad"), _dense()),
+                                   r"Bidirectional\): forward options .* differ"),
     "relu": (lambda: _sequential(L.LSTM(3, activation="relu", name="bad"), _dense()),
              r"activation='relu'"),
     "no_bias": (lambda: _sequential(L.LSTM(3, use_bias=False, name="bad"), _dense()),

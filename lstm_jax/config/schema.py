@@ -78,7 +78,8 @@ def default_config() -> ml_collections.ConfigDict:
   model.output = "softmax"  # softmax | sigmoid (Dense(1), binary cross-entropy; 2 classes)
   model.mask_zero = True
   model.dtype = "float32"  # float32 | bfloat16 (matmuls; state stays float32)
-  model.implementation = "fused"  # fused | scan (reference) | cudnn (CUDA GPUs)
+  # fused | scan (reference) | cudnn (CUDA GPUs; LSTM layers only, other cells run fused)
+  model.implementation = "fused"
   # Pieces the time axis runs in: on CPU a later piece's input projection
   # overlaps an earlier piece's loop. Results equal up to float rounding.
   model.time_chunks = 4

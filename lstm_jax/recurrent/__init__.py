@@ -1,4 +1,4 @@
-"""Recurrent layers: Keras's LSTM (and the other cells of `CELLS`) in JAX/Flax.
+"""Recurrent layers: Keras's LSTM, GRU and SimpleRNN (the cells of `CELLS`) in JAX/Flax.
 
   cell.py        the cell interface and the `CELLS` registry
   lstm.py        the LSTM cell: gate equations, weight layout, fast paths
@@ -6,6 +6,7 @@
   simple_rnn.py  the plain recurrent cell (tanh or relu)
   scan.py        the reference `lax.scan` over any cell's step (the definition)
   lstm_fused.py  the LSTM's fast recurrence: a `custom_vjp` tested equal to `scan`
+  gru_fused.py   the GRU's fast recurrence (both `reset_after` forms), likewise
   cudnn.py       one LSTM layer on cuDNN, with a run-time fallback
   inputs.py      the three forms a layer's inputs come in, behind one interface
   layers.py      `RNN` and `Bidirectional` over any cell, with Keras's parameters,

@@ -1,8 +1,10 @@
 """The cell interface: what a recurrent layer needs to know of its cell, and `CELLS`.
 
-A cell is a frozen dataclass whose fields are its Keras options (GRU's
-`reset_after`, SimpleRNN's `activation`): hashable, so a Flax module can hold
-it. The layers of `recurrent.layers` run every cell through one code path:
+A cell is a frozen dataclass whose fields are its Keras options, named as the
+Keras layer names its arguments (GRU's `reset_after`, SimpleRNN's
+`activation`): hashable, so a Flax module can hold it, and read from or
+written to a Keras layer's config as they are (`keras_compat`). The layers of
+`recurrent.layers` run every cell through one code path:
 
   x_proj = x @ kernel + cell.input_bias(bias)             <float32>[T, B, G*H]
   hs, state = recurrence(x_proj, cell.recurrent_weights(recurrent_kernel, bias),
@@ -18,7 +20,8 @@ line in `recurrent/__init__.py` (docs/ARCHITECTURE.md, "Recurrent cells").
 """
 
 import dataclasses
-from typing import Any, Callable, ClassVar, Optional
+import types
+from typing import Any, Callable, ClassVar, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
@@ -50,16 +53,25 @@ class Cell:
 
   Class attributes:
     name: the registry key, and the prefix of the classifier's layer names.
-    keras_class: the Keras layer of this cell ("LSTM", "GRU", "SimpleRNN").
+    keras_class: the Keras layer of this cell ("LSTM", "GRU", "SimpleRNN"); None for
+      a cell Keras has no layer of (`keras_compat` then refuses to export it).
+    keras_requires: the Keras layer's other arguments the cell computes with one
+      value only (Keras's defaults): a Keras layer with another is refused.
     gates: G, the number of H-wide column blocks of the kernels.
     gate_names: the names `step` gives its gate activations, in Keras's order.
     state_names: the names of the state's arrays, in `jax.tree.leaves(state)` order.
   """
   name: ClassVar[str]
-  keras_class: ClassVar[str]
+  keras_class: ClassVar[Optional[str]] = None
+  keras_requires: ClassVar[Mapping[str, Any]] = types.MappingProxyType({})
   gates: ClassVar[int]
   gate_names: ClassVar[tuple[str, ...]]
   state_names: ClassVar[tuple[str, ...]] = ("hidden",)
+
+  @classmethod
+  def option_names(cls) -> tuple[str, ...]:
+    """The names of the cell's own options (its fields)."""
+    return tuple(field.name for field in dataclasses.fields(cls))
 
   def check(self) -> None:
     """Raises ValueError naming an option that makes no cell (none by default)."""

@@ -15,16 +15,20 @@ where x = x_t @ kernel + b (b, b' the two bias rows, U the recurrent kernel's
 three blocks). With `reset_after=False` (the original GRU) `bias <[3H]>` is
 added to `x_t @ kernel` only and the reset gate applies before the matmul:
 g_t = tanh(x_h + (r_t * h_{t-1}) @ U_h). Every bias starts at zero. The state
-is h alone.
+is h alone. The fast path is `gru_fused` (a `custom_vjp`, both forms); cuDNN's
+GRU has no JAX binding, so `implementation="cudnn"` runs the fused path, as
+Keras falls back.
 """
 
 import dataclasses
+import functools
 from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 
 from lstm_jax.recurrent import cell as cell_lib
+from lstm_jax.recurrent import gru_fused
 
 
 class Weights(NamedTuple):
@@ -43,6 +47,7 @@ class GRUCell(cell_lib.Cell):
   """
   name = "gru"
   keras_class = "GRU"
+  keras_requires = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True}
   gates = 3
   gate_names = ("update", "reset", "candidate")
   reset_after: bool = True
@@ -77,3 +82,6 @@ class GRUCell(cell_lib.Cell):
       candidate = jnp.tanh(x_h + cell_lib.recurrent_projection(reset * h_in, kernel_h))
     h = update * h_prev + (1.0 - update) * candidate
     return h, {"update": update, "reset": reset, "candidate": candidate}
+
+  def fused_recurrence(self) -> cell_lib.Recurrence:
+    return functools.partial(gru_fused.fused_recurrence, self.reset_after)

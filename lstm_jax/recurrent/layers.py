@@ -110,8 +110,9 @@ class RNN(nn.Module):
 
   @property
   def keras_class(self) -> str:
-    """The Keras layer this is (`LSTM`, `GRU`, `SimpleRNN`), as model summaries name it."""
-    return self.cell.keras_class
+    """The Keras layer this is (`LSTM`, `GRU`, `SimpleRNN`), as model summaries name it
+    (the cell's class for a cell Keras has no layer of)."""
+    return self.cell.keras_class or type(self.cell).__name__
 
   def _dropout_mask(self, shape: tuple[int, ...], rate: float) -> jax.Array:
     keep = 1.0 - rate

@@ -55,6 +55,7 @@ class LSTMCell(cell_lib.Cell):
   """Keras `LSTM` (tanh, sigmoid gates, bias, `unit_forget_bias`)."""
   name = "lstm"
   keras_class = "LSTM"
+  keras_requires = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True}
   gates = 4
   gate_names = Gates._fields
   state_names = ("hidden", "cell_state")

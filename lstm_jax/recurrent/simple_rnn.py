@@ -31,6 +31,7 @@ class SimpleRNNCell(cell_lib.Cell):
   """Keras `SimpleRNN` (bias; `activation` one of `ACTIVATIONS`)."""
   name = "simple_rnn"
   keras_class = "SimpleRNN"
+  keras_requires = {"use_bias": True}
   gates = 1
   gate_names = ()
   activation: str = "tanh"
