@@ -1,8 +1,9 @@
 """The config schema: every key, its default and what it means.
 
-`default_config()` is a complete experiment on local files; experiment configs
-(`configs/*.py`) start from it and change what they change. The `data.*` keys of
-the input files, with their meaning, are defined by `lstm_jax/datasets/config.py`.
+`default_config()` is a complete experiment on local files, one section per
+component; experiment configs (`configs/*.py`) start from it and change what
+they change. The `data.*` keys of the input files, with their meaning, are
+defined by `lstm_jax/datasets/config.py`.
 List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
 `data.columns`, `data.file_labels`, `data.bucket_lengths`,
 `train.weight_decay_exclude`) are tuples; on the
@@ -32,8 +33,19 @@ def default_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.name = "default"
   config.seed = 0
+  config.data = _data()
+  config.embedding = _embedding()
+  config.model = _model()
+  config.train = _train()
+  config.early_stopping = _early_stopping()
+  config.reduce_lr_on_plateau = _reduce_lr_on_plateau()
+  return config
 
-  config.data = data = ml_collections.ConfigDict()
+
+def _data() -> ml_collections.ConfigDict:
+  """The data: what `lstm_jax.datasets` reads (its keys are defined there), then
+  the tokenizer and padding."""
+  data = ml_collections.ConfigDict()
   for key, value in datasets_config.DEFAULTS.items():
     data[key] = list_key(*value) if isinstance(value, tuple) else value
   # Tokenizer and padding (Keras Tokenizer / pad_sequences semantics).
@@ -44,8 +56,11 @@ def default_config() -> ml_collections.ConfigDict:
   data.padding = "pre"
   data.truncating = "pre"
   data.bucket_lengths = list_key()  # e.g. (32, 64, 128, 200): length bucketing
+  return data
 
-  config.embedding = embedding = ml_collections.ConfigDict()
+
+def _embedding() -> ml_collections.ConfigDict:
+  embedding = ml_collections.ConfigDict()
   embedding.kind = "trainable"  # trainable | glove
   embedding.path = ""  # glove.6B.300d.txt, .txt.gz or glove.6B.zip
   embedding.dim = 300
@@ -54,10 +69,13 @@ def default_config() -> ml_collections.ConfigDict:
   # The trainable embedding's learning rate as a multiple of the others' (e.g. 0.1
   # to fine-tune GloVe vectors gently); it follows the same schedule.
   embedding.learning_rate_scale = 1.0
+  return embedding
 
-  config.model = model = ml_collections.ConfigDict()
-  # The Keras LSTM classifier family (lstm_jax/models/classifier.py); the study's model is
-  # Embedding → LSTM(128) → Dropout(head_dropout) → Dense(C, softmax).
+
+def _model() -> ml_collections.ConfigDict:
+  """The Keras LSTM classifier family (lstm_jax/models/classifier.py); the study's
+  model is Embedding → LSTM(128) → Dropout(head_dropout) → Dense(C, softmax)."""
+  model = ml_collections.ConfigDict()
   model.embedding_dropout = 0.0  # Dropout on the embedded sequence
   model.spatial_dropout = False  # ... as SpatialDropout1D: one mask per sequence and feature
   # One dict per recurrent layer, first to last: units, and optionally
@@ -82,8 +100,13 @@ def default_config() -> ml_collections.ConfigDict:
   # LSTM layer projects each distinct token once (~5x fewer rows on IMDB).
   # Results equal up to float rounding.
   model.distinct_tokens = True
+  return model
 
-  config.train = train = ml_collections.ConfigDict()
+
+def _train() -> ml_collections.ConfigDict:
+  """The optimizer and its learning-rate schedule (lstm_jax/optim/), batches and
+  devices, and what is printed."""
+  train = ml_collections.ConfigDict()
   train.batch_size = 64  # global, over all devices of all processes
   train.max_epochs = 20
   train.learning_rate = 1e-3
@@ -106,17 +129,24 @@ def default_config() -> ml_collections.ConfigDict:
   # epoch (a line every 30 s when stdout is not a terminal), 2 one line per epoch.
   # It may change when a run resumes.
   train.verbose = 1
+  return train
 
-  config.early_stopping = early_stopping = ml_collections.ConfigDict()
+
+def _early_stopping() -> ml_collections.ConfigDict:
+  """Keras EarlyStopping (lstm_jax/training/early_stopping.py)."""
+  early_stopping = ml_collections.ConfigDict()
   early_stopping.monitor = "val_loss"
   early_stopping.mode = "auto"  # auto | min | max
   early_stopping.patience = 3
   early_stopping.min_delta = 0.0
   early_stopping.restore_best = True
+  return early_stopping
 
-  # Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is
-  # reduce_on_plateau. The rate is lowered between epochs (lstm_jax/optim/plateau.py).
-  config.reduce_lr_on_plateau = plateau = ml_collections.ConfigDict()
+
+def _reduce_lr_on_plateau() -> ml_collections.ConfigDict:
+  """Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is
+  reduce_on_plateau. The rate is lowered between epochs (lstm_jax/optim/plateau.py)."""
+  plateau = ml_collections.ConfigDict()
   plateau.monitor = "val_loss"
   plateau.mode = "auto"  # auto | min | max
   plateau.factor = 0.1
@@ -124,7 +154,7 @@ def default_config() -> ml_collections.ConfigDict:
   plateau.min_delta = 1e-4
   plateau.cooldown = 0
   plateau.min_lr = 0.0
-  return config
+  return plateau
 
 
 # Keys added after runs had been made with another behaviour: what a run whose
