@@ -266,7 +266,8 @@ def test_mocked_imdb_text_comes_back_as_str(tmp_path):
 
 def test_the_schema_holds_every_data_key_at_its_default():
   data = schema.default_config().data.to_dict()
-  assert {k: data[k] for k in datasets.config.DEFAULTS} == dict(datasets.config.DEFAULTS)
+  defaults = datasets.config.defaults()
+  assert {k: data[k] for k in defaults} == defaults
   assert datasets.DataOptions.from_config(
       {**data, "source": "imdb"}).validation_mode == "stratified"
 

@@ -3,7 +3,9 @@
 `default_config()` is a complete experiment on local files, one section per
 component; experiment configs (`configs/*.py`) start from it and change what
 they change. The `data.*` keys of the input files, with their meaning, are
-defined by `lstm_jax/datasets/config.py`.
+defined by `lstm_jax/datasets/config.py` (a format's own keys by its entry in
+`lstm_jax/datasets/formats.py`). A key naming an entry of a registry accepts the
+registry's names.
 List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
 `data.columns`, `data.file_labels`, `data.bucket_lengths`,
 `train.weight_decay_exclude`) are tuples; on the
@@ -43,10 +45,10 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def _data() -> ml_collections.ConfigDict:
-  """The data: what `lstm_jax.datasets` reads (its keys are defined there), then
-  the tokenizer and padding."""
+  """The data: what `lstm_jax.datasets` reads (its keys, the formats' included,
+  are defined there), then the tokenizer and padding."""
   data = ml_collections.ConfigDict()
-  for key, value in datasets_config.DEFAULTS.items():
+  for key, value in datasets_config.defaults().items():
     data[key] = list_key(*value) if isinstance(value, tuple) else value
   # Tokenizer and padding (Keras Tokenizer / pad_sequences semantics).
   data.vocab_size = 20000  # Keras num_words: ids < vocab_size are kept
