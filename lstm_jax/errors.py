@@ -33,6 +33,10 @@ class MissingDependencyError(UserError, ImportError):
   """An optional package a command needs is not installed."""
 
 
+class NoKerasEquivalentError(UserError, ValueError):
+  """A run's setting has no counterpart in Keras, so Keras cannot train its twin."""
+
+
 def exit_with(error: UserError) -> NoReturn:
   """Prints `error` as one line on stderr and exits with `EXIT_CODE`."""
   print(f"error: {error}", file=sys.stderr)

@@ -4,6 +4,7 @@ by the config, read or run, named in the errors and listed in the docs."""
 import pathlib
 import re
 
+import optax
 import pytest
 
 from configs import default
@@ -13,6 +14,11 @@ from lstm_jax.config import validation as cv
 from lstm_jax.datasets import formats
 from lstm_jax.datasets import readers
 from lstm_jax.datasets.errors import DataError
+from lstm_jax.optim import optimizers
+from lstm_jax.optim import schedules
+from lstm_jax.training import run_records
+from lstm_jax.training import train
+from test_train import tiny_config
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 
@@ -32,9 +38,23 @@ LABEL_LINES = formats.Format(_read_label_lines, extensions=(".lab",), options=(S
                              meaning="`label|text` lines")
 
 
+# A schedule: the rate, a tenth of it from the run's second half on.
+def _halved(learning_rate, total_steps):
+  return optax.piecewise_constant_schedule(learning_rate, {total_steps // 2: 0.1})
+
+
+STEP_DOWN = schedules.Schedule(_halved, meaning="the rate, then a tenth of it")
+
+
 @pytest.fixture
 def label_lines():
   with formats.FORMATS.temporarily("label_lines", LABEL_LINES):
+    yield
+
+
+@pytest.fixture
+def step_down():
+  with schedules.SCHEDULES.temporarily("step_down", STEP_DOWN):
     yield
 
 
@@ -88,6 +108,30 @@ def test_formats_sharing_a_key_share_its_definition(label_lines):
       formats.options()
 
 
+def test_a_registered_schedule_is_accepted_and_trains(step_down, tmp_path):
+  config = tiny_config(tmp_path, **{"train.lr_schedule": "step_down", "train.max_epochs": 2,
+                                    "early_stopping.patience": 5, "train.verbose": 0})
+  train.train_and_evaluate(config, tmp_path / "workdir")
+  rates = [r["learning_rate"] for r in run_records.read_history(tmp_path / "workdir")]
+  assert rates == pytest.approx([0.02, 0.002])
+
+
+def test_an_unknown_schedule_is_refused_naming_every_registered_one(step_down, tmp_path):
+  config = _config(tmp_path, format="csv")
+  config.train.lr_schedule = "step"
+  with pytest.raises(cv.ConfigError, match=r"train.lr_schedule='step': accepted values are "
+                                           r"constant, cosine, linear, reduce_on_plateau, step_down"):
+    cv.validate(config)
+
+
+def test_a_key_the_new_schedule_does_not_read_is_refused(step_down, tmp_path):
+  config = _config(tmp_path, format="csv")
+  config.train.lr_schedule, config.train.warmup_steps = "step_down", 10
+  with pytest.raises(cv.ConfigError, match=r"train.warmup_steps=10 .* is not read by "
+                                           r"train.lr_schedule='step_down'"):
+    cv.validate(config)
+
+
 def _generated(text: str) -> dict[str, str]:
   """The docs' generated blocks by the function that makes them."""
   return dict(re.findall(r"<!-- generated: (\S+) -->\n(.*?)<!-- end generated -->", text,
@@ -96,6 +140,8 @@ def _generated(text: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("function, make", [
     ("lstm_jax.datasets.formats.markdown_tables()", formats.markdown_tables),
+    ("lstm_jax.optim.optimizers.markdown_table()", optimizers.markdown_table),
+    ("lstm_jax.optim.schedules.markdown_table()", schedules.markdown_table),
 ])
 def test_the_docs_tables_are_the_registries(function, make):
   blocks = _generated((DOCS / "USAGE.md").read_text("utf-8"))

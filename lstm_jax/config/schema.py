@@ -4,8 +4,9 @@
 component; experiment configs (`configs/*.py`) start from it and change what
 they change. The `data.*` keys of the input files, with their meaning, are
 defined by `lstm_jax/datasets/config.py` (a format's own keys by its entry in
-`lstm_jax/datasets/formats.py`). A key naming an entry of a registry accepts the
-registry's names.
+`lstm_jax/datasets/formats.py`), the learning-rate schedules' keys by
+`lstm_jax/optim/schedules.py`. A key naming an entry of a registry (a format,
+schedule, optimizer, clipping mode, pooling, output) accepts the registry's names.
 List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
 `data.columns`, `data.file_labels`, `data.bucket_lengths`,
 `train.weight_decay_exclude`) are tuples; on the
@@ -22,6 +23,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from lstm_jax.datasets import config as datasets_config
+from lstm_jax.optim import schedules
 
 
 def list_key(*items) -> config_dict.FieldReference:
@@ -86,12 +88,12 @@ def _model() -> ml_collections.ConfigDict:
   # Dropout on the layer's output sequence). On the command line: JSON, e.g.
   # '[{"units": 64, "bidirectional": true}, {"units": 32}]'.
   model.lstm_layers = list_key({"units": 128})
-  model.pooling = "last"  # last (state) | max | average (GlobalMax/AveragePooling1D)
+  model.pooling = "last"  # a name of lstm_jax/models/poolings.py (last: the final state)
   model.head_dropout = 0.0  # Dropout between the recurrent stack and the Dense layers
   # One dict per hidden Dense layer: units, and optionally activation (relu) and
   # dropout_after. On the command line: JSON, e.g. '[{"units": 64}]'.
   model.hidden_layers = list_key()
-  model.output = "softmax"  # softmax | sigmoid (Dense(1), binary cross-entropy; 2 classes)
+  model.output = "softmax"  # a name of lstm_jax/models/heads.py (its Keras activation)
   model.mask_zero = True
   model.dtype = "float32"  # float32 | bfloat16 (matmuls; state stays float32)
   model.implementation = "fused"  # fused | scan (reference) | cudnn (CUDA GPUs)
@@ -106,22 +108,23 @@ def _model() -> ml_collections.ConfigDict:
 
 
 def _train() -> ml_collections.ConfigDict:
-  """The optimizer and its learning-rate schedule (lstm_jax/optim/), batches and
-  devices, and what is printed."""
+  """The optimizer (lstm_jax/optim/optimizers.py), its learning-rate schedule
+  (lstm_jax/optim/schedules.py, which defines the schedules' own keys), batches
+  and devices, and what is printed."""
   train = ml_collections.ConfigDict()
   train.batch_size = 64  # global, over all devices of all processes
   train.max_epochs = 20
   train.learning_rate = 1e-3
-  train.optimizer = "adam"  # adam (optax) | adamw (decoupled weight decay) | keras_adam (Keras-faithful)
-  train.weight_decay = 0.0  # AdamW's (train.optimizer=adamw; Keras AdamW's default is 0.004)
+  train.optimizer = "adam"  # a name of lstm_jax/optim/optimizers.py's OPTIMIZERS
+  train.weight_decay = 0.0  # a decoupled weight decay (adamw; Keras AdamW's default is 0.004)
   # Parameters AdamW leaves alone: those with one of these names on their path.
   train.weight_decay_exclude = list_key("embedding", "bias")
-  # constant | cosine | linear (decay to final_learning_rate at max_epochs) |
-  # reduce_on_plateau (Keras ReduceLROnPlateau, section reduce_lr_on_plateau)
+  # A name of lstm_jax/optim/schedules.py's SCHEDULES, spanning max_epochs; a
+  # schedule's keys follow (a key the chosen schedule does not read stays at its default).
   train.lr_schedule = "constant"
-  train.warmup_steps = 0  # linear warmup from 0 (constant, cosine, linear)
-  train.final_learning_rate = 0.0
-  train.clip_mode = "global_norm"  # global_norm | per_variable_norm | value | none
+  for key, spec in schedules.KEYS.items():
+    train[key] = spec.default
+  train.clip_mode = "global_norm"  # a name of lstm_jax/optim/optimizers.py's CLIP_MODES
   train.clip_norm = 1.0
   train.num_devices = 0  # local devices to use; 0 = all
   # Weights of the training loss per class, as Keras fit(class_weight=):
@@ -146,8 +149,8 @@ def _early_stopping() -> ml_collections.ConfigDict:
 
 
 def _reduce_lr_on_plateau() -> ml_collections.ConfigDict:
-  """Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is
-  reduce_on_plateau. The rate is lowered between epochs (lstm_jax/optim/plateau.py)."""
+  """Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is one
+  the plateau lowers (reduce_on_plateau), between epochs (lstm_jax/optim/plateau.py)."""
   plateau = ml_collections.ConfigDict()
   plateau.monitor = "val_loss"
   plateau.mode = "auto"  # auto | min | max

@@ -24,7 +24,8 @@ from lstm_jax import workdir as workdir_lib
 from lstm_jax.config import validation as config_validation
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.optim import optimizers
-from lstm_jax.optim import plateau
+from lstm_jax.optim import plateau as plateau_lib
+from lstm_jax.optim import schedules
 from lstm_jax.training import batching
 from lstm_jax.training import checkpoints
 from lstm_jax.training import class_weights
@@ -83,7 +84,9 @@ def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMC
   params = jax.jit(model.init)(init_rng, jnp.zeros((1, seq_length), jnp.int32))["params"]
   if embedding_matrix is not None:
     params = model_lib.with_embedding(params, embedding_matrix)
-  tx = optimizers.from_config(config, params, steps_per_epoch)
+  tx = optimizers.from_config(config.train, params, steps_per_epoch,
+                              embedding_trainable=config.embedding.trainable,
+                              embedding_learning_rate_scale=config.embedding.learning_rate_scale)
   state = steps.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
   # An array like every other leaf, so that a checkpoint can be restored onto it.
   return state.replace(step=jnp.zeros((), jnp.int32))
@@ -191,7 +194,7 @@ class _Training:
   p_eval_step: Callable
   dropout_rng: jax.Array
   num_steps: int  # per epoch
-  schedule: Any  # the learning rate by step (optimizers.make_schedule)
+  schedule: Any  # the learning rate by step (schedules.from_config)
   diverged_above: float  # a training loss above this is divergence
   console: console_lib.Console
   progress_dir: pathlib.Path  # where an interrupted epoch's progress goes
@@ -219,7 +222,7 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   config_validation.check_model(model)
   num_steps = batching.num_batches(data.train.token_ids, config.train.batch_size,
                                    bucket_lengths=tuple(config.data.bucket_lengths) or None)
-  config_validation.check_warmup(config, num_steps)
+  config_validation.check_warmup(config.train, num_steps)
   # On the host: pmap then places it on every device; with several processes
   # a donated single-device array would not survive that placement.
   state = jax.device_get(create_train_state(config, model, config.data.max_length,
@@ -240,38 +243,11 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
       p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, model.head, topology),
       dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
       num_steps=num_steps,
-      schedule=optimizers.schedule_from_config(config.train, num_steps),
+      schedule=schedules.from_config(config.train, num_steps),
       diverged_above=divergence_threshold(num_classes, weights),
       console=console_lib.Console(config.train.verbose, is_chief),
       progress_dir=workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR)
   return training, state, model
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plateau:
-  """ReduceLROnPlateau as configured (`reduce_lr_on_plateau.*`), and its state."""
-  META_KEY = "reduce_lr_on_plateau"  # its state in the checkpoints' meta
-  settings: ml_collections.ConfigDict
-  mode: str
-  state: plateau.PlateauState
-
-  @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict) -> Optional["_Plateau"]:
-    """None unless train.lr_schedule is reduce_on_plateau."""
-    if config.train.lr_schedule != "reduce_on_plateau":
-      return None
-    settings = config.reduce_lr_on_plateau
-    return cls(settings, early_stopping.resolve_mode(settings.monitor, settings.mode),
-               plateau.start(config.train.learning_rate))
-
-  def restored(self, meta: dict[str, Any]) -> "_Plateau":
-    return dataclasses.replace(self, state=plateau.PlateauState.from_dict(meta[self.META_KEY]))
-
-  def update(self, record: dict[str, Any]) -> "_Plateau":
-    s = self.settings
-    return dataclasses.replace(self, state=plateau.update(
-        self.state, record[s.monitor], mode=self.mode, factor=s.factor, patience=s.patience,
-        min_delta=s.min_delta, cooldown=s.cooldown, min_lr=s.min_lr))
 
 
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool) -> dict:
@@ -283,7 +259,9 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
   ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR, monitor_mode=mode)
   stopper = early_stopping.EarlyStoppingState()
-  plateau = _Plateau.from_config(config)
+  plateau = (plateau_lib.Plateau.start(config.reduce_lr_on_plateau, config.train.learning_rate)
+             if schedules.SCHEDULES.get(config.train.lr_schedule).lowered_on_plateau
+             else None)
   history: list[dict[str, Any]] = []
   first_epoch = 1
   restored = ckpt.restore_latest_intact(state)
@@ -321,9 +299,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       meta = {"early_stopping": stopper.to_dict(), "history": history}
       if plateau:
         plateau = plateau.update(record)
-        state = state.replace(opt_state=optimizers.with_learning_rate_factor(
-            state.opt_state, plateau.state.learning_rate / config.train.learning_rate))
-        meta[_Plateau.META_KEY] = plateau.state.to_dict()
+        state = state.replace(opt_state=plateau.apply(state.opt_state))
+        meta[plateau.META_KEY] = plateau.state.to_dict()
       # Only early stopping's improvements compete for "best", so the kept best
       # checkpoint is the epoch Keras would restore, also with min_delta > 0.
       # Host arrays: orbax refuses pmap's per-process arrays in multi-process
@@ -396,8 +373,8 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   train_metrics = _checked_train_metrics(training, epoch, per_step)
   val_metrics = training.evaluate(state.params, training.data.validation)
   # The rate of the epoch's last update, as Keras logs it.
-  learning_rate = (optimizers.learning_rate_at(training.schedule, int(state.step) - 1)
-                   * optimizers.learning_rate_factor(state.opt_state))
+  learning_rate = (schedules.learning_rate_at(training.schedule, int(state.step) - 1)
+                   * plateau_lib.learning_rate_factor(state.opt_state))
   return state, {"epoch": epoch, "loss": train_metrics["loss"],
                  "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
                  "val_accuracy": val_metrics["accuracy"], "learning_rate": learning_rate,
