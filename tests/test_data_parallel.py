@@ -52,7 +52,8 @@ def initial_state() -> steps.TrainState:
   """On the host, so that donating it to a step leaves it intact for the next run."""
   config = tiny_config()
   model = model_lib.from_config(config, VOCAB, CLASSES)
-  return jax.device_get(train.create_train_state(config, model, LENGTH, steps_per_epoch=1))
+  return jax.device_get(train.create_train_state(
+      model, config.train, LENGTH, seed=config.seed, steps_per_epoch=1))
 
 
 @functools.cache

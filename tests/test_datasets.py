@@ -289,7 +289,7 @@ def test_loading_a_dataset_shows_its_drops(tmp_path, caplog):
                                    "text,label\n" + "good film,pos\nbad,neg\n" * 10 + ",pos\n"),)
   config.data.tfds_data_dir = str(tmp_path / "tfds")
   with caplog.at_level("WARNING"):
-    input_pipeline.load_dataset(config, tmp_path)
+    input_pipeline.load_dataset(config.data, config.embedding, tmp_path, seed=config.seed)
   assert "data: train: dropped 1 of " in caplog.text
   assert f"{readers.EMPTY_TEXT}: 1 ({tmp_path / 'train.csv'}:22)" in caplog.text
 

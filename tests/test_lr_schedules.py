@@ -64,7 +64,8 @@ def test_a_cosine_run_logs_the_rate_of_each_epochs_last_step(tmp_path):
   config = tiny_config(tmp_path, **{"train.lr_schedule": "cosine", "train.warmup_steps": 3,
                                     "train.max_epochs": 3, "early_stopping.patience": 10})
   train.train_and_evaluate(config, tmp_path / "workdir")
-  data = train.input_pipeline.load_dataset(config, tmp_path / "workdir", write=False)
+  data = train.input_pipeline.load_dataset(config.data, config.embedding, tmp_path / "workdir",
+                                           seed=config.seed, write=False)
   steps_per_epoch = batching.num_batches(data.train.token_ids, config.train.batch_size)
   schedule = schedules.from_config(config.train, steps_per_epoch)
   want = [float(schedule(epoch * steps_per_epoch - 1)) for epoch in (1, 2, 3)]

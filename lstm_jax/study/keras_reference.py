@@ -136,7 +136,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 2
   try:
     config = serving.read_config(workdir)
-    data = input_pipeline.load_dataset(config, workdir)
+    data = input_pipeline.load_dataset(config.data, config.embedding, workdir,
+                                       seed=config.seed)
     figures = train_keras(config, data)
   except errors.UserError as e:
     errors.exit_with(e)

@@ -1,5 +1,9 @@
 """Training: the epoch loop with early stopping and orbax checkpoints, and
-`train_and_evaluate(config, workdir)`. The steps it runs are `steps.py`'s."""
+`train_and_evaluate(config, workdir)`. The steps it runs are `steps.py`'s.
+
+Only `train_and_evaluate` and its helpers here read the whole config; each
+component gets its own section (the data, the optimizer, early stopping,
+ReduceLROnPlateau) or the values it needs (batches, devices)."""
 
 import contextlib
 import dataclasses
@@ -61,12 +65,12 @@ def divergence_threshold(num_classes: int, weights: Optional[np.ndarray]) -> flo
   return DIVERGENCE_FACTOR * math.log(max(num_classes, 2)) * largest
 
 
-def _lost_epoch_advice(config: ml_collections.ConfigDict, epoch: int) -> str:
+def _lost_epoch_advice(train: ml_collections.ConfigDict, epoch: int) -> str:
   return ((f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else
            "no epoch had finished, so no checkpoint was written")
-          + f". Lower train.learning_rate (now {config.train.learning_rate}) or check "
-          f"clipping (train.clip_mode={config.train.clip_mode}, train.clip_norm="
-          f"{config.train.clip_norm}), then rerun with --restart or another --workdir.")
+          + f". Lower train.learning_rate (now {train.learning_rate}) or check "
+          f"clipping (train.clip_mode={train.clip_mode}, train.clip_norm="
+          f"{train.clip_norm}), then rerun with --restart or another --workdir.")
 
 
 def results_line(results: dict[str, Any]) -> str:
@@ -75,18 +79,21 @@ def results_line(results: dict[str, Any]) -> str:
           f"best_epoch: {results['best_epoch']}/{results['epochs_run']}")
 
 
-def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMClassifier,
+def create_train_state(model: model_lib.LSTMClassifier, train: ml_collections.ConfigDict,
                        seq_length: int, embedding_matrix: Optional[np.ndarray] = None, *,
-                       steps_per_epoch: int) -> steps.TrainState:
-  """Initialises the parameters from `config.seed` and the optimizer (whose
-  schedule spans `config.train.max_epochs` epochs of `steps_per_epoch`)."""
-  init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0)
+                       seed: int, steps_per_epoch: int,
+                       embedding_learning_rate_scale: float = 1.0) -> steps.TrainState:
+  """Initialises the parameters from `seed` and the optimizer of the `train`
+  section (whose schedule spans `train.max_epochs` epochs of `steps_per_epoch`;
+  a frozen embedding as the model says, a slower one by
+  `embedding_learning_rate_scale`)."""
+  init_rng = jax.random.fold_in(jax.random.PRNGKey(seed), 0)
   params = jax.jit(model.init)(init_rng, jnp.zeros((1, seq_length), jnp.int32))["params"]
   if embedding_matrix is not None:
     params = model_lib.with_embedding(params, embedding_matrix)
-  tx = optimizers.from_config(config.train, params, steps_per_epoch,
-                              embedding_trainable=config.embedding.trainable,
-                              embedding_learning_rate_scale=config.embedding.learning_rate_scale)
+  tx = optimizers.from_config(train, params, steps_per_epoch,
+                              embedding_trainable=model.embedding_trainable,
+                              embedding_learning_rate_scale=embedding_learning_rate_scale)
   state = steps.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
   # An array like every other leaf, so that a checkpoint can be restored onto it.
   return state.replace(step=jnp.zeros((), jnp.int32))
@@ -185,7 +192,8 @@ def sync_processes(name: str) -> None:
 @dataclasses.dataclass(frozen=True)
 class _Training:
   """What stays fixed while a run trains: its data, compiled steps and places."""
-  config: ml_collections.ConfigDict
+  train: ml_collections.ConfigDict  # the config's `train` section
+  batches: steps.BatchSpec
   workdir: pathlib.Path
   is_chief: bool
   data: input_pipeline.Dataset
@@ -200,33 +208,46 @@ class _Training:
   progress_dir: pathlib.Path  # where an interrupted epoch's progress goes
 
   def evaluate(self, params: Any, split: input_pipeline.EncodedSplit) -> dict[str, Any]:
-    return steps.evaluate(self.p_eval_step, params, split, self.config, self.topology,
+    return steps.evaluate(self.p_eval_step, params, split, self.batches, self.topology,
                           self.data.label_names)
+
+
+def batch_spec(config: ml_collections.ConfigDict) -> steps.BatchSpec:
+  """How the config's splits are cut into batches."""
+  return steps.BatchSpec(
+      batch_size=config.train.batch_size, seed=config.seed, padding=config.data.padding,
+      bucket_lengths=tuple(config.data.bucket_lengths) or None,
+      distinct_tokens=config.model.distinct_tokens)
 
 
 def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
              is_chief: bool) -> tuple[_Training, steps.TrainState, model_lib.LSTMClassifier]:
   """Reads the data, builds the model, its initial state and the pmapped steps."""
-  topology = steps.Topology.from_config(config)
+  topology = steps.Topology.create(config.train.num_devices)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
   cpu_devices.check_in_process_cpu_devices(config, topology.devices)
   # Process 0 prepares the data and writes the vocabulary first; the others
   # then read them, so no two processes write the same file.
   if is_chief:
-    data = input_pipeline.load_dataset(config, workdir)
+    data = input_pipeline.load_dataset(config.data, config.embedding, workdir,
+                                       seed=config.seed)
   sync_processes("lstm_jax_data_ready")
   if not is_chief:
-    data = input_pipeline.load_dataset(config, workdir, write=False)
+    data = input_pipeline.load_dataset(config.data, config.embedding, workdir,
+                                       seed=config.seed, write=False)
   num_classes = len(data.label_names)
   model = model_lib.from_config(config, data.vocab_size, num_classes)
   config_validation.check_model(model)
-  num_steps = batching.num_batches(data.train.token_ids, config.train.batch_size,
-                                   bucket_lengths=tuple(config.data.bucket_lengths) or None)
+  batches = batch_spec(config)
+  num_steps = batching.num_batches(data.train.token_ids, batches.batch_size,
+                                   bucket_lengths=batches.bucket_lengths)
   config_validation.check_warmup(config.train, num_steps)
   # On the host: pmap then places it on every device; with several processes
   # a donated single-device array would not survive that placement.
-  state = jax.device_get(create_train_state(config, model, config.data.max_length,
-                                            data.embedding_matrix, steps_per_epoch=num_steps))
+  state = jax.device_get(create_train_state(
+      model, config.train, config.data.max_length, data.embedding_matrix, seed=config.seed,
+      steps_per_epoch=num_steps,
+      embedding_learning_rate_scale=config.embedding.learning_rate_scale))
   weights = class_weights.parse(config.train.class_weight, data.label_names, data.train.labels)
   if weights is not None and is_chief:
     logging.info("class weights: %s", ", ".join(
@@ -238,7 +259,8 @@ def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path,
       in_axes=(None, 0, None), out_axes=(None, None), donate_argnums=(0,),
       devices=topology.devices)
   training = _Training(
-      config=config, workdir=workdir, is_chief=is_chief, data=data, topology=topology,
+      train=config.train, batches=batches, workdir=workdir, is_chief=is_chief, data=data,
+      topology=topology,
       p_train_step=p_train_step,
       p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, model.head, topology),
       dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
@@ -255,10 +277,9 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   training.console.summary(model, state.params,
                            optimizers.frozen_mask(state.params, config.embedding.trainable),
                            config.data.max_length, config.name)
-  monitor = config.early_stopping.monitor
-  mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
-  ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR, monitor_mode=mode)
-  stopper = early_stopping.EarlyStoppingState()
+  stopper = early_stopping.EarlyStopping.start(config.early_stopping)
+  ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR,
+                                  monitor_mode=stopper.mode)
   plateau = (plateau_lib.Plateau.start(config.reduce_lr_on_plateau, config.train.learning_rate)
              if schedules.SCHEDULES.get(config.train.lr_schedule).lowered_on_plateau
              else None)
@@ -267,7 +288,7 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   restored = ckpt.restore_latest_intact(state)
   if restored is not None:
     epoch, state, meta = restored
-    stopper = early_stopping.EarlyStoppingState.from_dict(meta["early_stopping"])
+    stopper = stopper.restored(meta)
     if plateau:
       plateau = plateau.restored(meta)
     history = meta["history"]
@@ -288,15 +309,13 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   stop.install()
   try:
     for epoch in range(first_epoch, config.train.max_epochs + 1):
-      if early_stopping.should_stop(stopper):
+      if early_stopping.should_stop(stopper.state):
         break
       state, record = _train_epoch(training, state, progress or preemption.EpochProgress(epoch),
                                    stop, compiled_shapes)
       history.append(record)
-      stopper = early_stopping.update(
-          stopper, record[monitor], epoch, mode=mode,
-          min_delta=config.early_stopping.min_delta, patience=config.early_stopping.patience)
-      meta = {"early_stopping": stopper.to_dict(), "history": history}
+      stopper = stopper.update(record)
+      meta = {stopper.META_KEY: stopper.state.to_dict(), "history": history}
       if plateau:
         plateau = plateau.update(record)
         state = state.replace(opt_state=plateau.apply(state.opt_state))
@@ -306,7 +325,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
       # Host arrays: orbax refuses pmap's per-process arrays in multi-process
       # runs, and writes host arrays from process 0 only.
       ckpt.save(epoch, jax.device_get(state), meta,
-                metric_value=record[monitor] if stopper.best_epoch == epoch else math.nan)
+                metric_value=(record[stopper.monitor] if stopper.state.best_epoch == epoch
+                              else math.nan))
       ckpt.wait_until_finished()
       preemption.discard_progress(training.progress_dir)
       progress = None
@@ -320,7 +340,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     if tb:
       tb.close()
 
-  results = _final_results(training, state, ckpt, history, stopper)
+  results = _final_results(training, state, ckpt, history, stopper.state,
+                           restore_best=config.early_stopping.restore_best)
   training.console.print(*console_lib.end_of_training_lines(results))
   if is_chief:
     workdir_lib.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
@@ -333,7 +354,7 @@ def _train_epoch(training: _Training, state: steps.TrainState,
                  compiled_shapes: set[tuple]) -> tuple[steps.TrainState, dict[str, Any]]:
   """Trains one epoch from where `progress` left it; returns the state and the
   epoch's record. `compiled_shapes` (updated) are the batch shapes compiled."""
-  config, epoch, num_steps = training.config, progress.epoch, training.num_steps
+  epoch, num_steps = progress.epoch, training.num_steps
   start = time.monotonic() - progress.seconds
   bar = training.console.progress_bar(num_steps, progress.steps_done)
   # Time before an interruption counts as it did then.
@@ -341,8 +362,8 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   compile_seconds = progress.seconds - progress.timed_seconds
   epoch_tokens = progress.timed_tokens
   batches = itertools.islice(
-      steps.make_batches(training.data.train, config, training.topology, epoch=epoch,
-                         shuffle=True),
+      steps.make_batches(training.data.train, training.batches, training.topology,
+                         epoch=epoch, shuffle=True),
       progress.steps_done, None)
   for i, batch in enumerate(batches, start=progress.steps_done):
     if stop.requested():
@@ -385,18 +406,18 @@ def _train_epoch(training: _Training, state: steps.TrainState,
 def _checked_train_metrics(training: _Training, epoch: int,
                            per_step: list[dict[str, np.ndarray]]) -> dict[str, Any]:
   """The epoch's training metrics; a non-finite or diverged loss raises."""
-  config, num_classes = training.config, len(training.data.label_names)
+  num_classes = len(training.data.label_names)
   bad_step = steps.first_nonfinite_step(per_step)
   if bad_step is not None:
     raise NonFiniteLossError(
         f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
-        f"{training.num_steps}; " + _lost_epoch_advice(config, epoch))
+        f"{training.num_steps}; " + _lost_epoch_advice(training.train, epoch))
   train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), training.data.label_names)
   if train_metrics["loss"] > training.diverged_above:
     raise DivergedError(
         f"the training diverged: epoch {epoch}'s mean loss is {train_metrics['loss']:.4g}, "
         f"more than {DIVERGENCE_FACTOR:g}x the {math.log(max(num_classes, 2)):.3g} of "
-        f"guessing among {num_classes} classes; " + _lost_epoch_advice(config, epoch))
+        f"guessing among {num_classes} classes; " + _lost_epoch_advice(training.train, epoch))
   return train_metrics
 
 
@@ -420,14 +441,15 @@ def _stop_in_epoch(stop: preemption.StopRequest, progress_dir: pathlib.Path,
 
 
 def _final_results(training: _Training, state: steps.TrainState, ckpt: checkpoints.Checkpointer,
-                   history: list[dict[str, Any]],
-                   stopper: early_stopping.EarlyStoppingState) -> dict[str, Any]:
-  """Test metrics with the chosen weights, and the run's summary."""
-  config, data = training.config, training.data
+                   history: list[dict[str, Any]], stopper: early_stopping.EarlyStoppingState,
+                   *, restore_best: bool) -> dict[str, Any]:
+  """Test metrics with the chosen weights (the best epoch's if `restore_best`),
+  and the run's summary."""
+  data = training.data
   # With a monitored metric that never became finite there is no best epoch.
   best_epoch = stopper.best_epoch or history[-1]["epoch"]
   params = state.params
-  if config.early_stopping.restore_best and best_epoch != history[-1]["epoch"]:
+  if restore_best and best_epoch != history[-1]["epoch"]:
     params = ckpt.restore_params(best_epoch, jax.device_get(state))
   test = training.evaluate(params, data.test)
   best = history[best_epoch - 1]
@@ -452,5 +474,5 @@ def _final_results(training: _Training, state: steps.TrainState, ckpt: checkpoin
       "num_dropped": data.num_dropped,
       "train_seconds": sum(r["seconds"] for r in history),
       "train_tokens_per_second": timed_tokens / timed_seconds if timed_seconds else math.nan,
-      "restored_weights": "best" if config.early_stopping.restore_best else "last",
+      "restored_weights": "best" if restore_best else "last",
   }
