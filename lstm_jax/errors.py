@@ -54,6 +54,10 @@ COMMAND_LINE = Spelling(restart="--restart", command_line=True)
 PYTHON = Spelling(restart="restart=True", command_line=False)
 
 
+class NoKerasEquivalentError(UserError, ValueError):
+  """A run's setting has no counterpart in Keras, so Keras cannot train its twin."""
+
+
 def exit_with(error: UserError) -> NoReturn:
   """Prints `error` as one line on stderr and exits with `EXIT_CODE`."""
   print(f"error: {error}", file=sys.stderr)

@@ -36,6 +36,7 @@ from lstm_jax.config import validation as config_validation
 from lstm_jax.training import console
 from lstm_jax.training import input_pipeline
 from lstm_jax.training import steps
+from lstm_jax.training import train
 
 SPLITS = ("test", "validation", "train")
 # Keys that change what is read, not the trained model or its vocabulary.
@@ -142,12 +143,12 @@ def evaluate_workdir(workdir: str, overrides: Mapping[str, Any], *, split: str =
                                f"{label_names}")
   encoded = input_pipeline.encode(texts, labels, label_names, classifier.tokenizer,
                                   config.data)
-  topology = steps.Topology.from_config(config)
+  topology = steps.Topology.create(config.train.num_devices)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
   p_eval_step = steps.pmapped_eval_step(classifier.model.apply, len(label_names),
                                        classifier.model.head, topology)
-  metrics = steps.evaluate(p_eval_step, classifier.params, encoded, config, topology,
-                           label_names)
+  metrics = steps.evaluate(p_eval_step, classifier.params, encoded, train.batch_spec(config),
+                           topology, label_names)
   return {
       "split": "files" if files else split,
       "files": list(files),

@@ -35,6 +35,7 @@ import numpy as np
 
 from lstm_jax import recurrent as recurrent_lib
 from lstm_jax.models import classifier as model_lib
+from lstm_jax.models import poolings
 
 
 def _cell_classes() -> list[type[recurrent_lib.Cell]]:
@@ -50,13 +51,6 @@ SUPPORTED = (f"Embedding → optional Dropout / SpatialDropout1D → {RECURRENT_
              "Bidirectional of one (one or more, optional Dropout between) → optional "
              "GlobalMaxPooling1D / GlobalAveragePooling1D → optional Dropout → Dense "
              "(+ Dropout), zero or more → Dense(softmax) or Dense(1, sigmoid)")
-
-# The Keras loss of each output (`heads.HEADS`), for integer labels.
-KERAS_LOSSES = {"softmax": "sparse_categorical_crossentropy",
-                "sigmoid": "binary_crossentropy"}
-
-# Keras's name of each pooling (`model.POOLINGS`).
-POOLING_LAYERS = {"max": "GlobalMaxPooling1D", "average": "GlobalAveragePooling1D"}
 
 
 def import_keras():
@@ -257,8 +251,8 @@ def _read_pooling(chain: _Chain) -> str:
   """The pooling after the recurrent stack (`model.POOLINGS`); "last" if none."""
   L = import_keras().layers
   pooling = "last"
-  for name, layer_name in POOLING_LAYERS.items():
-    if chain.next_is(getattr(L, layer_name)):
+  for name, entry in poolings.POOLINGS.items():
+    if entry.keras_layer and chain.next_is(getattr(L, entry.keras_layer)):
       layer = chain.take()
       config = layer.get_config()
       if config.get("data_format", "channels_last") != "channels_last" or config.get("keepdims"):
@@ -269,7 +263,7 @@ def _read_pooling(chain: _Chain) -> str:
 
 def _check_return_sequences(returns: list[tuple[Any, bool]], pooling: str) -> None:
   for index, (layer, returns_sequences) in enumerate(returns):
-    should = index < len(returns) - 1 or pooling != "last"
+    should = index < len(returns) - 1 or poolings.POOLINGS.get(pooling).needs_sequence
     if returns_sequences != should:
       raise _fail(layer, "every recurrent layer but the last must have return_sequences=True, "
                   "and the last one return_sequences=True only when a "
@@ -377,8 +371,9 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
   if model.embedding_dropout:
     dropout = L.SpatialDropout1D if model.spatial_dropout else L.Dropout
     x = dropout(model.embedding_dropout, name="embedding_dropout")(x)
+  pooling = poolings.POOLINGS.get(model.pooling)
   for index, spec in enumerate(model.recurrent):
-    returns_sequences = index < len(model.recurrent) - 1 or model.pooling != "last"
+    returns_sequences = index < len(model.recurrent) - 1 or pooling.needs_sequence
     name = model_lib.layer_name(spec, index)
     # The cell's options are the Keras layer's arguments of the same names.
     layer = getattr(L, spec.cell.keras_class)(
@@ -389,8 +384,8 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
     x = layer(x)
     if spec.dropout_after:
       x = L.Dropout(spec.dropout_after, name=f"{name}_dropout")(x)
-  if model.pooling != "last":
-    x = getattr(L, POOLING_LAYERS[model.pooling])(name="pooling")(x)
+  if pooling.needs_sequence:
+    x = getattr(L, pooling.keras_layer)(name="pooling")(x)
   if model.head_dropout:
     x = L.Dropout(model.head_dropout, name="head_dropout")(x)
   for index, spec in enumerate(model.hidden):

@@ -311,7 +311,7 @@ def load_classifier(workdir: os.PathLike, *, weights: str = "best") -> Classifie
     raise WorkdirError(str(e)) from None
   label_names = read_labels(workdir)
   epoch = choose_epoch(workdir, weights)
-  model = model_lib.from_config(config, tokenizer.vocab_size, len(label_names))
+  model = model_lib.from_config(config.model, config.embedding, tokenizer.vocab_size, len(label_names))
   target = jax.eval_shape(model.init, jax.random.PRNGKey(0),
                           jnp.zeros((1, 1), jnp.int32))["params"]
   params = restore_params(workdir, epoch, target)

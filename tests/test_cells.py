@@ -269,7 +269,7 @@ def test_a_fourth_cell_is_one_class_and_one_registry_entry(fourth_cell):
   with pytest.raises(validation.ConfigError) as raised:  # no data given: the only problem
     validation.validate(config)
   assert "recurrent_layers" not in str(raised.value)
-  model = model_lib.from_config(config, vocab_size=20, num_classes=3)
+  model = model_lib.from_config(config.model, config.embedding, vocab_size=20, num_classes=3)
   assert model.recurrent[0].cell == fourth_cell()
   ids = jnp.asarray(np.random.default_rng(0).integers(0, 20, (4, 9)), jnp.int32)
   variables = model.init(jax.random.key(0), ids)

@@ -179,10 +179,14 @@ def test_a_resumed_run_may_print_differently():
 
 @pytest.mark.parametrize("overrides,message", [
     ({"train.optimizer": "adamw"}, r"'adamw' with train.weight_decay=0 is Adam"),
-    ({"train.weight_decay": 0.01}, r"train.weight_decay=0.01 is AdamW's .* set train.optimizer='adamw'"),
+    ({"train.weight_decay": 0.01},
+     r"train.weight_decay=0.01 is a decoupled weight decay: .* one with it \(adamw; now 'adam'\)"),
     ({"train.lr_schedule": "reduce_on_plateau", "train.warmup_steps": 10},
-     r"reduce_on_plateau starts at the full rate"),
-    ({"train.final_learning_rate": 1e-5}, r"where a cosine or linear schedule ends"),
+     r"train.warmup_steps=10 \(a linear warmup .*\) is not read by "
+     r"train.lr_schedule='reduce_on_plateau'; schedules that read it: constant, cosine, linear"),
+    ({"train.final_learning_rate": 1e-5},
+     r"train.final_learning_rate=1e-05 \(the rate a decaying schedule ends at\) is not read by "
+     r"train.lr_schedule='constant'; schedules that read it: cosine, linear"),
     ({"embedding.trainable": False, "embedding.learning_rate_scale": 0.1},
      r"learning_rate_scale is for a trainable embedding"),
 ])

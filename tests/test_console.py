@@ -108,7 +108,8 @@ def test_a_training_run_at_verbose_0_prints_nothing(tmp_path, capsys):
   config = tiny_config(tmp_path, **{"train.max_epochs": 1, "train.verbose": 0})
   # The dataset library announces a dataset it prepares the first time.
   (tmp_path / "prepared").mkdir()
-  train.input_pipeline.load_dataset(config, tmp_path / "prepared")
+  train.input_pipeline.load_dataset(config.data, config.embedding, tmp_path / "prepared",
+                                    seed=config.seed)
   capsys.readouterr()
   train.train_and_evaluate(config, tmp_path / "run")
   assert capsys.readouterr().out == ""
@@ -152,8 +153,9 @@ def test_ctrl_c_ends_the_progress_bar_line_before_its_message(tmp_path, monkeypa
 
 
 def summary_of(config):
-  model = model_lib.from_config(config, 50, 3)
-  params = train.create_train_state(config, model, config.data.max_length, steps_per_epoch=1).params
+  model = model_lib.from_config(config.model, config.embedding, 50, 3)
+  params = train.create_train_state(model, config.train, config.data.max_length,
+                                    seed=config.seed, steps_per_epoch=1).params
   frozen = optimizers.frozen_mask(params, config.embedding.trainable)
   return params, console.summary_lines(model, params, frozen, config.data.max_length, "tiny")
 

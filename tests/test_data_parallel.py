@@ -52,8 +52,9 @@ def examples(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def initial_state() -> steps.TrainState:
   """On the host, so that donating it to a step leaves it intact for the next run."""
   config = tiny_config()
-  model = model_lib.from_config(config, VOCAB, CLASSES)
-  return jax.device_get(train.create_train_state(config, model, LENGTH, steps_per_epoch=1))
+  model = model_lib.from_config(config.model, config.embedding, VOCAB, CLASSES)
+  return jax.device_get(train.create_train_state(
+      model, config.train, LENGTH, seed=config.seed, steps_per_epoch=1))
 
 
 @functools.cache
@@ -123,7 +124,7 @@ def test_grad_norm_is_the_norm_of_the_mean_gradient_before_clipping():
   batch = epoch_batches(BATCH)[0]
   config = tiny_config()
   config.train.clip_norm = 0.1
-  model = model_lib.from_config(config, VOCAB, CLASSES)
+  model = model_lib.from_config(config.model, config.embedding, VOCAB, CLASSES)
   state = jax.device_get(train.create_train_state(config, model, LENGTH, steps_per_epoch=1))
   head = heads.Softmax()
 

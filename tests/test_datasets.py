@@ -289,7 +289,8 @@ def test_mocked_imdb_text_comes_back_as_str(tmp_path):
 
 def test_the_schema_holds_every_data_key_at_its_default():
   data = schema.default_config().data.to_dict()
-  assert {k: data[k] for k in datasets.config.DEFAULTS} == dict(datasets.config.DEFAULTS)
+  defaults = datasets.config.defaults()
+  assert {k: data[k] for k in defaults} == defaults
   assert datasets.DataOptions.from_config(
       {**data, "source": "imdb"}).validation_mode == "stratified"
 
@@ -311,7 +312,7 @@ def test_loading_a_dataset_shows_its_drops(tmp_path, caplog):
                                    "text,label\n" + "good film,pos\nbad,neg\n" * 10 + ",pos\n"),)
   config.data.tfds_data_dir = str(tmp_path / "tfds")
   with caplog.at_level("WARNING"):
-    input_pipeline.load_dataset(config, tmp_path)
+    input_pipeline.load_dataset(config.data, config.embedding, tmp_path, seed=config.seed)
   assert "data: train: dropped 1 of " in caplog.text
   assert f"{readers.EMPTY_TEXT}: 1 ({tmp_path / 'train.csv'}:22)" in caplog.text
 

@@ -9,8 +9,10 @@ import pathlib
 import pytest
 
 from lstm_jax import datasets
+from lstm_jax.datasets import formats
 from lstm_jax.datasets import readers
 from lstm_jax.datasets import splits as splits_lib
+from test_readers import options
 
 
 def load(tmp_path: pathlib.Path, **data) -> datasets.Splits:
@@ -131,8 +133,7 @@ def test_bullinger_sentences_quotes_are_text(shared_data):
   """With CSV quoting, a quote in a sentence would swallow the rows after it."""
   path = str(shared_data("letters_bullinger/bullinger_sentences.tsv.gz"))
   with pytest.raises(datasets.DataError, match="line 4616: a quote opened here swallows"):
-    list(readers.read_file(path, readers.ReadOptions(label_field="lang"), readers.Tally()))
+    list(formats.read_file(path, options(label_field="lang"), readers.Tally()))
   tally = readers.Tally()
-  examples = readers.read_file(path, readers.ReadOptions(label_field="lang", quoting="none"),
-                               tally)
+  examples = formats.read_file(path, options(label_field="lang", quoting="none"), tally)
   assert sum(1 for _ in examples) == tally.read == 220276

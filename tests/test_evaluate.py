@@ -72,8 +72,8 @@ def other_tsv(other_file):
 def test_files_are_measured_with_their_own_reading_keys_alone(workdir, other_tsv, tmp_path,
                                                              monkeypatch):
   read = []
-  real_read_file = evaluate.datasets.readers.read_file
-  monkeypatch.setattr(evaluate.datasets.readers, "read_file",
+  real_read_file = evaluate.datasets.formats.read_file
+  monkeypatch.setattr(evaluate.datasets.formats, "read_file",
                       lambda path, *args: read.append(path) or real_read_file(path, *args))
   result = evaluate.evaluate_workdir(
       str(workdir), {"data.format": "tsv", "data.encoding": "latin-1",

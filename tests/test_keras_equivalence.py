@@ -25,6 +25,8 @@ keras = keras_on_jax()
 from lstm_jax import keras_compat  # noqa: E402
 from lstm_jax import recurrent as recurrent_lib  # noqa: E402
 from lstm_jax.models import classifier as model_lib  # noqa: E402
+from lstm_jax.models import heads  # noqa: E402
+from lstm_jax.models import poolings  # noqa: E402
 from lstm_jax.optim import optimizers  # noqa: E402
 
 pytestmark = KERAS_WARNINGS
@@ -143,7 +145,7 @@ def keras_classifier(case: Case) -> Any:
     if dropout_after:
       layers.append(L.Dropout(dropout_after))
   if case.pooling != "last":
-    layers.append(getattr(L, keras_compat.POOLING_LAYERS[case.pooling])())
+    layers.append(getattr(L, poolings.POOLINGS.get(case.pooling).keras_layer)())
   if case.head_dropout:
     layers.append(L.Dropout(case.head_dropout))
   for units, activation, dropout_after in case.hidden:
@@ -433,7 +435,7 @@ def test_training_loss_curve_matches_keras_train_on_batch(name):
   keras_model = keras_classifier(case)
   model, variables = keras_compat.from_keras(keras_model)  # the initial weights
   keras_model.compile(optimizer=keras.optimizers.Adam(0.02, **{keras_clip: 0.05}),
-                      loss=keras_compat.KERAS_LOSSES[case.output])
+                      loss=heads.HEADS.get(case.output).keras_loss)
   keras_losses = [float(keras_model.train_on_batch(ids, labels[:, None] if case.output ==
                                                    "sigmoid" else labels))
                   for ids, labels in batches]

@@ -86,7 +86,7 @@ def make_config(layers, implementation="fused", dtype="float32", distinct_tokens
 def run_programs(config):
   """The model, the state's shapes, a sharded batch and the pmapped steps, as
   `train.py` builds them."""
-  model = model_lib.from_config(config, VOCAB, CLASSES)
+  model = model_lib.from_config(config.model, config.embedding, VOCAB, CLASSES)
   state = jax.eval_shape(lambda: train.create_train_state(config, model, TIME,
                                                           steps_per_epoch=10))
   rng = np.random.default_rng(0)
@@ -136,7 +136,8 @@ def test_the_train_and_eval_steps_lower_for_gpu_and_tpu(layers, implementation, 
 
 @pytest.mark.parametrize("layers, implementation", cases(False))
 def test_the_serving_forward_pass_lowers_for_gpu_and_tpu(layers, implementation):
-  model = model_lib.from_config(make_config(layers, implementation), VOCAB, CLASSES)
+  config = make_config(layers, implementation)
+  model = model_lib.from_config(config.model, config.embedding, VOCAB, CLASSES)
   ids = np.zeros((BATCH, TIME), np.int32)
   params = jax.jit(model.init)(jax.random.PRNGKey(0), ids)["params"]
   classifier = serving.from_model(model, {"params": params})

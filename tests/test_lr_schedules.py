@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lstm_jax.config import validation as config_validation
-from lstm_jax.optim import optimizers
+from lstm_jax.optim import schedules
 from lstm_jax.training import batching
 from lstm_jax.training import run_records
 from lstm_jax.training import train
@@ -64,9 +64,10 @@ def test_a_cosine_run_logs_the_rate_of_each_epochs_last_step(tmp_path):
   config = tiny_config(tmp_path, **{"train.lr_schedule": "cosine", "train.warmup_steps": 3,
                                     "train.max_epochs": 3, "early_stopping.patience": 10})
   train.train_and_evaluate(config, tmp_path / "workdir")
-  data = train.input_pipeline.load_dataset(config, tmp_path / "workdir", write=False)
+  data = train.input_pipeline.load_dataset(config.data, config.embedding, tmp_path / "workdir",
+                                           seed=config.seed, write=False)
   steps_per_epoch = batching.num_batches(data.train.token_ids, config.train.batch_size)
-  schedule = optimizers.schedule_from_config(config.train, steps_per_epoch)
+  schedule = schedules.from_config(config.train, steps_per_epoch)
   want = [float(schedule(epoch * steps_per_epoch - 1)) for epoch in (1, 2, 3)]
   np.testing.assert_allclose(_rates(tmp_path / "workdir"), want, rtol=1e-6)
   assert want[0] > want[1] > want[2] > 0

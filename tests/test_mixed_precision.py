@@ -43,8 +43,9 @@ def train_run(dtype: str) -> tuple[list[float], float, steps.TrainState]:
   config.model.dtype = dtype
   config.model.implementation = "scan"
   config.train.learning_rate = 0.02
-  model = model_lib.from_config(config, VOCAB, 2)
-  state = jax.device_get(train.create_train_state(config, model, LENGTH, steps_per_epoch=1))
+  model = model_lib.from_config(config.model, config.embedding, VOCAB, 2)
+  state = jax.device_get(train.create_train_state(
+      model, config.train, LENGTH, seed=config.seed, steps_per_epoch=1))
   p_step = jax.pmap(functools.partial(steps.train_step, num_classes=2,
                              head=heads.Softmax()), axis_name=steps.AXIS,
                     in_axes=(None, 0, None), out_axes=(None, None),

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lstm_jax.models import classifier as model_lib
+from lstm_jax.models import poolings
 from lstm_jax.training import batching
 
 V, E, C, H = 12, 4, 3, 5
@@ -250,9 +251,10 @@ def test_average_pooling_averages_the_real_steps_and_max_pooling_takes_every_ste
   # Keras 3: GlobalAveragePooling1D honours the mask, GlobalMaxPooling1D ignores it.
   sequence = jnp.asarray([[[1.0, -2.0], [3.0, -4.0], [9.0, 5.0]]])
   mask = jnp.asarray([[True, True, False]])
-  np.testing.assert_allclose(model_lib.POOLINGS["average"](sequence, mask), [[2.0, -3.0]])
-  np.testing.assert_allclose(model_lib.POOLINGS["average"](sequence, None), [[13 / 3, -1 / 3]])
-  np.testing.assert_allclose(model_lib.POOLINGS["max"](sequence, mask), [[9.0, 5.0]])
+  average, max_ = (poolings.POOLINGS.get(name).pool for name in ("average", "max"))
+  np.testing.assert_allclose(average(sequence, mask), [[2.0, -3.0]])
+  np.testing.assert_allclose(average(sequence, None), [[13 / 3, -1 / 3]])
+  np.testing.assert_allclose(max_(sequence, mask), [[9.0, 5.0]])
 
 
 def test_average_pooling_makes_extra_padding_change_nothing():
@@ -291,7 +293,7 @@ def test_spatial_dropout_drops_whole_features_of_a_sequence():
 
 @pytest.mark.parametrize("options, message", [
     ({"recurrent": ()}, "at least one recurrent layer"),
-    ({"pooling": "min"}, "pooling must be one of last, max, average"),
+    ({"pooling": "min"}, "pooling='min': unknown pooling; registered: last, max, average"),
     ({"recurrent": (model_lib.Recurrent(H, merge_mode="max"),)}, "recurrent layer 0: merge_mode"),
     ({"recurrent": (model_lib.Recurrent(H, dropout_after=0.2),)},
      "recurrent layer 0: dropout_after needs a layer that returns sequences"),

@@ -7,6 +7,8 @@ import optax
 import pytest
 
 from lstm_jax.optim import optimizers
+from lstm_jax.optim import plateau
+from lstm_jax.optim import schedules
 
 # Norms: a is 5, b is 1, the global norm is sqrt(26).
 GRADS = {"a": jnp.array([3.0, -4.0]), "b": jnp.array([[0.6, 0.8]])}
@@ -129,9 +131,9 @@ def test_frozen_leaves_are_left_out_of_the_global_norm():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"clip_mode": "clipnorm"},
-     r"clip_mode 'clipnorm'.*global_norm, per_variable_norm, value, none"),
-    ({"optimizer": "adamax"}, r"optimizer 'adamax'.*adam, adamw, keras_adam"),
-    ({"weight_decay": 0.01}, r"weight_decay=0.01 needs optimizer 'adamw'"),
+     r"clip_mode='clipnorm'.*global_norm, per_variable_norm, value, none"),
+    ({"optimizer": "adamax"}, r"optimizer='adamax'.*adam, adamw, keras_adam"),
+    ({"weight_decay": 0.01}, r"weight_decay=0.01 needs an optimizer with weight decay \(adamw\)"),
     ({"clip_norm": 0.0}, r"clip_norm must be > 0 for clip_mode='global_norm'"),
 ])
 def test_bad_options_are_clear_errors(kwargs, message):
@@ -144,21 +146,21 @@ TOTAL = 100
 
 @pytest.mark.parametrize("kind", ["constant", "cosine", "linear"])
 def test_warmup_rises_linearly_from_zero(kind):
-  schedule = optimizers.make_schedule(kind, 0.01, total_steps=TOTAL, warmup_steps=10)
+  schedule = schedules.make_schedule(kind, 0.01, total_steps=TOTAL, warmup_steps=10)
   np.testing.assert_allclose([schedule(0), schedule(5), schedule(10)], [0.0, 0.005, 0.01],
                              rtol=1e-6)
 
 
 def test_a_constant_rate_without_warmup_is_the_plain_float():
   # So that such runs keep the optimizer state of runs made before schedules.
-  assert optimizers.make_schedule("constant", 0.01, total_steps=TOTAL) == 0.01
-  assert optimizers.make_schedule("reduce_on_plateau", 0.01, total_steps=TOTAL) == 0.01
+  assert schedules.make_schedule("constant", 0.01, total_steps=TOTAL) == 0.01
+  assert schedules.make_schedule("reduce_on_plateau", 0.01, total_steps=TOTAL) == 0.01
 
 
 @pytest.mark.parametrize("kind, halfway", [("cosine", 0.5 * (0.01 + 0.001)),
                                            ("linear", 0.5 * (0.01 + 0.001))])
 def test_decay_reaches_the_final_rate_at_the_last_step(kind, halfway):
-  schedule = optimizers.make_schedule(kind, 0.01, total_steps=TOTAL, warmup_steps=20,
+  schedule = schedules.make_schedule(kind, 0.01, total_steps=TOTAL, warmup_steps=20,
                                  final_learning_rate=0.001)
   np.testing.assert_allclose([schedule(20), schedule(60), schedule(TOTAL)],
                              [0.01, halfway, 0.001], rtol=1e-5)
@@ -166,7 +168,7 @@ def test_decay_reaches_the_final_rate_at_the_last_step(kind, halfway):
 
 def test_warmup_cosine_follows_keras_cosine_decay():
   keras = pytest.importorskip("keras")
-  ours = optimizers.make_schedule("cosine", 0.01, total_steps=TOTAL, warmup_steps=10,
+  ours = schedules.make_schedule("cosine", 0.01, total_steps=TOTAL, warmup_steps=10,
                              final_learning_rate=0.002)
   theirs = keras.optimizers.schedules.CosineDecay(
       0.0, decay_steps=TOTAL - 10, alpha=0.2, warmup_target=0.01, warmup_steps=10)
@@ -236,10 +238,10 @@ def test_the_learning_rate_factor_lives_in_the_optimizer_state():
   params = _params()
   grads = jax.tree.map(jnp.ones_like, params)
   state = tx.init(params)
-  assert optimizers.learning_rate_factor(state) == 1.0
+  assert plateau.learning_rate_factor(state) == 1.0
   full, _ = tx.update(grads, state, params)
-  state = optimizers.with_learning_rate_factor(state, 0.25)
-  assert optimizers.learning_rate_factor(state) == 0.25
+  state = plateau.with_learning_rate_factor(state, 0.25)
+  assert plateau.learning_rate_factor(state) == 0.25
   quarter, _ = tx.update(grads, state, params)
   jax.tree.map(lambda q, f: np.testing.assert_allclose(q, 0.25 * f, rtol=1e-6), quarter, full)
 

@@ -1,20 +1,30 @@
 """Readers: formats, encodings, gzip, clear errors and counted drops."""
 
+import dataclasses
 import gzip
 import json
 import pathlib
 
 import pytest
 
+from lstm_jax.datasets import formats
 from lstm_jax.datasets import readers
 from lstm_jax.datasets.errors import DataError
 
 
-def read(path: pathlib.Path, **options) -> tuple[list[readers.Example],
-                                                   readers.Tally]:
+def options(**values) -> readers.ReadOptions:
+  """Reading options of these values; a key that is no field of `ReadOptions`
+  is a format's own (`formats.Option`)."""
+  fields = {field.name for field in dataclasses.fields(readers.ReadOptions)}
+  return readers.ReadOptions(
+      **{k: v for k, v in values.items() if k in fields},
+      format_options=tuple((k, v) for k, v in values.items() if k not in fields))
+
+
+def read(path: pathlib.Path, **values) -> tuple[list[readers.Example],
+                                                  readers.Tally]:
   tally = readers.Tally()
-  examples = list(readers.read_file(str(path), readers.ReadOptions(**options),
-                                    tally))
+  examples = list(formats.read_file(str(path), options(**values), tally))
   assert tally.read == len(examples) + sum(tally.dropped.values())
   return examples, tally
 
@@ -78,8 +88,8 @@ def test_lines_per_label_uses_the_suffix_or_the_mapping(tmp_path):
 
 
 def test_txt_files_are_labelled_by_their_stem(tmp_path):
-  assert readers.file_label(str(tmp_path / "de.txt"), {}) == "de"
-  assert readers.file_label(str(tmp_path / "x.neg.gz"), {}) == "neg"
+  assert formats.file_label(str(tmp_path / "de.txt"), {}) == "de"
+  assert formats.file_label(str(tmp_path / "x.neg.gz"), {}) == "neg"
 
 
 def test_empty_and_whitespace_texts_are_dropped_and_counted(tmp_path):

@@ -12,8 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
 
+from lstm_jax.datasets import formats
 from lstm_jax.datasets import readers
 from lstm_jax.datasets.errors import DataError
+from test_readers import options
 
 # Any code point, lone surrogates included (they cannot be encoded to UTF-8).
 any_text = st.text(st.characters(blacklist_categories=()), max_size=40)
@@ -43,10 +45,9 @@ def expected(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
   return kept, dropped
 
 
-def read(path: pathlib.Path, **options):
+def read(path: pathlib.Path, **values):
   tally = readers.Tally()
-  examples = list(readers.read_file(str(path), readers.ReadOptions(**options),
-                                    tally))
+  examples = list(formats.read_file(str(path), options(**values), tally))
   assert tally.read == len(examples) + sum(tally.dropped.values())
   return [(e.text, e.label) for e in examples], dict(tally.dropped)
 

@@ -102,8 +102,8 @@ def test_sigint_mid_epoch_saves_the_step_and_resume_is_exact(data, reference, tm
                                                              monkeypatch):
   real = steps.make_batches
 
-  def make_batches(split, config, topology, *, epoch, shuffle):
-    for i, batch in enumerate(real(split, config, topology, epoch=epoch, shuffle=shuffle)):
+  def make_batches(split, spec, topology, *, epoch, shuffle):
+    for i, batch in enumerate(real(split, spec, topology, epoch=epoch, shuffle=shuffle)):
       if shuffle and epoch == 2 and i == 6:
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while step 6 is in flight
       yield batch

@@ -107,8 +107,9 @@ def test_probabilities_equal_the_trained_models_outputs(workdir, classifier, res
   config = serving.read_config(workdir)
   texts = [review(random.Random(1), label) for label in ["pos", "neg"] * 20]
   # The reference: the full training state restored by the training code path.
-  model = model_lib.from_config(config, classifier.tokenizer.vocab_size, 2)
-  target = jax.device_get(train.create_train_state(config, model, config.data.max_length, steps_per_epoch=1))
+  model = model_lib.from_config(config.model, config.embedding, classifier.tokenizer.vocab_size, 2)
+  target = jax.device_get(train.create_train_state(
+      model, config.train, config.data.max_length, seed=config.seed, steps_per_epoch=1))
   state, _ = checkpoints.Checkpointer(workdir / "checkpoints").restore(
       results["best_epoch"], target)
   encoded = input_pipeline.encode(texts, ["pos"] * len(texts), ["pos", "neg"],

@@ -156,14 +156,14 @@ def scripted_validation(monkeypatch, val_losses):
   """Replaces the validation loss with a scripted curve (test metrics unchanged)."""
   calls = iter(val_losses)
 
-  def evaluate(p_eval_step, params, split, config, topology, label_names):
-    metrics = REAL_EVALUATE(p_eval_step, params, split, config, topology, label_names)
+  def evaluate(p_eval_step, params, split, spec, topology, label_names):
+    metrics = REAL_EVALUATE(p_eval_step, params, split, spec, topology, label_names)
     if split is evaluate.validation:
       metrics["loss"] = next(calls)
     return metrics
 
-  def load_dataset(config, workdir):
-    data = REAL_LOAD_DATASET(config, workdir)
+  def load_dataset(data_config, embedding, workdir, *, seed):
+    data = REAL_LOAD_DATASET(data_config, embedding, workdir, seed=seed)
     evaluate.validation = data.validation
     return data
 
@@ -261,10 +261,11 @@ def test_batches_carry_their_vocabulary_as_the_config_says(tmp_path):
   config = tiny_config(tmp_path)
   ids = np.arange(1, 41, dtype=np.int32).reshape(4, 10)
   split = train.input_pipeline.EncodedSplit(ids, np.zeros(4, np.int32))
-  topology = steps.Topology.from_config(config)
+  topology = steps.Topology.create(config.train.num_devices)
 
   def keys(config):
-    batch = next(steps.make_batches(split, config, topology, epoch=0, shuffle=False))
+    batch = next(steps.make_batches(split, train.batch_spec(config), topology, epoch=0,
+                                    shuffle=False))
     return set(batch)
 
   assert {"batch_vocab", "token_index"} <= keys(config)

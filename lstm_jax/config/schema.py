@@ -1,8 +1,12 @@
 """The config schema: every key, its default and what it means.
 
-`default_config()` is a complete experiment on local files; experiment configs
-(`configs/*.py`) start from it and change what they change. The `data.*` keys of
-the input files, with their meaning, are defined by `lstm_jax/datasets/config.py`.
+`default_config()` is a complete experiment on local files, one section per
+component; experiment configs (`configs/*.py`) start from it and change what
+they change. The `data.*` keys of the input files, with their meaning, are
+defined by `lstm_jax/datasets/config.py` (a format's own keys by its entry in
+`lstm_jax/datasets/formats.py`), the learning-rate schedules' keys by
+`lstm_jax/optim/schedules.py`. A key naming an entry of a registry (a format,
+schedule, optimizer, clipping mode, pooling, output) accepts the registry's names.
 List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
 `data.columns`, `data.file_labels`, `data.bucket_lengths`,
 `train.weight_decay_exclude`) are tuples; on the
@@ -21,6 +25,7 @@ from ml_collections import config_dict
 
 from lstm_jax import errors
 from lstm_jax.datasets import config as datasets_config
+from lstm_jax.optim import schedules
 
 
 def list_key(*items) -> config_dict.FieldReference:
@@ -34,9 +39,20 @@ def default_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.name = "default"
   config.seed = 0
+  config.data = _data()
+  config.embedding = _embedding()
+  config.model = _model()
+  config.train = _train()
+  config.early_stopping = _early_stopping()
+  config.reduce_lr_on_plateau = _reduce_lr_on_plateau()
+  return config
 
-  config.data = data = ml_collections.ConfigDict()
-  for key, value in datasets_config.DEFAULTS.items():
+
+def _data() -> ml_collections.ConfigDict:
+  """The data: what `lstm_jax.datasets` reads (its keys, the formats' included,
+  are defined there), then the tokenizer and padding."""
+  data = ml_collections.ConfigDict()
+  for key, value in datasets_config.defaults().items():
     data[key] = list_key(*value) if isinstance(value, tuple) else value
   # Tokenizer and padding (Keras Tokenizer / pad_sequences semantics).
   data.vocab_size = 20000  # Keras num_words: ids < vocab_size are kept
@@ -46,8 +62,11 @@ def default_config() -> ml_collections.ConfigDict:
   data.padding = "pre"
   data.truncating = "pre"
   data.bucket_lengths = list_key()  # e.g. (32, 64, 128, 200): length bucketing
+  return data
 
-  config.embedding = embedding = ml_collections.ConfigDict()
+
+def _embedding() -> ml_collections.ConfigDict:
+  embedding = ml_collections.ConfigDict()
   embedding.kind = "trainable"  # trainable | glove
   embedding.path = ""  # glove.6B.300d.txt, .txt.gz or glove.6B.zip
   embedding.dim = 300
@@ -56,10 +75,13 @@ def default_config() -> ml_collections.ConfigDict:
   # The trainable embedding's learning rate as a multiple of the others' (e.g. 0.1
   # to fine-tune GloVe vectors gently); it follows the same schedule.
   embedding.learning_rate_scale = 1.0
+  return embedding
 
-  config.model = model = ml_collections.ConfigDict()
-  # The Keras LSTM classifier family (lstm_jax/models/classifier.py); the study's model is
-  # Embedding → LSTM(128) → Dropout(head_dropout) → Dense(C, softmax).
+
+def _model() -> ml_collections.ConfigDict:
+  """The Keras recurrent classifier family (lstm_jax/models/classifier.py); the study's
+  model is Embedding → LSTM(128) → Dropout(head_dropout) → Dense(C, softmax)."""
+  model = ml_collections.ConfigDict()
   model.embedding_dropout = 0.0  # Dropout on the embedded sequence
   model.spatial_dropout = False  # ... as SpatialDropout1D: one mask per sequence and feature
   # One dict per recurrent layer, first to last: units, and optionally cell
@@ -70,12 +92,12 @@ def default_config() -> ml_collections.ConfigDict:
   # Dropout on the layer's output sequence). On the command line: JSON, e.g.
   # '[{"units": 64, "bidirectional": true}, {"units": 32, "cell": "gru"}]'.
   model.recurrent_layers = list_key({"units": 128})
-  model.pooling = "last"  # last (state) | max | average (GlobalMax/AveragePooling1D)
+  model.pooling = "last"  # a name of lstm_jax/models/poolings.py (last: the final state)
   model.head_dropout = 0.0  # Dropout between the recurrent stack and the Dense layers
   # One dict per hidden Dense layer: units, and optionally activation (relu) and
   # dropout_after. On the command line: JSON, e.g. '[{"units": 64}]'.
   model.hidden_layers = list_key()
-  model.output = "softmax"  # softmax | sigmoid (Dense(1), binary cross-entropy; 2 classes)
+  model.output = "softmax"  # a name of lstm_jax/models/heads.py (its Keras activation)
   model.mask_zero = True
   model.dtype = "float32"  # float32 | bfloat16 (matmuls; state stays float32)
   # fused | scan (reference) | cudnn (CUDA GPUs; LSTM layers only, other cells run fused)
@@ -87,21 +109,27 @@ def default_config() -> ml_collections.ConfigDict:
   # LSTM layer projects each distinct token once (~5x fewer rows on IMDB).
   # Results equal up to float rounding.
   model.distinct_tokens = True
+  return model
 
-  config.train = train = ml_collections.ConfigDict()
+
+def _train() -> ml_collections.ConfigDict:
+  """The optimizer (lstm_jax/optim/optimizers.py), its learning-rate schedule
+  (lstm_jax/optim/schedules.py, which defines the schedules' own keys), batches
+  and devices, and what is printed."""
+  train = ml_collections.ConfigDict()
   train.batch_size = 64  # global, over all devices of all processes
   train.max_epochs = 20
   train.learning_rate = 1e-3
-  train.optimizer = "adam"  # adam (optax) | adamw (decoupled weight decay) | keras_adam (Keras-faithful)
-  train.weight_decay = 0.0  # AdamW's (train.optimizer=adamw; Keras AdamW's default is 0.004)
+  train.optimizer = "adam"  # a name of lstm_jax/optim/optimizers.py's OPTIMIZERS
+  train.weight_decay = 0.0  # a decoupled weight decay (adamw; Keras AdamW's default is 0.004)
   # Parameters AdamW leaves alone: those with one of these names on their path.
   train.weight_decay_exclude = list_key("embedding", "bias")
-  # constant | cosine | linear (decay to final_learning_rate at max_epochs) |
-  # reduce_on_plateau (Keras ReduceLROnPlateau, section reduce_lr_on_plateau)
+  # A name of lstm_jax/optim/schedules.py's SCHEDULES, spanning max_epochs; a
+  # schedule's keys follow (a key the chosen schedule does not read stays at its default).
   train.lr_schedule = "constant"
-  train.warmup_steps = 0  # linear warmup from 0 (constant, cosine, linear)
-  train.final_learning_rate = 0.0
-  train.clip_mode = "global_norm"  # global_norm | per_variable_norm | value | none
+  for key, spec in schedules.KEYS.items():
+    train[key] = spec.default
+  train.clip_mode = "global_norm"  # a name of lstm_jax/optim/optimizers.py's CLIP_MODES
   train.clip_norm = 1.0
   train.num_devices = 0  # local devices to use; 0 = all
   # Weights of the training loss per class, as Keras fit(class_weight=):
@@ -111,17 +139,24 @@ def default_config() -> ml_collections.ConfigDict:
   # epoch (a line every 30 s when stdout is not a terminal), 2 one line per epoch.
   # It may change when a run resumes.
   train.verbose = 1
+  return train
 
-  config.early_stopping = early_stopping = ml_collections.ConfigDict()
+
+def _early_stopping() -> ml_collections.ConfigDict:
+  """Keras EarlyStopping (lstm_jax/training/early_stopping.py)."""
+  early_stopping = ml_collections.ConfigDict()
   early_stopping.monitor = "val_loss"
   early_stopping.mode = "auto"  # auto | min | max
   early_stopping.patience = 3
   early_stopping.min_delta = 0.0
   early_stopping.restore_best = True
+  return early_stopping
 
-  # Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is
-  # reduce_on_plateau. The rate is lowered between epochs (lstm_jax/optim/plateau.py).
-  config.reduce_lr_on_plateau = plateau = ml_collections.ConfigDict()
+
+def _reduce_lr_on_plateau() -> ml_collections.ConfigDict:
+  """Keras ReduceLROnPlateau, with its defaults; used when train.lr_schedule is one
+  the plateau lowers (reduce_on_plateau), between epochs (lstm_jax/optim/plateau.py)."""
+  plateau = ml_collections.ConfigDict()
   plateau.monitor = "val_loss"
   plateau.mode = "auto"  # auto | min | max
   plateau.factor = 0.1
@@ -129,7 +164,7 @@ def default_config() -> ml_collections.ConfigDict:
   plateau.min_delta = 1e-4
   plateau.cooldown = 0
   plateau.min_lr = 0.0
-  return config
+  return plateau
 
 
 # Keys added after runs had been made with another behaviour: what a run whose

@@ -1,7 +1,9 @@
 """Checks a config before anything is read or compiled.
 
 Every problem is reported at once, each naming the key, the bad value and
-what is accepted, so a run never fails minutes in on a typo.
+what is accepted, so a run never fails minutes in on a typo. The names a
+key accepts for an extension point are its registry's (`lstm_jax/registry.py`):
+data formats, schedules, optimizers, clipping modes, poolings, outputs.
 """
 
 import dataclasses
@@ -13,12 +15,14 @@ import ml_collections
 
 from lstm_jax import datasets
 from lstm_jax import errors
-from lstm_jax import registry
 from lstm_jax import recurrent as recurrent_lib
+from lstm_jax import registry
 from lstm_jax.config import schema
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.models import heads
+from lstm_jax.models import poolings
 from lstm_jax.optim import optimizers
+from lstm_jax.optim import schedules
 from lstm_jax.recurrent import cudnn
 from lstm_jax.text import glove
 from lstm_jax.training import console
@@ -27,6 +31,8 @@ from lstm_jax.training import early_stopping
 # What an epoch record holds that early stopping and ReduceLROnPlateau can watch.
 MONITORED = ("val_loss", "val_accuracy", "loss", "accuracy")
 
+# key: its accepted values, or the registry whose names it accepts (read when
+# checking, so an entry registered later is accepted too).
 CHOICES = {
     "data.padding": ("pre", "post"),
     "data.truncating": ("pre", "post"),
@@ -34,11 +40,11 @@ CHOICES = {
     "embedding.oov": ("zeros", "random"),
     "model.dtype": ("float32", "bfloat16"),
     "model.implementation": recurrent_lib.IMPLEMENTATIONS,
-    "model.pooling": tuple(model_lib.POOLINGS),
-    "model.output": tuple(heads.HEADS),
+    "model.pooling": poolings.POOLINGS,
+    "model.output": heads.HEADS,
     "train.optimizer": optimizers.OPTIMIZERS,
     "train.clip_mode": optimizers.CLIP_MODES,
-    "train.lr_schedule": optimizers.SCHEDULES,
+    "train.lr_schedule": schedules.SCHEDULES,
     "early_stopping.mode": ("auto",) + early_stopping.MODES,
     "early_stopping.monitor": MONITORED,
     "reduce_lr_on_plateau.mode": ("auto",) + early_stopping.MODES,
@@ -62,8 +68,6 @@ RANGES = {
     "train.learning_rate": (0.0, None, False),
     "train.clip_norm": (0.0, None, False),
     "train.weight_decay": (0.0, None, True),
-    "train.warmup_steps": (0, None, True),
-    "train.final_learning_rate": (0.0, None, True),
     "embedding.learning_rate_scale": (0.0, None, False),
     "train.num_devices": (0, None, True),
     "early_stopping.patience": (0, None, True),
@@ -73,11 +77,11 @@ RANGES = {
     "reduce_lr_on_plateau.min_delta": (0.0, None, True),
     "reduce_lr_on_plateau.cooldown": (0, None, True),
     "reduce_lr_on_plateau.min_lr": (0.0, None, True),
+    **{f"train.{key}": (spec.low, None, True) for key, spec in schedules.KEYS.items()},
 }
 
 LIST_KEYS = ("data.train_files", "data.test_files", "data.text_fields", "data.columns",
              "data.file_labels", "data.bucket_lengths", "train.weight_decay_exclude")
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,7 +243,7 @@ def _check_layers(config: ml_collections.ConfigDict) -> list[str]:
       problems += [f"{key}[{index}]: {p}" for p in _layer_problems(layers, item)]
   if not problems:
     try:
-      model_lib.from_config(config, vocab_size=2, num_classes=2).check()
+      model_lib.from_config(config.model, config.embedding, vocab_size=2, num_classes=2).check()
     except ValueError as e:
       problems.append(f"model: {e}")
   return problems
@@ -279,8 +283,9 @@ def _check_values(config: ml_collections.ConfigDict) -> list[str]:
   flat = flatten(config.to_dict())
   problems = []
   for key, choices in CHOICES.items():
-    if key in flat and flat[key] not in choices:
-      problems.append(f"{key}={flat[key]!r}: accepted values are {', '.join(map(str, choices))}")
+    names = choices.names() if isinstance(choices, registry.Registry) else choices
+    if key in flat and flat[key] not in names:
+      problems.append(f"{key}={flat[key]!r}: accepted values are {', '.join(map(str, names))}")
   for key, (low, high, low_ok) in RANGES.items():
     value = flat.get(key)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -296,33 +301,32 @@ def _check_values(config: ml_collections.ConfigDict) -> list[str]:
 def _check_training(config: ml_collections.ConfigDict) -> list[str]:
   """Keys that only make sense together."""
   train, problems = config.train, []
-  if train.optimizer == "adamw" and not train.weight_decay:
-    problems.append("train.optimizer='adamw' with train.weight_decay=0 is Adam: set "
-                    "train.weight_decay (Keras AdamW's default is 0.004) or use 'adam'")
-  if train.weight_decay and train.optimizer != "adamw":
-    problems.append(f"train.weight_decay={train.weight_decay} is AdamW's decoupled weight "
-                    f"decay: set train.optimizer='adamw' (now {train.optimizer!r})")
-  if train.warmup_steps and train.lr_schedule == "reduce_on_plateau":
-    problems.append("train.warmup_steps: reduce_on_plateau starts at the full rate, as "
-                    "Keras's ReduceLROnPlateau does; use lr_schedule constant, cosine or "
-                    "linear for a warmup, or set train.warmup_steps=0")
-  if train.final_learning_rate and train.lr_schedule not in ("cosine", "linear"):
-    problems.append(f"train.final_learning_rate={train.final_learning_rate} is where a "
-                    "cosine or linear schedule ends; train.lr_schedule is "
-                    f"{train.lr_schedule!r}")
+  if train.optimizer in optimizers.OPTIMIZERS:
+    decays = optimizers.OPTIMIZERS.get(train.optimizer).weight_decay
+    if decays and not train.weight_decay:
+      problems.append(f"train.optimizer={train.optimizer!r} with train.weight_decay=0 is "
+                      "Adam: set train.weight_decay (Keras AdamW's default is 0.004) or use "
+                      "'adam'")
+    if train.weight_decay and not decays:
+      problems.append(f"train.weight_decay={train.weight_decay} is a decoupled weight decay: "
+                      f"set train.optimizer to one with it "
+                      f"({', '.join(optimizers.decaying_optimizers())}; now "
+                      f"{train.optimizer!r})")
+  problems += schedules.unread_keys(train)
   if config.embedding.learning_rate_scale != 1.0 and not config.embedding.trainable:
     problems.append("embedding.learning_rate_scale is for a trainable embedding; set "
                     "embedding.trainable=True to fine-tune it, or leave the scale at 1")
   return problems
 
 
-def check_warmup(config: ml_collections.ConfigDict, steps_per_epoch: int) -> None:
-  """Raises ConfigError when the warmup would not end before the last step."""
-  total = config.train.max_epochs * steps_per_epoch
-  if config.train.warmup_steps and config.train.warmup_steps >= total:
+def check_warmup(train: ml_collections.ConfigDict, steps_per_epoch: int) -> None:
+  """Raises ConfigError when the warmup of the `train` section would not end
+  before the run's last step."""
+  total = train.max_epochs * steps_per_epoch
+  if train.warmup_steps and train.warmup_steps >= total:
     raise ConfigError(
-        f"train.warmup_steps={config.train.warmup_steps} does not end before the run's last "
-        f"step ({config.train.max_epochs} epochs x {steps_per_epoch} steps = {total}); "
+        f"train.warmup_steps={train.warmup_steps} does not end before the run's last "
+        f"step ({train.max_epochs} epochs x {steps_per_epoch} steps = {total}); "
         "use fewer warmup steps")
 
 

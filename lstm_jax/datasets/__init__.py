@@ -1,7 +1,7 @@
 """Datasets: readers, TFDS builders, splits and the dataset report.
 
 `load_splits(config.data)` is the entry point; the `data.*` keys are listed in
-`config.py`. The names below are imported on first use, so that reading the
+`config.py`, the formats of local files are the registry of `formats.py`. The names below are imported on first use, so that reading the
 config schema (`datasets.config`) does not load tensorflow-datasets.
 """
 
@@ -10,6 +10,7 @@ import importlib
 _EXPORTS = {
     "HuffpostNews": "builders", "Imdb": "builders", "Letters": "builders",
     "TextFiles": "builders", "DataOptions": "config", "DataError": "errors",
+    "FORMATS": "formats",
     "load_splits": "loader", "missing_source": "loader",
     "accounting_errors": "dataset_report", "dropped_lines": "dataset_report",
     "SplitData": "splits", "Splits": "splits", "with_known_labels": "splits",
@@ -18,8 +19,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-_SUBMODULES = ("builders", "config", "dataset_report", "errors", "loader", "readers",
-               "splits")
+_SUBMODULES = ("builders", "config", "dataset_report", "errors", "formats", "keys",
+               "loader", "readers", "splits")
 
 
 def __getattr__(name: str):

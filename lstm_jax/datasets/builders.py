@@ -5,7 +5,7 @@ row came from), keeps the source order (`disable_shuffling`), and stores the
 rows it dropped, by split and reason, in `info.metadata["dropped"]` (the first
 of each reason by id in `info.metadata["first_dropped"]`). None of
 them needs TensorFlow: archives are read with `tarfile`, files with
-`readers.py`.
+`formats.py`.
 
 - `Imdb`: aclImdb v1 (train / test, 25,000 reviews each, labels pos / neg),
   downloaded with a registered checksum or taken from the manual directory.
@@ -32,6 +32,7 @@ from etils import epath
 import tensorflow_datasets as tfds
 
 from lstm_jax.datasets import dataset_report
+from lstm_jax.datasets import formats
 from lstm_jax.datasets import readers
 from lstm_jax.datasets.errors import DataError
 
@@ -129,7 +130,7 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
 
     def rows_of(path: str) -> Iterator[readers.Example]:
       read = tally.read
-      yield from readers.read_file(path, options, tally)
+      yield from formats.read_file(path, options, tally)
       if tally.read == read:
         without_rows.append(path)
 
@@ -299,7 +300,7 @@ def files_config(train_files: tuple[str, ...], test_files: tuple[str, ...],
       "train": [stat(p) for p in train_files],
       "test": [stat(p) for p in test_files],
       "validation": [stat(p) for p in validation_files],
-      "options": dataclasses.asdict(options),
+      "options": options.fingerprint(),
   }, sort_keys=True)
   return FilesConfig(
       name=hashlib.sha256(key.encode()).hexdigest()[:16],

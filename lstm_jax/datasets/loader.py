@@ -14,25 +14,9 @@ from tensorflow_datasets.core.download import download_manager
 
 from lstm_jax.datasets import builders
 from lstm_jax.datasets import dataset_report
-from lstm_jax.datasets import readers
 from lstm_jax.datasets import splits as splits_lib
 from lstm_jax.datasets.config import DataOptions
 from lstm_jax.datasets.errors import DataError
-
-
-def read_options(options: DataOptions) -> readers.ReadOptions:
-  """The reading options of the `letters` / `files` sources."""
-  return readers.ReadOptions(
-      format=options.format,
-      encoding=options.encoding,
-      text_fields=options.text_fields,
-      label_field=options.label_field,
-      columns=options.columns,
-      quoting=options.quoting,
-      label_separator=options.label_separator,
-      label_names=(readers.load_label_names(options.label_names_file)
-                   if options.label_names_file else ()),
-      file_labels=options.file_labels)
 
 
 @contextlib.contextmanager
@@ -73,11 +57,11 @@ def _make_builder(options: DataOptions) -> tfds.core.DatasetBuilder:
   if options.source == "huffpost":
     return builders.HuffpostNews(
         data_dir=data_dir,
-        config=f"{options.huffpost_version}_{'_'.join(options.text_fields)}")
+        config=f"{options.huffpost_version}_{'_'.join(options.read.text_fields)}")
   builder_cls = builders.Letters if options.source == "letters" else (
       builders.TextFiles)
   return builder_cls(data_dir=data_dir, config=builders.files_config(
-      options.train_files, options.test_files, read_options(options),
+      options.train_files, options.test_files, options.read,
       validation_files=options.validation_files))
 
 

@@ -1,16 +1,14 @@
-"""Readers: JSON lines, CSV, TSV and one-file-per-label text, plain or gzip.
+"""Rows → examples: what every format's reader shares.
 
-Every row read is either yielded as an `Example` or counted in a `Tally` under
-the reason it was dropped. Bad input that cannot be a row (a binary file, a
+A format (`formats.py`) turns a file into rows; each row goes through a
+`RowParser`, which yields an `Example` or counts the row in a `Tally` under the
+reason it was dropped. Bad input that cannot be a row (a binary file, a
 malformed JSON line, undecodable bytes, a missing column, a CSV quote that
 swallows the lines after it) raises `DataError` naming the file, the line and
-the fix. Blank lines
-of JSON-lines / CSV / TSV files are not rows; in `lines_per_label` files every
-line is a row.
+the fix.
 """
 
 import collections
-import csv
 import dataclasses
 import gzip
 import json
@@ -30,13 +28,8 @@ LABEL_NOT_STRING = "label is not a string or number"
 LABEL_NOT_NAMED = "label not in label_names_file"
 WRONG_FIELD_COUNT = "wrong number of columns"
 
-QUOTINGS = ("csv", "none")  # `data.quoting` of CSV / TSV files.
 FIRST_DROPPED = 5  # Rows named per drop reason.
 _SNIFF_BYTES = 8192  # read first for NUL bytes, the mark of a binary file
-
-_EXTENSION_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
-                      ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
-
 
 @dataclasses.dataclass(frozen=True)
 class Example:
@@ -66,16 +59,33 @@ class Tally:
 
 @dataclasses.dataclass(frozen=True)
 class ReadOptions:
-  """How to turn a file's rows into examples (see `config.py` for the keys)."""
+  """How to turn a file's rows into examples: the reading keys of `data.*`
+  (`formats.read_options` makes it from a config).
+
+  Attributes:
+    format: a name of `formats.FORMATS`, or "auto" (from the file's extension).
+    encoding: the files' codec.
+    text_fields: the field(s) holding the text, joined with a space.
+    label_field: the field holding the label.
+    label_separator: splits a label into several values.
+    label_names: (label id, name) pairs of `data.label_names_file`.
+    format_options: (key, value) of the keys the formats define for themselves
+      (`formats.Option`); a key left out has its default.
+  """
   format: str = "auto"
   encoding: str = "utf-8"
   text_fields: tuple[str, ...] = ("text",)
   label_field: str = "label"
-  columns: tuple[str, ...] = ()
-  quoting: str = "csv"
   label_separator: str = ""
   label_names: tuple[tuple[str, str], ...] = ()
-  file_labels: tuple[tuple[str, str], ...] = ()
+  format_options: tuple[tuple[str, Any], ...] = ()
+
+  def fingerprint(self) -> dict[str, Any]:
+    """Every option by key, the formats' own beside the others: what a prepared
+    copy of the files depends on."""
+    options = dataclasses.asdict(self)
+    del options["format_options"]
+    return {**options, **dict(self.format_options)}
 
 
 def load_label_names(path: str) -> tuple[tuple[str, str], ...]:
@@ -91,38 +101,12 @@ def load_label_names(path: str) -> tuple[tuple[str, str], ...]:
   return tuple((str(k).strip(), str(v).strip()) for k, v in names.items())
 
 
-def _strip_gz(path: str) -> pathlib.PurePath:
+def strip_gz(path: str) -> pathlib.PurePath:
   p = pathlib.PurePath(path)
   return p.with_suffix("") if p.suffix == ".gz" else p
 
 
-def file_format(path: str, format_: str) -> str:
-  """The format of `path`: `format_` unless `auto`, then from the extension."""
-  if format_ != "auto":
-    return format_
-  suffix = _strip_gz(path).suffix.lower()
-  if suffix not in _EXTENSION_FORMATS:
-    raise DataError(f"{path}: cannot tell the format from the extension "
-                    f"{suffix!r}; set data.format to jsonl, csv, tsv or "
-                    "lines_per_label")
-  return _EXTENSION_FORMATS[suffix]
-
-
-def file_label(path: str, file_labels: Mapping[str, str]) -> str:
-  """The label of a `lines_per_label` file: mapped by name, else its suffix.
-
-  `rt-polarity.pos` → `pos`; `de.txt` → `de` (a `.txt` suffix names no label).
-  """
-  name = pathlib.PurePath(path).name
-  if name in file_labels:
-    return file_labels[name]
-  p = _strip_gz(path)
-  if p.suffix and p.suffix.lower() != ".txt":
-    return p.suffix[1:]
-  return p.stem
-
-
-def _lines(path: str, encoding: str) -> Iterator[str]:
+def lines(path: str, encoding: str) -> Iterator[str]:
   """Yields the decoded lines of a plain or gzip file, newline kept.
 
   Lines are split on b'\\n' only (the encoding is ASCII-compatible), so the
@@ -234,159 +218,3 @@ class RowParser:
     if self._options.label_separator:
       values = [p for v in values for p in v.split(self._options.label_separator)]
     return [v.strip() for v in values if v.strip()]
-
-
-def _read_jsonl(path: str, options: ReadOptions, parse: RowParser
-                ) -> Iterator[Example]:
-  fields = (*options.text_fields, options.label_field)
-  seen: set[str] = set()
-  for line_no, line in enumerate(_lines(path, options.encoding), 1):
-    if not line.strip():
-      continue
-    try:
-      row = json.loads(line, strict=False)  # strict=False: raw tabs in strings.
-    except json.JSONDecodeError as e:
-      raise DataError(f"{path}: line {line_no}: malformed JSON ({e.msg} at "
-                      f"column {e.colno}); each line must be one JSON object"
-                      ) from None
-    if not isinstance(row, dict):
-      raise DataError(f"{path}: line {line_no}: expected a JSON object, got "
-                      f"{type(row).__name__}")
-    seen.update(row)
-    example = parse([row.get(f) for f in options.text_fields],
-                    row.get(options.label_field), f"{path}:{line_no}")
-    if example:
-      yield example
-  missing = [f for f in fields if f not in seen]
-  if missing and seen:
-    raise DataError(_missing_columns_message(path, missing, sorted(seen)))
-
-
-def _missing_columns_message(path: str, missing: list[str],
-                             found: list[str]) -> str:
-  return (f"{path}: no field {', '.join(map(repr, missing))}; fields found: "
-          f"{', '.join(map(repr, found))}. Set data.text_fields / "
-          "data.label_field (or data.columns for a file without a header row)")
-
-
-class _RecordedLines:
-  """The lines a `csv.reader` pulls, kept until `take()` so that a record's
-  physical lines can be checked."""
-
-  def __init__(self, lines: Iterator[str]):
-    self._lines = lines
-    self._taken: list[str] = []
-
-  def __iter__(self) -> "_RecordedLines":
-    return self
-
-  def __next__(self) -> str:
-    line = next(self._lines)
-    self._taken.append(line)
-    return line
-
-  def take(self) -> list[str]:
-    taken, self._taken = self._taken, []
-    return taken
-
-
-def _check_multiline_record(path: str, first_line: int, lines: list[str],
-                            record: list[str], num_columns: int,
-                            dialect: dict[str, Any]) -> None:
-  """Refuses a record whose quoted field ran over several lines by mistake.
-
-  A quoted field may hold newlines; but one that reaches the end of the file,
-  leaves the record with the wrong number of columns, or swallows lines that
-  are complete rows on their own is a stray quote that would hide those rows.
-  """
-  last_line = first_line + len(lines) - 1
-  where = f"{path}: line {first_line}"
-  fix = ("close the quote, write a quote inside a quoted field as \"\", or set "
-         "data.quoting=none if quotes in this file are plain text")
-  try:
-    list(csv.reader(lines, strict=True, **dialect))
-  except csv.Error as e:
-    if "unexpected end of data" in str(e):
-      raise DataError(f"{where}: a quote opened here is never closed: the "
-                      f"{len(lines) - 1} lines to the end of the file would "
-                      f"become part of one field; {fix}") from None
-  if len(record) != num_columns:
-    raise DataError(f"{where}: a quoted field runs on to line {last_line} and "
-                    f"the row has {len(record)} columns instead of "
-                    f"{num_columns}; {fix}")
-  if all(len(next(csv.reader([line], **dialect), [])) == num_columns
-         for line in lines):
-    raise DataError(f"{where}: a quote opened here swallows lines "
-                    f"{first_line + 1}-{last_line}, which are rows of "
-                    f"{num_columns} columns on their own; {fix}")
-
-
-def _read_delimited(path: str, delimiter: str, options: ReadOptions,
-                    parse: RowParser) -> Iterator[Example]:
-  dialect = {"delimiter": delimiter}
-  if options.quoting == "none":
-    dialect["quoting"] = csv.QUOTE_NONE
-  lines = _RecordedLines(_lines(path, options.encoding))
-  reader = csv.reader(lines, **dialect)
-  try:
-    header = list(options.columns) or next(reader, None)
-    if header is None:
-      return
-    header = [h.strip() for h in header]
-    fields = (*options.text_fields, options.label_field)
-    missing = [f for f in fields if f not in header]
-    if missing:
-      raise DataError(_missing_columns_message(path, missing, header))
-    text_at = [header.index(f) for f in options.text_fields]
-    label_at = header.index(options.label_field)
-    lines.take()
-    for record in reader:
-      raw = lines.take()
-      first_line = reader.line_num - len(raw) + 1
-      if not record:
-        continue
-      if len(raw) > 1:
-        _check_multiline_record(path, first_line, raw, record, len(header),
-                                dialect)
-      row_id = f"{path}:{first_line}"
-      if len(record) != len(header):
-        parse.skip(WRONG_FIELD_COUNT, row_id)
-        continue
-      example = parse([record[i] for i in text_at], record[label_at], row_id)
-      if example:
-        yield example
-  except csv.Error as e:
-    raise DataError(f"{path}: line {reader.line_num}: {e}; check "
-                    "data.format (csv or tsv) and the file's quoting") from None
-
-
-def _read_lines_per_label(path: str, options: ReadOptions, parse: RowParser
-                          ) -> Iterator[Example]:
-  label = file_label(path, dict(options.file_labels))
-  for line_no, line in enumerate(_lines(path, options.encoding), 1):
-    example = parse([line.rstrip("\n").rstrip("\r")], label,
-                    f"{path}:{line_no}")
-    if example:
-      yield example
-
-
-def read_file(path: str, options: ReadOptions, tally: Tally
-              ) -> Iterator[Example]:
-  """Yields the usable examples of one file, counting every row in `tally`.
-
-  Args:
-    path: a `.jsonl` / `.json` / `.csv` / `.tsv` / one-label-per-file text file,
-      optionally `.gz`.
-    options: format, encoding, fields and label rules.
-    tally: updated in place: rows read and rows dropped by reason.
-
-  Raises:
-    DataError: a row that cannot be parsed, undecodable bytes, missing columns.
-  """
-  parse = RowParser(options, tally)
-  fmt = file_format(path, options.format)
-  if fmt == "jsonl":
-    return _read_jsonl(path, options, parse)
-  if fmt == "lines_per_label":
-    return _read_lines_per_label(path, options, parse)
-  return _read_delimited(path, "," if fmt == "csv" else "\t", options, parse)

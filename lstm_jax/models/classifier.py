@@ -5,7 +5,7 @@
   → LSTM | GRU | SimpleRNN, each optionally Bidirectional, one or more
     "lstm_0", "gru_1", ... (`recurrent`: the cell's name and the layer's index)
     each optionally followed by a Dropout
-  → the last state, or GlobalMaxPooling1D / GlobalAveragePooling1D (`pooling`)
+  → the last state, or a pooling over the sequence (`pooling`, `lstm_jax.models.poolings`)
   → optional Dropout                        (`head_dropout`)
   → Dense(units, activation), zero or more  "hidden_0", ... (`hidden`)
     each optionally followed by a Dropout
@@ -27,6 +27,7 @@ import numpy as np
 
 from lstm_jax import recurrent as recurrent_lib
 from lstm_jax.models import heads
+from lstm_jax.models import poolings
 
 # Keras initialisers, so a fresh model starts where a fresh Keras model would.
 EMBEDDING_INIT_SCALE = 0.05
@@ -43,30 +44,6 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "swish": jax.nn.silu,
     "softplus": jax.nn.softplus,
     "linear": lambda x: x,
-}
-
-
-def _masked_max(sequence: jax.Array, mask: Optional[jax.Array]) -> jax.Array:
-  # Keras 3's GlobalMaxPooling1D ignores the mask: padded steps take part.
-  del mask
-  return jnp.max(sequence, axis=1)
-
-
-def _masked_average(sequence: jax.Array, mask: Optional[jax.Array]) -> jax.Array:
-  # Keras 3's GlobalAveragePooling1D averages the real steps. A row with no real
-  # step gives zeros here (Keras divides 0 by 0).
-  if mask is None:
-    return jnp.mean(sequence, axis=1)
-  weights = mask.astype(sequence.dtype)[:, :, None]
-  return jnp.sum(sequence * weights, axis=1) / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
-
-
-# How the last recurrent layer's sequence becomes one vector. "last" is the
-# layer's final state (Keras: the last LSTM without return_sequences).
-POOLINGS: dict[str, Optional[Callable[[jax.Array, Optional[jax.Array]], jax.Array]]] = {
-    "last": None,
-    "max": _masked_max,
-    "average": _masked_average,
 }
 
 
@@ -179,9 +156,9 @@ class LSTMClassifier(nn.Module):
     embed_dim: E, width of the embedding.
     num_classes: C, the number of classes (2 for a sigmoid output).
     recurrent: the recurrent layers, first to last.
-    pooling: a key of `POOLINGS`.
+    pooling: a name of `poolings.POOLINGS`.
     hidden: the hidden Dense layers of the head, first to last.
-    output: the output activation, a key of `heads.HEADS`.
+    output: the output activation, a name of `heads.HEADS`.
     embedding_dropout: rate of a Dropout on the embedded sequence.
     spatial_dropout: that Dropout is a `SpatialDropout1D` (one mask per
       sequence and feature, the same at every step).
@@ -212,15 +189,13 @@ class LSTMClassifier(nn.Module):
 
   @property
   def head(self) -> heads.Head:
-    return heads.get(self.output)
+    return heads.HEADS.get(self.output)
 
   def check(self) -> None:
     """Raises ValueError naming the attribute that makes no model."""
     if not self.recurrent:
       raise ValueError("LSTMClassifier needs at least one recurrent layer")
-    if self.pooling not in POOLINGS:
-      raise ValueError(f"LSTMClassifier pooling must be one of {', '.join(POOLINGS)}, "
-                       f"got {self.pooling!r}")
+    poolings.POOLINGS.get(self.pooling)
     self.head.units(self.num_classes)
     _check_rate("embedding_dropout", self.embedding_dropout)
     _check_rate("head_dropout", self.head_dropout)
@@ -247,7 +222,8 @@ class LSTMClassifier(nn.Module):
       _check_rate(f"hidden layer {index}: dropout_after", layer.dropout_after)
 
   def _returns_sequences(self, index: int) -> bool:
-    return index < len(self.recurrent) - 1 or POOLINGS[self.pooling] is not None
+    return (index < len(self.recurrent) - 1
+            or poolings.POOLINGS.get(self.pooling).needs_sequence)
 
   def _first_layer_inputs(self, token_ids: jax.Array, train: bool,
                           projection_table: Optional[jax.Array],
@@ -322,9 +298,9 @@ class LSTMClassifier(nn.Module):
       x, _ = layer(x, mask, deterministic=deterministic)
       x = _dropout(x, spec.dropout_after, f"{layer_name(spec, index)}_dropout", deterministic)
 
-    pool = POOLINGS[self.pooling]
-    if pool is not None:
-      x = pool(x, mask)
+    pooling = poolings.POOLINGS.get(self.pooling)
+    if pooling.needs_sequence:
+      x = pooling.pool(x, mask)
     # The name fixes this dropout's RNG stream: the one of the first releases.
     x = nn.Dropout(self.head_dropout, name="Dropout_0")(x, deterministic=deterministic)
     for index, spec in enumerate(self.hidden):
@@ -343,13 +319,13 @@ class LSTMClassifier(nn.Module):
     return self.head.probabilities(self(token_ids, **kwargs).astype(jnp.float32))
 
 
-def from_config(config: ml_collections.ConfigDict, vocab_size: int,
-                num_classes: int) -> LSTMClassifier:
-  """The classifier a config's `model.*` and `embedding.*` keys describe."""
-  model = config.model
+def from_config(model: ml_collections.ConfigDict, embedding: ml_collections.ConfigDict,
+                vocab_size: int, num_classes: int) -> LSTMClassifier:
+  """The classifier of a config's `model` and `embedding` sections, for a vocabulary
+  of `vocab_size` token ids and `num_classes` classes."""
   return LSTMClassifier(
       vocab_size=vocab_size,
-      embed_dim=config.embedding.dim,
+      embed_dim=embedding.dim,
       num_classes=num_classes,
       recurrent=tuple(recurrent_layer(layer) for layer in model.recurrent_layers),
       pooling=model.pooling,
@@ -359,7 +335,7 @@ def from_config(config: ml_collections.ConfigDict, vocab_size: int,
       spatial_dropout=model.spatial_dropout,
       head_dropout=model.head_dropout,
       mask_zero=model.mask_zero,
-      embedding_trainable=config.embedding.trainable,
+      embedding_trainable=embedding.trainable,
       dtype=jnp.dtype(model.dtype),
       implementation=model.implementation,
       time_chunks=model.time_chunks,

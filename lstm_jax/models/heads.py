@@ -1,10 +1,13 @@
-"""The classifier's output activation and what follows from it.
+"""The classifier's output activation and what follows from it: each is an
+entry of `HEADS`, named by its Keras activation.
 
 A head says how many units the output `Dense` has, the loss of its logits
-(the Keras loss that goes with the activation), the probabilities Keras's
-`predict` returns, one probability per class for serving, and the predicted
-class. Everything downstream (the train and eval steps, metrics, serving)
-asks the head, so a model's activation is named once, in `LSTMClassifier.output`.
+and the Keras loss that goes with the activation (`keras_loss`), the
+probabilities Keras's `predict` returns, one probability per class for
+serving, and the predicted class. Everything downstream (the train and eval
+steps, metrics, serving, the Keras import and export) asks the head, so a
+model's activation is named once, in `LSTMClassifier.output`; the values
+`model.output` accepts are the registry's names.
 
   softmax  Dense(C, "softmax") with categorical cross-entropy; predicts the argmax.
   sigmoid  Dense(1, "sigmoid") with binary cross-entropy, for two classes
@@ -18,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lstm_jax import registry
+
 # Keras's losses clip probabilities to [EPSILON, 1 - EPSILON].
 EPSILON = 1e-7
 
@@ -26,6 +31,7 @@ EPSILON = 1e-7
 class Softmax:
   """Dense(C, "softmax"), categorical cross-entropy."""
   name = "softmax"
+  keras_loss = "sparse_categorical_crossentropy"  # for integer labels
 
   def units(self, num_classes: int) -> int:
     return num_classes
@@ -56,6 +62,7 @@ class Softmax:
 class Sigmoid:
   """Dense(1, "sigmoid"), binary cross-entropy; class 1 is the positive one."""
   name = "sigmoid"
+  keras_loss = "binary_crossentropy"
 
   def units(self, num_classes: int) -> int:
     """1 (the probability of class 1); raises ValueError unless there are 2 classes."""
@@ -88,11 +95,6 @@ class Sigmoid:
 
 
 Head = Softmax | Sigmoid
-HEADS: dict[str, Head] = {head.name: head for head in (Softmax(), Sigmoid())}
-
-
-def get(name: str) -> Head:
-  try:
-    return HEADS[name]
-  except KeyError:
-    raise ValueError(f"unknown output {name!r}; choose one of {', '.join(HEADS)}") from None
+HEADS: registry.Registry[Head] = registry.Registry("output", key="model.output")
+HEADS.register(Softmax.name, Softmax())
+HEADS.register(Sigmoid.name, Sigmoid())

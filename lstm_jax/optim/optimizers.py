@@ -1,34 +1,30 @@
-"""Optimizers: gradient clipping, Adam / AdamW / Keras-faithful Adam, learning-rate
-schedules, frozen and slower leaves.
+"""Optimizers: gradient clipping and Adam variants, each an entry of a registry
+(`CLIP_MODES`, `OPTIMIZERS`) with its Keras counterpart; frozen and slower leaves.
 
-Clipping modes and their Keras names:
-  "global_norm"        Keras `global_clipnorm` (one norm over all gradients)
-  "per_variable_norm"  Keras `clipnorm` (each variable's own L2 norm)
-  "value"              Keras `clipvalue` (elementwise to [-clip_norm, clip_norm])
-  "none"               no clipping
-
-Learning-rate schedules (`SCHEDULES`), over the run's `max_epochs` x steps per epoch:
-  "constant"           the learning rate (after an optional linear warmup from 0)
-  "cosine"             warmup, then cosine decay to `final_learning_rate`
-  "linear"             warmup, then linear decay to `final_learning_rate`
-  "reduce_on_plateau"  constant, lowered between epochs by `reduce_lr` (Keras
-                       `ReduceLROnPlateau`) through the optimizer state's factor
+An entry's Keras counterpart is what the Keras comparison run
+(`study/keras_reference.py`) builds for it, so a new clipping mode or optimizer
+is never swapped for another there: without a counterpart it is refused by
+name. The values `train.clip_mode` / `train.optimizer` accept and the docs'
+table (`markdown_table`) come from the registries too. The learning rate over
+time is `schedules.py`'s; the factor ReduceLROnPlateau sets, `plateau.py`'s.
 """
 
-from typing import Any, NamedTuple, Optional, Union
+import dataclasses
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import flax
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
-CLIP_MODES = ("global_norm", "per_variable_norm", "value", "none")
-# "adam": optax.adam; "adamw": optax.adamw (decoupled weight decay, Keras AdamW);
-# "keras_adam": Adam as Keras computes it (`keras_adam`).
-OPTIMIZERS = ("adam", "adamw", "keras_adam")
+from lstm_jax import errors
+from lstm_jax import registry
+from lstm_jax.optim import plateau
+from lstm_jax.optim import schedules
+
 # The embedding module of `model.LSTMClassifier`: frozen or slower when configured.
 EMBEDDING = "embedding"
-SCHEDULES = ("constant", "cosine", "linear", "reduce_on_plateau")
 
 # Keras Adam defaults.
 KERAS_BETA_1 = 0.9
@@ -58,7 +54,7 @@ class KerasAdamState(NamedTuple):
 
 
 def keras_adam(
-    learning_rate: Union[float, optax.Schedule],
+    learning_rate: schedules.LearningRate,
     b1: float = KERAS_BETA_1,
     b2: float = KERAS_BETA_2,
     eps: float = KERAS_EPSILON,
@@ -90,60 +86,139 @@ def keras_adam(
   return optax.GradientTransformation(init_fn, update_fn)
 
 
+@dataclasses.dataclass(frozen=True)
+class ClipMode:
+  """A gradient clipping.
+
+  Attributes:
+    make: `train.clip_norm` → the optax transformation.
+    keras: `train.clip_norm` → the arguments of a Keras optimizer that clip the
+      same way. None: Keras has none, and the Keras comparison run refuses it.
+    meaning: what it does, for the docs' table.
+    keras_meaning: its Keras counterpart, for the docs' table.
+    uses_norm: it reads `train.clip_norm`, which must then be > 0.
+  """
+  make: Callable[[float], optax.GradientTransformation]
+  keras: Optional[Callable[[float], dict[str, float]]]
+  meaning: str
+  keras_meaning: str = "none"
+  uses_norm: bool = True
+
+
+def _keras_clipping(argument: str) -> Callable[[float], dict[str, float]]:
+  return lambda clip_norm: {argument: clip_norm}
+
+
+CLIP_MODES: registry.Registry[ClipMode] = registry.Registry(
+    "clipping mode", key="train.clip_mode")
+CLIP_MODES.register("global_norm", ClipMode(
+    optax.clip_by_global_norm, _keras_clipping("global_clipnorm"),
+    "scales all gradients by one factor, to a global norm of at most `clip_norm`",
+    "`global_clipnorm=clip_norm`"))
+CLIP_MODES.register("per_variable_norm", ClipMode(
+    clip_by_variable_norm, _keras_clipping("clipnorm"),
+    "scales each variable's gradient to an L2 norm of at most `clip_norm`",
+    "`clipnorm=clip_norm`"))
+CLIP_MODES.register("value", ClipMode(
+    optax.clip, _keras_clipping("clipvalue"),
+    "clips each element to [-`clip_norm`, `clip_norm`]", "`clipvalue=clip_norm`"))
+CLIP_MODES.register("none", ClipMode(
+    lambda clip_norm: optax.identity(), lambda clip_norm: {}, "no clipping",
+    "no clipping argument", uses_norm=False))
+
+
 def make_clipping(clip_mode: str, clip_norm: float = 1.0) -> optax.GradientTransformation:
-  """Returns the gradient clipping of `clip_mode` (one of `CLIP_MODES`).
+  """Returns the gradient clipping of `clip_mode` (a name of `CLIP_MODES`).
 
   `clip_norm` bounds the norm, or each element's magnitude for "value".
   """
-  if clip_mode not in CLIP_MODES:
-    raise ValueError(f"unknown clip_mode {clip_mode!r}; accepted values: {', '.join(CLIP_MODES)}")
-  if clip_mode == "none":
-    return optax.identity()
-  if not clip_norm > 0:
+  mode = CLIP_MODES.get(clip_mode)
+  if mode.uses_norm and not clip_norm > 0:
     raise ValueError(f"clip_norm must be > 0 for clip_mode={clip_mode!r}, got {clip_norm}")
-  if clip_mode == "global_norm":
-    return optax.clip_by_global_norm(clip_norm)
-  if clip_mode == "per_variable_norm":
-    return clip_by_variable_norm(clip_norm)
-  return optax.clip(clip_norm)
+  return mode.make(clip_norm)
 
 
-class LearningRateFactorState(NamedTuple):
-  factor: jax.Array  # <float32>[] what the updates are multiplied by
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+  """An Adam variant.
+
+  Attributes:
+    make: (learning_rate, weight_decay, decay_mask) → the optax transformation.
+    keras: (learning_rate, weight_decay, excluded, clipping) → the Keras
+      optimizer that updates the same way: `excluded` the Keras names of the
+      variables that do not decay, `clipping` the Keras clipping argument. None:
+      Keras has none, and the Keras comparison run refuses it.
+    weight_decay: it has a decoupled weight decay (`train.weight_decay`); the
+      others refuse one.
+    meaning: what it is, for the docs' table.
+    keras_meaning: its Keras counterpart, for the docs' table.
+  """
+  make: Callable[[schedules.LearningRate, float, Optional[Any]], optax.GradientTransformation]
+  keras: Optional[Callable[[Any, float, list[str], Mapping[str, float]], Any]]
+  weight_decay: bool
+  meaning: str
+  keras_meaning: str = "none"
 
 
-def scale_by_learning_rate_factor() -> optax.GradientTransformation:
-  """Multiplies the updates by a factor held in the optimizer state (1 at the
-  start), which the training loop sets between epochs (`with_learning_rate_factor`).
-  Being state, it is checkpointed and restored with the rest of the optimizer."""
-
-  def init_fn(params):
-    del params
-    return LearningRateFactorState(factor=jnp.ones([], jnp.float32))
-
-  def update_fn(updates, state, params=None):
-    del params
-    return jax.tree.map(lambda u: u * state.factor.astype(u.dtype), updates), state
-
-  return optax.GradientTransformation(init_fn, update_fn)
+def _keras_adam(learning_rate: Any, weight_decay: float, excluded: list[str],
+                clipping: Mapping[str, float]) -> Any:
+  del weight_decay, excluded  # Adam does not decay.
+  import keras  # pylint: disable=g-import-not-at-top
+  return keras.optimizers.Adam(learning_rate, **clipping)
 
 
-def _is_factor_state(node) -> bool:
-  return isinstance(node, LearningRateFactorState)
+def _keras_adamw(learning_rate: Any, weight_decay: float, excluded: list[str],
+                 clipping: Mapping[str, float]) -> Any:
+  import keras  # pylint: disable=g-import-not-at-top
+  optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **clipping)
+  optimizer.exclude_from_weight_decay(var_names=excluded)
+  return optimizer
 
 
-def with_learning_rate_factor(opt_state: Any, factor: float) -> Any:
-  """`opt_state` with the factor of `scale_by_learning_rate_factor` set to `factor`."""
-  return jax.tree.map(
-      lambda node: LearningRateFactorState(jnp.asarray(factor, jnp.float32))
-      if _is_factor_state(node) else node, opt_state, is_leaf=_is_factor_state)
+OPTIMIZERS: registry.Registry[Optimizer] = registry.Registry(
+    "optimizer name", key="train.optimizer")
+OPTIMIZERS.register("adam", Optimizer(
+    lambda learning_rate, weight_decay, decay_mask: optax.adam(learning_rate),
+    _keras_adam, weight_decay=False, meaning="optax's Adam", keras_meaning="`Adam`"))
+OPTIMIZERS.register("adamw", Optimizer(
+    lambda learning_rate, weight_decay, decay_mask: optax.adamw(
+        learning_rate, weight_decay=weight_decay, mask=decay_mask),
+    _keras_adamw, weight_decay=True,
+    meaning="Adam with decoupled weight decay (`train.weight_decay`, e.g. 0.004); "
+            "parameters with a name of `train.weight_decay_exclude` on their path "
+            "(default `embedding,bias`) do not decay",
+    keras_meaning="`AdamW` + `exclude_from_weight_decay(var_names=[\"embeddings\", \"bias\"])`"))
+OPTIMIZERS.register("keras_adam", Optimizer(
+    lambda learning_rate, weight_decay, decay_mask: keras_adam(learning_rate),
+    _keras_adam, weight_decay=False,
+    meaning="Adam as Keras computes it (ε on the uncorrected second moment)",
+    keras_meaning="`Adam`"))
 
 
-def learning_rate_factor(opt_state: Any) -> float:
-  """The factor of `scale_by_learning_rate_factor` in `opt_state`; 1 without one."""
-  found = [node.factor for node in jax.tree.leaves(opt_state, is_leaf=_is_factor_state)
-           if _is_factor_state(node)]
-  return float(found[0]) if found else 1.0
+def decaying_optimizers() -> list[str]:
+  """The names of the optimizers with a decoupled weight decay."""
+  return [name for name, entry in OPTIMIZERS.items() if entry.weight_decay]
+
+
+def keras_optimizer(train: ml_collections.ConfigDict, learning_rate: Any,
+                    excluded: list[str]) -> Any:
+  """The Keras optimizer of the `train` config section at `learning_rate` (a Keras
+  rate or schedule); `excluded`: Keras names of the variables that do not decay.
+
+  Raises:
+    errors.NoKerasEquivalentError: the optimizer or the clipping has no Keras
+      counterpart.
+  """
+  optimizer = OPTIMIZERS.get(train.optimizer)
+  clipping = CLIP_MODES.get(train.clip_mode)
+  for setting, entry in ((f"train.optimizer={train.optimizer!r}", optimizer),
+                         (f"train.clip_mode={train.clip_mode!r}", clipping)):
+    if entry.keras is None:
+      raise errors.NoKerasEquivalentError(
+          f"{setting} has no Keras counterpart registered (lstm_jax/optim/optimizers.py), "
+          "so there is no Keras twin of this run")
+  return optimizer.keras(learning_rate, train.weight_decay, excluded,
+                         clipping.keras(train.clip_norm))
 
 
 def scale_leaves(scales: Any) -> optax.GradientTransformation:
@@ -156,39 +231,9 @@ def scale_leaves(scales: Any) -> optax.GradientTransformation:
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
-def make_schedule(kind: str, learning_rate: float, *, total_steps: int, warmup_steps: int = 0,
-                  final_learning_rate: float = 0.0) -> Union[float, optax.Schedule]:
-  """The learning rate of `kind` (one of `SCHEDULES`) as a function of the step.
-
-  A constant rate without warmup is the float itself, so that the optimizer
-  (and its checkpointed state) is the one of runs made before schedules existed.
-  The decaying schedules reach `final_learning_rate` at `total_steps`.
-  """
-  if kind not in SCHEDULES:
-    raise ValueError(f"unknown schedule {kind!r}; accepted values: {', '.join(SCHEDULES)}")
-  if kind == "reduce_on_plateau" or (kind == "constant" and not warmup_steps):
-    return learning_rate
-  if not 0 <= warmup_steps < total_steps:
-    raise ValueError(f"warmup_steps must be in [0, total_steps={total_steps}), got {warmup_steps}")
-  if kind == "cosine":
-    return optax.warmup_cosine_decay_schedule(0.0, learning_rate, warmup_steps, total_steps,
-                                              final_learning_rate)
-  after = (optax.constant_schedule(learning_rate) if kind == "constant" else
-           optax.linear_schedule(learning_rate, final_learning_rate, total_steps - warmup_steps))
-  if not warmup_steps:
-    return after
-  return optax.join_schedules(
-      [optax.linear_schedule(0.0, learning_rate, warmup_steps), after], [warmup_steps])
-
-
-def learning_rate_at(schedule: Union[float, optax.Schedule], step: int) -> float:
-  """The rate `schedule` gives the update of step `step` (counted from 0)."""
-  return float(schedule(step)) if callable(schedule) else float(schedule)
-
-
 def make_optimizer(
     *,
-    learning_rate: Union[float, optax.Schedule],
+    learning_rate: schedules.LearningRate,
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     decay_mask: Optional[Any] = None,
@@ -201,38 +246,33 @@ def make_optimizer(
   """Builds clipping followed by Adam (or AdamW), then the optional extras.
 
   Args:
-    learning_rate: a float or an optax schedule (`make_schedule`).
-    optimizer: one of `OPTIMIZERS`.
+    learning_rate: a float or an optax schedule (`schedules.make_schedule`).
+    optimizer: a name of `OPTIMIZERS`.
     weight_decay: AdamW's decoupled weight decay (optimizer "adamw" only).
     decay_mask: a pytree of bools shaped like the params, True for the leaves
       that decay; None for all of them.
-    clip_mode: one of `CLIP_MODES` (see the module docstring).
+    clip_mode: a name of `CLIP_MODES`.
     clip_norm: the norm bound, or the absolute bound for clip_mode="value".
     frozen: a pytree of bools shaped like the params, True for leaves that must
       not change (they get zero updates and no optimizer state); or None.
     leaf_scales: a pytree of floats shaped like the params multiplying each
       leaf's update (its learning rate relative to the others); or None.
-    adjustable: adds `scale_by_learning_rate_factor`, for a rate the training
-      loop lowers between epochs.
+    adjustable: adds `plateau.scale_by_learning_rate_factor`, for a rate the
+      training loop lowers between epochs.
 
   Returns:
     The optax transformation.
   """
-  if optimizer not in OPTIMIZERS:
-    raise ValueError(f"unknown optimizer {optimizer!r}; accepted values: {', '.join(OPTIMIZERS)}")
-  if weight_decay and optimizer != "adamw":
-    raise ValueError(f"weight_decay={weight_decay} needs optimizer 'adamw', not {optimizer!r}")
-  if optimizer == "adam":
-    adam = optax.adam(learning_rate)
-  elif optimizer == "adamw":
-    adam = optax.adamw(learning_rate, weight_decay=weight_decay, mask=decay_mask)
-  else:
-    adam = keras_adam(learning_rate)
-  tx = optax.chain(make_clipping(clip_mode, clip_norm), adam)
+  entry = OPTIMIZERS.get(optimizer)
+  if weight_decay and not entry.weight_decay:
+    raise ValueError(f"weight_decay={weight_decay} needs an optimizer with weight decay "
+                     f"({', '.join(decaying_optimizers())}), not {optimizer!r}")
+  tx = optax.chain(make_clipping(clip_mode, clip_norm),
+                   entry.make(learning_rate, weight_decay, decay_mask))
   if frozen is not None:
     labels = jax.tree.map(lambda is_frozen: "frozen" if is_frozen else "trainable", frozen)
     tx = optax.multi_transform({"trainable": tx, "frozen": optax.set_to_zero()}, labels)
-  extras = [scale_by_learning_rate_factor()] if adjustable else []
+  extras = [plateau.scale_by_learning_rate_factor()] if adjustable else []
   if leaf_scales is not None:
     extras.append(scale_leaves(leaf_scales))
   # Without extras the transformation (and its state) is the one of earlier runs.
@@ -251,31 +291,42 @@ def frozen_mask(params: Any, embedding_trainable: bool) -> Any:
   return jax.tree.map(lambda e: e and not embedding_trainable, path_mask(params, [EMBEDDING]))
 
 
-def schedule_from_config(train: Any, steps_per_epoch: int) -> Union[float, optax.Schedule]:
-  """The learning-rate schedule of `config.train`."""
-  return make_schedule(train.lr_schedule, train.learning_rate,
-                       total_steps=train.max_epochs * steps_per_epoch,
-                       warmup_steps=train.warmup_steps,
-                       final_learning_rate=train.final_learning_rate)
+def from_config(train: ml_collections.ConfigDict, params: Any, steps_per_epoch: int, *,
+                embedding_trainable: bool = True,
+                embedding_learning_rate_scale: float = 1.0) -> optax.GradientTransformation:
+  """The optimizer of the `train` config section for `params`.
 
-
-def from_config(config: Any, params: Any, steps_per_epoch: int) -> optax.GradientTransformation:
-  """The optimizer of `config.train` / `config.embedding` for `params`."""
-  train, embedding = config.train, config.embedding
-  is_embedding = path_mask(params, [EMBEDDING])
+  Args:
+    train: the `train` section: the optimizer, its clipping and its schedule.
+    params: the model's parameters (their paths name the embedding and biases).
+    steps_per_epoch: updates per epoch; the schedule spans `train.max_epochs` of them.
+    embedding_trainable: `embedding.trainable`; False freezes the embedding.
+    embedding_learning_rate_scale: `embedding.learning_rate_scale`, the
+      embedding's rate as a multiple of the others'.
+  """
   leaf_scales = None
-  if embedding.learning_rate_scale != 1.0:
-    leaf_scales = jax.tree.map(lambda e: embedding.learning_rate_scale if e else 1.0,
-                               is_embedding)
+  if embedding_learning_rate_scale != 1.0:
+    leaf_scales = jax.tree.map(lambda e: embedding_learning_rate_scale if e else 1.0,
+                               path_mask(params, [EMBEDDING]))
   return make_optimizer(
-      learning_rate=schedule_from_config(train, steps_per_epoch),
+      learning_rate=schedules.from_config(train, steps_per_epoch),
       optimizer=train.optimizer,
       weight_decay=train.weight_decay,
       decay_mask=jax.tree.map(lambda excluded: not excluded,
                               path_mask(params, train.weight_decay_exclude)),
       clip_mode=train.clip_mode,
       clip_norm=train.clip_norm,
-      frozen=frozen_mask(params, embedding.trainable),
+      frozen=frozen_mask(params, embedding_trainable),
       leaf_scales=leaf_scales,
-      adjustable=train.lr_schedule == "reduce_on_plateau",
+      adjustable=schedules.SCHEDULES.get(train.lr_schedule).lowered_on_plateau,
   )
+
+
+def markdown_table() -> str:
+  """The docs' table of the registered optimizers and clipping modes."""
+  rows = ["| key | what it does | Keras counterpart |", "|---|---|---|"]
+  for name, entry in OPTIMIZERS.items():
+    rows.append(f"| `train.optimizer={name}` | {entry.meaning} | {entry.keras_meaning} |")
+  for name, mode in CLIP_MODES.items():
+    rows.append(f"| `train.clip_mode={name}` | {mode.meaning} | {mode.keras_meaning} |")
+  return "\n".join(rows) + "\n"

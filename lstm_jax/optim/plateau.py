@@ -1,7 +1,9 @@
-"""Keras `ReduceLROnPlateau` counting rules as a pure state machine.
+"""Keras `ReduceLROnPlateau`, all of it: the counting rules, the rate factor in
+the optimizer state, the training loop's handle, and the Keras callback.
 
-After each epoch the monitored value goes through `update`, which returns the
-new state, its `learning_rate` the rate of the next epoch:
+The counting rules are a pure state machine. After each epoch the monitored
+value goes through `update`, which returns the new state, its `learning_rate`
+the rate of the next epoch:
 
   cooldown     while cooldown epochs remain after a reduction, one is used up
                and the wait is reset;
@@ -14,12 +16,23 @@ new state, its `learning_rate` the rate of the next epoch:
 The rate is kept as the float32 that Keras's optimizer variable holds. The
 state goes into checkpoints like `early_stopping.EarlyStoppingState`, so a
 resumed run lowers its rate exactly where an uninterrupted one would.
+
+The optimizer applies the rate as a factor held in its state
+(`scale_by_learning_rate_factor`, added by `optimizers.make_optimizer`), which
+`Plateau.apply` sets between epochs: being state, it is checkpointed and
+restored with the rest of the optimizer. `Plateau` is what the training loop
+holds: the `reduce_lr_on_plateau` config section, its resolved mode and the
+state; `keras_callback` is the same section as Keras's callback.
 """
 
 import dataclasses
-from typing import Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
+import jax
+import jax.numpy as jnp
+import ml_collections
 import numpy as np
+import optax
 
 from lstm_jax.training import early_stopping
 
@@ -80,3 +93,87 @@ def update(state: PlateauState, value: float, *, mode: str, factor: float, patie
       cooldown_counter, wait = cooldown, 0
   return PlateauState(learning_rate=learning_rate, best=best, wait=wait,
                       cooldown_counter=cooldown_counter)
+
+
+class LearningRateFactorState(NamedTuple):
+  factor: jax.Array  # <float32>[] what the updates are multiplied by
+
+
+def scale_by_learning_rate_factor() -> optax.GradientTransformation:
+  """Multiplies the updates by a factor held in the optimizer state (1 at the
+  start), which the training loop sets between epochs (`with_learning_rate_factor`)."""
+
+  def init_fn(params):
+    del params
+    return LearningRateFactorState(factor=jnp.ones([], jnp.float32))
+
+  def update_fn(updates, state, params=None):
+    del params
+    return jax.tree.map(lambda u: u * state.factor.astype(u.dtype), updates), state
+
+  return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _is_factor_state(node) -> bool:
+  return isinstance(node, LearningRateFactorState)
+
+
+def with_learning_rate_factor(opt_state: Any, factor: float) -> Any:
+  """`opt_state` with the factor of `scale_by_learning_rate_factor` set to `factor`."""
+  return jax.tree.map(
+      lambda node: LearningRateFactorState(jnp.asarray(factor, jnp.float32))
+      if _is_factor_state(node) else node, opt_state, is_leaf=_is_factor_state)
+
+
+def learning_rate_factor(opt_state: Any) -> float:
+  """The factor of `scale_by_learning_rate_factor` in `opt_state`; 1 without one."""
+  found = [node.factor for node in jax.tree.leaves(opt_state, is_leaf=_is_factor_state)
+           if _is_factor_state(node)]
+  return float(found[0]) if found else 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Plateau:
+  """ReduceLROnPlateau as the training loop runs it.
+
+  Attributes:
+    settings: the `reduce_lr_on_plateau` config section.
+    mode: "min" or "max", resolved from `settings.mode`.
+    learning_rate: the configured rate, which the factor multiplies.
+    state: where the reductions stand.
+  """
+  META_KEY = "reduce_lr_on_plateau"  # its state in the checkpoints' meta
+  settings: ml_collections.ConfigDict
+  mode: str
+  learning_rate: float
+  state: PlateauState
+
+  @classmethod
+  def start(cls, settings: ml_collections.ConfigDict, learning_rate: float) -> "Plateau":
+    """Before the first epoch, at `learning_rate` (`train.learning_rate`)."""
+    return cls(settings, early_stopping.resolve_mode(settings.monitor, settings.mode),
+               learning_rate, start(learning_rate))
+
+  def restored(self, meta: Mapping[str, Any]) -> "Plateau":
+    """With the state a checkpoint's `meta` holds."""
+    return dataclasses.replace(self, state=PlateauState.from_dict(meta[self.META_KEY]))
+
+  def update(self, record: Mapping[str, Any]) -> "Plateau":
+    """After the epoch of `record` (its monitored metric)."""
+    s = self.settings
+    return dataclasses.replace(self, state=update(
+        self.state, record[s.monitor], mode=self.mode, factor=s.factor, patience=s.patience,
+        min_delta=s.min_delta, cooldown=s.cooldown, min_lr=s.min_lr))
+
+  def apply(self, opt_state: Any) -> Any:
+    """`opt_state` set to train the next epoch at this state's rate."""
+    return with_learning_rate_factor(opt_state, self.state.learning_rate / self.learning_rate)
+
+
+def keras_callback(settings: ml_collections.ConfigDict) -> Any:
+  """Keras's `ReduceLROnPlateau` callback of the `reduce_lr_on_plateau` section."""
+  import keras  # pylint: disable=g-import-not-at-top
+  return keras.callbacks.ReduceLROnPlateau(
+      monitor=settings.monitor, mode=settings.mode, factor=settings.factor,
+      patience=settings.patience, min_delta=settings.min_delta, cooldown=settings.cooldown,
+      min_lr=settings.min_lr)

@@ -29,24 +29,24 @@ from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.models import heads
+from lstm_jax.optim import optimizers
+from lstm_jax.optim import plateau
+from lstm_jax.optim import schedules
 from lstm_jax.study import baselines
 from lstm_jax.training import input_pipeline
 from lstm_jax.training import metrics as metrics_lib
-
-CLIP_ARGUMENT = {"global_norm": "global_clipnorm", "per_variable_norm": "clipnorm",
-                 "value": "clipvalue"}
 
 
 def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset) -> dict[str, Any]:
   """Fits the Keras twin like the run was trained; returns its test figures."""
   import keras  # pylint: disable=g-import-not-at-top
   keras.utils.set_random_seed(config.seed)
-  ours = model_lib.from_config(config, data.vocab_size, len(data.label_names))
+  ours = model_lib.from_config(config.model, config.embedding, data.vocab_size, len(data.label_names))
   model = keras_compat.build_keras(ours, input_length=config.data.max_length,
                                    embedding_matrix=data.embedding_matrix)
   steps_per_epoch = math.ceil(len(data.train) / config.train.batch_size)
   optimizer, callbacks = keras_training(config, steps_per_epoch)
-  model.compile(optimizer=optimizer, loss=keras_compat.KERAS_LOSSES[ours.output],
+  model.compile(optimizer=optimizer, loss=ours.head.keras_loss,
                 metrics=["accuracy"])
   start = time.monotonic()
   history = model.fit(data.train.token_ids, data.train.labels,
@@ -75,63 +75,30 @@ def train_keras(config: ml_collections.ConfigDict, data: input_pipeline.Dataset)
 KERAS_VARIABLE_NAMES = {"embedding": "embeddings"}
 
 
-class NoKerasEquivalentError(errors.UserError, ValueError):
-  """The run trained with a setting Keras has no counterpart for."""
-
-
-def keras_learning_rate(config: ml_collections.ConfigDict, steps_per_epoch: int) -> Any:
-  """The Keras learning rate (a float or a Keras schedule) of `config.train`."""
-  import keras  # pylint: disable=g-import-not-at-top
-  train = config.train
-  total, warmup = train.max_epochs * steps_per_epoch, train.warmup_steps
-  learning_rate: Any = train.learning_rate
-  if train.lr_schedule in ("cosine", "constant") and (warmup or train.lr_schedule == "cosine"):
-    # alpha = 1 decays to the rate itself: a constant rate after the warmup.
-    alpha = (train.final_learning_rate / train.learning_rate
-             if train.lr_schedule == "cosine" else 1.0)
-    learning_rate = keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup else train.learning_rate, decay_steps=total - warmup, alpha=alpha,
-        warmup_target=train.learning_rate if warmup else None, warmup_steps=warmup)
-  elif train.lr_schedule == "linear":
-    if warmup:
-      raise NoKerasEquivalentError(
-          "train.lr_schedule='linear' with train.warmup_steps: Keras has no linear decay "
-          "after a warmup; use 'cosine', or warmup_steps=0")
-    learning_rate = keras.optimizers.schedules.PolynomialDecay(
-        train.learning_rate, total, end_learning_rate=train.final_learning_rate, power=1.0)
-  return learning_rate
-
-
 def keras_training(config: ml_collections.ConfigDict, steps_per_epoch: int) -> tuple[Any, list]:
   """The Keras optimizer (with its learning-rate schedule) and callbacks
-  (EarlyStopping, ReduceLROnPlateau) that train as `config.train` says."""
+  (EarlyStopping, ReduceLROnPlateau) that train as the config says: each the
+  registered Keras counterpart of the run's setting (`optim/schedules.py`,
+  `optim/optimizers.py`, `optim/plateau.py`).
+
+  Raises:
+    errors.NoKerasEquivalentError: a setting has none, named in the message.
+  """
   import keras  # pylint: disable=g-import-not-at-top
   train = config.train
   if config.embedding.learning_rate_scale != 1.0:
-    raise NoKerasEquivalentError(
+    raise errors.NoKerasEquivalentError(
         f"embedding.learning_rate_scale={config.embedding.learning_rate_scale}: Keras has no "
         "learning rate per layer, so there is no Keras twin of this run")
-  learning_rate = keras_learning_rate(config, steps_per_epoch)
-  options = {}
-  if train.clip_mode in CLIP_ARGUMENT:
-    options[CLIP_ARGUMENT[train.clip_mode]] = train.clip_norm
-  if train.optimizer == "adamw":
-    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=train.weight_decay,
-                                       **options)
-    optimizer.exclude_from_weight_decay(var_names=[
-        KERAS_VARIABLE_NAMES.get(name, name) for name in train.weight_decay_exclude])
-  else:
-    optimizer = keras.optimizers.Adam(learning_rate, **options)
+  optimizer = optimizers.keras_optimizer(
+      train, schedules.keras_learning_rate(train, steps_per_epoch),
+      excluded=[KERAS_VARIABLE_NAMES.get(name, name) for name in train.weight_decay_exclude])
   stopping = config.early_stopping
   callbacks = [keras.callbacks.EarlyStopping(
       monitor=stopping.monitor, mode=stopping.mode, patience=stopping.patience,
       min_delta=stopping.min_delta, restore_best_weights=stopping.restore_best)]
-  if train.lr_schedule == "reduce_on_plateau":
-    plateau = config.reduce_lr_on_plateau
-    callbacks.append(keras.callbacks.ReduceLROnPlateau(
-        monitor=plateau.monitor, mode=plateau.mode, factor=plateau.factor,
-        patience=plateau.patience, min_delta=plateau.min_delta, cooldown=plateau.cooldown,
-        min_lr=plateau.min_lr))
+  if schedules.SCHEDULES.get(train.lr_schedule).lowered_on_plateau:
+    callbacks.append(plateau.keras_callback(config.reduce_lr_on_plateau))
   return optimizer, callbacks
 
 
@@ -169,7 +136,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 2
   try:
     config = serving.read_config(workdir)
-    data = input_pipeline.load_dataset(config, workdir)
+    data = input_pipeline.load_dataset(config.data, config.embedding, workdir,
+                                       seed=config.seed)
     figures = train_keras(config, data)
   except errors.UserError as e:
     errors.exit_with(e)

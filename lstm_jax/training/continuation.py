@@ -31,7 +31,7 @@ import ml_collections
 from lstm_jax import errors
 from lstm_jax import workdir as workdir_lib
 from lstm_jax.config import validation as config_validation
-from lstm_jax.optim import optimizers
+from lstm_jax.optim import schedules
 from lstm_jax.training import early_stopping
 from lstm_jax.training import run_records
 
@@ -69,10 +69,8 @@ class Continuation:
                      steps_per_epoch: int) -> str:
     """How the rate of `step`, the next one, compares with the old schedule's."""
     old_train = ml_collections.ConfigDict(self.old["train"])
-    before = optimizers.learning_rate_at(
-        optimizers.schedule_from_config(old_train, steps_per_epoch), step)
-    now = optimizers.learning_rate_at(
-        optimizers.schedule_from_config(config.train, steps_per_epoch), step)
+    before = schedules.learning_rate_at(schedules.from_config(old_train, steps_per_epoch), step)
+    now = schedules.learning_rate_at(schedules.from_config(config.train, steps_per_epoch), step)
     if before == now:
       return "the learning-rate schedule goes on as before"
     return (f"train.lr_schedule={config.train.lr_schedule} now spans "
@@ -116,7 +114,7 @@ def plan(workdir: pathlib.Path, old: dict[str, Any], config: ml_collections.Conf
         f"{workdir} has trained {done} epochs, more than train.max_epochs={max_epochs}: "
         f"pass {done} or more ({spelling.key('train.max_epochs', done)}) to go on, or "
         f"{spelling.restart} to start over.")
-  state = replayed_early_stopping(workdir, history, config, spelling)
+  state = replayed_early_stopping(workdir, history, config.early_stopping, spelling)
   if state.stopped:
     raise config_validation.ConfigError(
         f"{workdir} stopped early: " + stopped_early_advice(state, config, spelling))
@@ -127,16 +125,15 @@ def plan(workdir: pathlib.Path, old: dict[str, Any], config: ml_collections.Conf
 
 
 def replayed_early_stopping(workdir: pathlib.Path, history: list[dict[str, Any]],
-                            config: ml_collections.ConfigDict,
+                            settings: ml_collections.ConfigDict,
                             spelling: errors.Spelling) -> early_stopping.EarlyStoppingState:
-  """Early stopping after the epochs of `history` under the settings of `config`
-  (which may differ from those the epochs ran with).
+  """Early stopping after the epochs of `history` under `settings` (the config's
+  `early_stopping` section, which may differ from the one the epochs ran with).
 
   Raises:
     ConfigError: under these settings the run would have stopped before its
       last epoch; the message names the smallest patience that goes on.
   """
-  settings = config.early_stopping
   mode = early_stopping.resolve_mode(settings.monitor, settings.mode)
   values = [record[settings.monitor] for record in history]
   states = early_stopping.replay(values, mode=mode, min_delta=settings.min_delta,

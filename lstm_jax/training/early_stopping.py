@@ -15,12 +15,16 @@ can never improve on it); it counts toward patience like any worse value.
 
 The state is small and immutable and goes into checkpoints with
 `to_dict` / `from_dict`, so a resumed run stops exactly where an uninterrupted
-one would. Epochs are numbered from 1, as Keras prints them.
+one would. Epochs are numbered from 1, as Keras prints them. `EarlyStopping`
+is what the training loop holds: the `early_stopping` config section, its
+resolved mode and the state.
 """
 
 import dataclasses
 import math
 from typing import Any, Iterable, Mapping, Optional
+
+import ml_collections
 
 MODES = ("min", "max")
 # Metric names whose larger values are better; "auto" mode needs the name.
@@ -159,3 +163,37 @@ def replay(values: Iterable[float], *, mode: str = "min", min_delta: float = 0.0
     state = update(state, value, epoch, mode=mode, min_delta=min_delta, patience=patience)
     states.append(state)
   return states
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+  """Early stopping as the training loop runs it.
+
+  Attributes:
+    settings: the `early_stopping` config section.
+    mode: "min" or "max", resolved from `settings.mode`.
+    state: where it stands.
+  """
+  META_KEY = "early_stopping"  # its state in the checkpoints' meta
+  settings: ml_collections.ConfigDict
+  mode: str
+  state: EarlyStoppingState = EarlyStoppingState()
+
+  @classmethod
+  def start(cls, settings: ml_collections.ConfigDict) -> "EarlyStopping":
+    """Before the first epoch."""
+    return cls(settings, resolve_mode(settings.monitor, settings.mode))
+
+  @property
+  def monitor(self) -> str:
+    return self.settings.monitor
+
+  def restored(self, meta: Mapping[str, Any]) -> "EarlyStopping":
+    """With the state a checkpoint's `meta` holds."""
+    return dataclasses.replace(self, state=EarlyStoppingState.from_dict(meta[self.META_KEY]))
+
+  def update(self, record: Mapping[str, Any]) -> "EarlyStopping":
+    """After the epoch of `record` (its `epoch` and monitored metric)."""
+    return dataclasses.replace(self, state=update(
+        self.state, record[self.monitor], record["epoch"], mode=self.mode,
+        min_delta=self.settings.min_delta, patience=self.settings.patience))

@@ -1,4 +1,5 @@
-"""From a config to token-id arrays: splits → tokenizer → labels → padding.
+"""From the `data` config section to token-id arrays: splits → tokenizer →
+labels → padding (+ the GloVe matrix of the `embedding` section).
 
 The tokenizer is fitted on the training split only and saved in the workdir,
 so a resumed run, `predict` and `evaluate` use exactly the same mapping.
@@ -82,22 +83,29 @@ def length_percentiles(token_ids: np.ndarray) -> dict[str, float]:
   return {f"p{q}": float(np.percentile(lengths, q)) for q in (5, 25, 50, 75, 95, 100)}
 
 
-def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
-                 write: bool = True) -> Dataset:
-  """Reads, tokenizes and encodes the data of `config`; writes the vocabulary,
-  the class names and the dataset report into `workdir` (or reuses them).
+def load_dataset(data: ml_collections.ConfigDict, embedding: ml_collections.ConfigDict,
+                 workdir: os.PathLike, *, seed: int, write: bool = True) -> Dataset:
+  """Reads, tokenizes and encodes the data; writes the vocabulary, the class
+  names and the dataset report into `workdir` (or reuses them).
 
-  `write=False` (processes other than 0 of a multi-process run) only reads
-  what process 0 wrote."""
+  Args:
+    data: the `data` config section: the source, the tokenizer and padding.
+    embedding: the `embedding` section: with `kind="glove"`, the GloVe matrix of
+      the vocabulary is read too.
+    workdir: the run's directory.
+    seed: the run's seed (the random rows of words missing from GloVe).
+    write: False (processes other than 0 of a multi-process run) only reads
+      what process 0 wrote.
+  """
   workdir = pathlib.Path(workdir)
-  splits = datasets.load_splits(config.data)
+  splits = datasets.load_splits(data)
   tokenizer_path = workdir / workdir_lib.TOKENIZER_FILE
   labels_path = workdir / workdir_lib.LABELS_FILE
   if tokenizer_path.exists() and labels_path.exists():
     tokenizer = tokenizer_lib.Tokenizer.load(tokenizer_path)
     label_names = workdir_lib.read_json(labels_path)
   else:
-    tokenizer = make_tokenizer(config.data)
+    tokenizer = make_tokenizer(data)
     tokenizer.fit_on_texts(splits.train.texts)
     label_names = sorted_labels(splits.train.labels)
     if write:
@@ -105,7 +113,7 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
       workdir_lib.write_json_atomic(labels_path, label_names)
 
   encoded = {
-      name: encode(split.texts, split.labels, label_names, tokenizer, config.data)
+      name: encode(split.texts, split.labels, label_names, tokenizer, data)
       for name, split in (("train", splits.train), ("validation", splits.validation),
                           ("test", splits.test))
   }
@@ -116,12 +124,11 @@ def load_dataset(config: ml_collections.ConfigDict, workdir: os.PathLike, *,
   report["num_classes"] = len(label_names)
 
   matrix = None
-  if config.embedding.kind == "glove":
-    vectors = glove.load_glove(config.embedding.path, dim=config.embedding.dim,
-                               words=tokenizer.word_index)
+  if embedding.kind == "glove":
+    vectors = glove.load_glove(embedding.path, dim=embedding.dim, words=tokenizer.word_index)
     matrix, coverage = glove.embedding_matrix(
-        tokenizer.word_index, vectors, tokenizer.vocab_size, oov=config.embedding.oov,
-        seed=config.seed, token_counts=tokenizer.word_counts)
+        tokenizer.word_index, vectors, tokenizer.vocab_size, oov=embedding.oov,
+        seed=seed, token_counts=tokenizer.word_counts)
     report["glove_coverage"] = coverage
     logging.info("%s", glove.coverage_line(coverage))
   if write:

@@ -15,7 +15,6 @@ from typing import Any, Callable, Iterator, Optional
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from flax.training import train_state as train_state_lib
 from jax.experimental import multihost_utils
@@ -128,10 +127,11 @@ class Topology:
     return len(self.devices)
 
   @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict) -> "Topology":
-    """Every process uses its first `train.num_devices` local devices (0: all)."""
+  def create(cls, num_devices: int = 0) -> "Topology":
+    """Every process uses its first `num_devices` local devices (0: all;
+    `train.num_devices`)."""
     local = jax.local_devices()
-    wanted = config.train.num_devices or len(local)
+    wanted = num_devices or len(local)
     if wanted > len(local):
       raise config_validation.ConfigError(
           f"train.num_devices={wanted} but only {len(local)} local devices exist")
@@ -150,23 +150,42 @@ class Topology:
     return range(start, start + self.num_local_devices)
 
 
-def make_batches(split: input_pipeline.EncodedSplit, config: ml_collections.ConfigDict,
+@dataclasses.dataclass(frozen=True)
+class BatchSpec:
+  """How a split is cut into batches (`batching.batches`): keys of several
+  config sections, which the commands read for it.
+
+  Attributes:
+    batch_size: `train.batch_size`, global over all devices of all processes.
+    seed: the run's seed, of the shuffling.
+    padding: `data.padding`, the side bucketed batches are cut from.
+    bucket_lengths: `data.bucket_lengths`, or None for one length.
+    distinct_tokens: `model.distinct_tokens`: batches carry their batch vocabulary.
+  """
+  batch_size: int
+  seed: int
+  padding: str
+  bucket_lengths: Optional[tuple[int, ...]]
+  distinct_tokens: bool
+
+
+def make_batches(split: input_pipeline.EncodedSplit, spec: BatchSpec,
                  topology: Topology, *, epoch: int, shuffle: bool) -> Iterator[dict]:
   """This process's shards of each batch of an epoch (`batching.batches`).
 
   With several processes and the batch vocabulary, the processes first agree
   on each batch's largest batch vocabulary size: one all-gather per epoch.
   """
-  options = dict(batch_size=config.train.batch_size, num_devices=topology.num_global_devices,
-                 shuffle=shuffle, seed=config.seed, epoch=epoch,
-                 bucket_lengths=tuple(config.data.bucket_lengths) or None,
-                 padding=config.data.padding, shards=topology.local_shards)
+  options = dict(batch_size=spec.batch_size, num_devices=topology.num_global_devices,
+                 shuffle=shuffle, seed=spec.seed, epoch=epoch,
+                 bucket_lengths=spec.bucket_lengths, padding=spec.padding,
+                 shards=topology.local_shards)
   largest_vocab_sizes = None
-  if config.model.distinct_tokens and topology.num_processes > 1:
+  if spec.distinct_tokens and topology.num_processes > 1:
     mine = batching.batch_vocab_sizes(split.token_ids, split.labels, **options)
     largest_vocab_sizes = np.max(multihost_utils.process_allgather(mine), axis=0)
   yield from batching.batches(split.token_ids, split.labels,
-                              distinct_tokens=config.model.distinct_tokens,
+                              distinct_tokens=spec.distinct_tokens,
                               largest_vocab_sizes=largest_vocab_sizes, **options)
 
 
@@ -177,11 +196,11 @@ def sum_metrics(per_step: list[dict[str, jax.Array]]) -> dict[str, np.ndarray]:
 
 
 def evaluate(p_eval_step: Callable, params: Any, split: input_pipeline.EncodedSplit,
-             config: ml_collections.ConfigDict, topology: Topology,
+             spec: BatchSpec, topology: Topology,
              label_names: list[str]) -> dict[str, Any]:
   """Loss, accuracy, macro-F1, per-class scores and confusion over a split."""
   per_step = []
-  for batch in make_batches(split, config, topology, epoch=0, shuffle=False):
+  for batch in make_batches(split, spec, topology, epoch=0, shuffle=False):
     per_step.append(p_eval_step(params, batch))
     dispatch.wait_for_room(per_step)
   return metrics_lib.summarize(sum_metrics(per_step), label_names)

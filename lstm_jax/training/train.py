@@ -1,5 +1,9 @@
 """Training: the epoch loop with early stopping and orbax checkpoints, and
-`train_and_evaluate(config, workdir)`. The steps it runs are `steps.py`'s."""
+`train_and_evaluate(config, workdir)`. The steps it runs are `steps.py`'s.
+
+Only `train_and_evaluate` and its helpers here read the whole config; each
+component gets its own section (the data, the optimizer, early stopping,
+ReduceLROnPlateau) or the values it needs (batches, devices)."""
 
 import contextlib
 import dataclasses
@@ -24,7 +28,8 @@ from lstm_jax.config import schema
 from lstm_jax.config import validation as config_validation
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.optim import optimizers
-from lstm_jax.optim import plateau
+from lstm_jax.optim import plateau as plateau_lib
+from lstm_jax.optim import schedules
 from lstm_jax.training import batching
 from lstm_jax.training import checkpoints
 from lstm_jax.training import class_weights
@@ -64,13 +69,13 @@ def divergence_threshold(num_classes: int, weights: Optional[np.ndarray]) -> flo
   return DIVERGENCE_FACTOR * math.log(max(num_classes, 2)) * largest
 
 
-def _lost_epoch_advice(config: ml_collections.ConfigDict, epoch: int,
+def _lost_epoch_advice(train: ml_collections.ConfigDict, epoch: int,
                        spelling: errors.Spelling) -> str:
   return ((f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else
            "no epoch had finished, so no checkpoint was written")
-          + f". Lower train.learning_rate (now {config.train.learning_rate}) or check "
-          f"clipping (train.clip_mode={config.train.clip_mode}, train.clip_norm="
-          f"{config.train.clip_norm}), then rerun with {spelling.restart} or another workdir.")
+          + f". Lower train.learning_rate (now {train.learning_rate}) or check "
+          f"clipping (train.clip_mode={train.clip_mode}, train.clip_norm="
+          f"{train.clip_norm}), then rerun with {spelling.restart} or another workdir.")
 
 
 def results_line(results: dict[str, Any]) -> str:
@@ -79,16 +84,21 @@ def results_line(results: dict[str, Any]) -> str:
           f"best_epoch: {results['best_epoch']}/{results['epochs_run']}")
 
 
-def create_train_state(config: ml_collections.ConfigDict, model: model_lib.LSTMClassifier,
+def create_train_state(model: model_lib.LSTMClassifier, train: ml_collections.ConfigDict,
                        seq_length: int, embedding_matrix: Optional[np.ndarray] = None, *,
-                       steps_per_epoch: int) -> steps.TrainState:
-  """Initialises the parameters from `config.seed` and the optimizer (whose
-  schedule spans `config.train.max_epochs` epochs of `steps_per_epoch`)."""
-  init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0)
+                       seed: int, steps_per_epoch: int,
+                       embedding_learning_rate_scale: float = 1.0) -> steps.TrainState:
+  """Initialises the parameters from `seed` and the optimizer of the `train`
+  section (whose schedule spans `train.max_epochs` epochs of `steps_per_epoch`;
+  a frozen embedding as the model says, a slower one by
+  `embedding_learning_rate_scale`)."""
+  init_rng = jax.random.fold_in(jax.random.PRNGKey(seed), 0)
   params = jax.jit(model.init)(init_rng, jnp.zeros((1, seq_length), jnp.int32))["params"]
   if embedding_matrix is not None:
     params = model_lib.with_embedding(params, embedding_matrix)
-  tx = optimizers.from_config(config, params, steps_per_epoch)
+  tx = optimizers.from_config(train, params, steps_per_epoch,
+                              embedding_trainable=model.embedding_trainable,
+                              embedding_learning_rate_scale=embedding_learning_rate_scale)
   state = steps.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
   # An array like every other leaf, so that a checkpoint can be restored onto it.
   return state.replace(step=jnp.zeros((), jnp.int32))
@@ -211,7 +221,8 @@ def sync_processes(name: str) -> None:
 @dataclasses.dataclass(frozen=True)
 class _Training:
   """What stays fixed while a run trains: its data, compiled steps and places."""
-  config: ml_collections.ConfigDict
+  train: ml_collections.ConfigDict  # the config's `train` section
+  batches: steps.BatchSpec
   workdir: pathlib.Path
   is_chief: bool
   data: input_pipeline.Dataset
@@ -220,84 +231,71 @@ class _Training:
   p_eval_step: Callable
   dropout_rng: jax.Array
   num_steps: int  # per epoch
-  schedule: Any  # the learning rate by step (optimizers.make_schedule)
+  schedule: Any  # the learning rate by step (schedules.from_config)
   diverged_above: float  # a training loss above this is divergence
   console: console_lib.Console
   progress_dir: pathlib.Path  # where an interrupted epoch's progress goes
   spelling: errors.Spelling  # how messages name the caller's options
 
   def evaluate(self, params: Any, split: input_pipeline.EncodedSplit) -> dict[str, Any]:
-    return steps.evaluate(self.p_eval_step, params, split, self.config, self.topology,
+    return steps.evaluate(self.p_eval_step, params, split, self.batches, self.topology,
                           self.data.label_names)
+
+
+def batch_spec(config: ml_collections.ConfigDict) -> steps.BatchSpec:
+  """How the config's splits are cut into batches."""
+  return steps.BatchSpec(
+      batch_size=config.train.batch_size, seed=config.seed, padding=config.data.padding,
+      bucket_lengths=tuple(config.data.bucket_lengths) or None,
+      distinct_tokens=config.model.distinct_tokens)
 
 
 def _prepare(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool,
              spelling: errors.Spelling
              ) -> tuple[_Training, steps.TrainState, model_lib.LSTMClassifier]:
   """Reads the data, builds the model, its initial state and the pmapped steps."""
-  topology = steps.Topology.from_config(config)
+  topology = steps.Topology.create(config.train.num_devices)
   config_validation.check_batch_divides(config.train.batch_size, topology.num_global_devices)
   # Process 0 prepares the data and writes the vocabulary first; the others
   # then read them, so no two processes write the same file.
   if is_chief:
-    data = input_pipeline.load_dataset(config, workdir)
+    data = input_pipeline.load_dataset(config.data, config.embedding, workdir,
+                                       seed=config.seed)
   sync_processes("lstm_jax_data_ready")
   if not is_chief:
-    data = input_pipeline.load_dataset(config, workdir, write=False)
+    data = input_pipeline.load_dataset(config.data, config.embedding, workdir,
+                                       seed=config.seed, write=False)
   num_classes = len(data.label_names)
-  model = model_lib.from_config(config, data.vocab_size, num_classes)
+  model = model_lib.from_config(config.model, config.embedding, data.vocab_size, num_classes)
   config_validation.check_model(model)
-  num_steps = batching.num_batches(data.train.token_ids, config.train.batch_size,
-                                   bucket_lengths=tuple(config.data.bucket_lengths) or None)
-  config_validation.check_warmup(config, num_steps)
+  batches = batch_spec(config)
+  num_steps = batching.num_batches(data.train.token_ids, batches.batch_size,
+                                   bucket_lengths=batches.bucket_lengths)
+  config_validation.check_warmup(config.train, num_steps)
   # On the host: pmap then places it on every device; with several processes
   # a donated single-device array would not survive that placement.
-  state = jax.device_get(create_train_state(config, model, config.data.max_length,
-                                            data.embedding_matrix, steps_per_epoch=num_steps))
+  state = jax.device_get(create_train_state(
+      model, config.train, config.data.max_length, data.embedding_matrix, seed=config.seed,
+      steps_per_epoch=num_steps,
+      embedding_learning_rate_scale=config.embedding.learning_rate_scale))
   weights = class_weights.parse(config.train.class_weight, data.label_names, data.train.labels)
   if weights is not None and is_chief:
     logging.info("class weights: %s", ", ".join(
         f"{name}={w:.3g}" for name, w in zip(data.label_names, weights)))
   training = _Training(
-      config=config, workdir=workdir, is_chief=is_chief, data=data, topology=topology,
+      train=config.train, batches=batches, workdir=workdir, is_chief=is_chief, data=data,
+      topology=topology,
       p_train_step=steps.pmapped_train_step(
           num_classes, model.head, None if weights is None else jnp.asarray(weights), topology),
       p_eval_step=steps.pmapped_eval_step(model.apply, num_classes, model.head, topology),
       dropout_rng=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
       num_steps=num_steps,
-      schedule=optimizers.schedule_from_config(config.train, num_steps),
+      schedule=schedules.from_config(config.train, num_steps),
       diverged_above=divergence_threshold(num_classes, weights),
       console=console_lib.Console(config.train.verbose, is_chief),
       progress_dir=workdir / workdir_lib.CHECKPOINT_DIR / preemption.INTERRUPTED_DIR,
       spelling=spelling)
   return training, state, model
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plateau:
-  """ReduceLROnPlateau as configured (`reduce_lr_on_plateau.*`), and its state."""
-  META_KEY = "reduce_lr_on_plateau"  # its state in the checkpoints' meta
-  settings: ml_collections.ConfigDict
-  mode: str
-  state: plateau.PlateauState
-
-  @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict) -> Optional["_Plateau"]:
-    """None unless train.lr_schedule is reduce_on_plateau."""
-    if config.train.lr_schedule != "reduce_on_plateau":
-      return None
-    settings = config.reduce_lr_on_plateau
-    return cls(settings, early_stopping.resolve_mode(settings.monitor, settings.mode),
-               plateau.start(config.train.learning_rate))
-
-  def restored(self, meta: dict[str, Any]) -> "_Plateau":
-    return dataclasses.replace(self, state=plateau.PlateauState.from_dict(meta[self.META_KEY]))
-
-  def update(self, record: dict[str, Any]) -> "_Plateau":
-    s = self.settings
-    return dataclasses.replace(self, state=plateau.update(
-        self.state, record[s.monitor], mode=self.mode, factor=s.factor, patience=s.patience,
-        min_delta=s.min_delta, cooldown=s.cooldown, min_lr=s.min_lr))
 
 
 def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: bool,
@@ -307,18 +305,20 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   training.console.summary(model, state.params,
                            optimizers.frozen_mask(state.params, config.embedding.trainable),
                            config.data.max_length, config.name)
-  monitor = config.early_stopping.monitor
-  mode = early_stopping.resolve_mode(monitor, config.early_stopping.mode)
-  ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR, monitor_mode=mode)
-  stopper = early_stopping.EarlyStoppingState()
-  plateau = _Plateau.from_config(config)
+  stopper = early_stopping.EarlyStopping.start(config.early_stopping)
+  ckpt = checkpoints.Checkpointer(workdir / workdir_lib.CHECKPOINT_DIR,
+                                  monitor_mode=stopper.mode)
+  plateau = (plateau_lib.Plateau.start(config.reduce_lr_on_plateau, config.train.learning_rate)
+             if schedules.SCHEDULES.get(config.train.lr_schedule).lowered_on_plateau
+             else None)
   history: list[dict[str, Any]] = []
   first_epoch = 1
   restored = ckpt.restore_latest_intact(state)
   if restored is not None:
     epoch, state, meta = restored
     history = meta["history"]
-    stopper = continuation.replayed_early_stopping(workdir, history, config, spelling)
+    stopper = dataclasses.replace(stopper, state=continuation.replayed_early_stopping(
+        workdir, history, config.early_stopping, spelling))
     if plateau:
       plateau = plateau.restored(meta)
     first_epoch = epoch + 1
@@ -341,26 +341,24 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
   stop.install()
   try:
     for epoch in range(first_epoch, config.train.max_epochs + 1):
-      if early_stopping.should_stop(stopper):
+      if early_stopping.should_stop(stopper.state):
         break
       state, record, step_records = _train_epoch(
           training, state, progress or preemption.EpochProgress(epoch), stop, compiled_shapes)
       history.append(record)
-      stopper = early_stopping.update(
-          stopper, record[monitor], epoch, mode=mode,
-          min_delta=config.early_stopping.min_delta, patience=config.early_stopping.patience)
-      meta = {"early_stopping": stopper.to_dict(), "history": history}
+      stopper = stopper.update(record)
+      meta = {stopper.META_KEY: stopper.state.to_dict(), "history": history}
       if plateau:
         plateau = plateau.update(record)
-        state = state.replace(opt_state=optimizers.with_learning_rate_factor(
-            state.opt_state, plateau.state.learning_rate / config.train.learning_rate))
-        meta[_Plateau.META_KEY] = plateau.state.to_dict()
+        state = state.replace(opt_state=plateau.apply(state.opt_state))
+        meta[plateau.META_KEY] = plateau.state.to_dict()
       # Only early stopping's improvements compete for "best", so the kept best
       # checkpoint is the epoch Keras would restore, also with min_delta > 0.
       # Host arrays: orbax refuses pmap's per-process arrays in multi-process
       # runs, and writes host arrays from process 0 only.
       ckpt.save(epoch, jax.device_get(state), meta,
-                metric_value=record[monitor] if stopper.best_epoch == epoch else math.nan)
+                metric_value=(record[stopper.monitor] if stopper.state.best_epoch == epoch
+                              else math.nan))
       ckpt.wait_until_finished()
       preemption.discard_progress(training.progress_dir)
       progress = None
@@ -375,7 +373,8 @@ def _run(config: ml_collections.ConfigDict, workdir: pathlib.Path, is_chief: boo
     if tb:
       tb.close()
 
-  results = _final_results(training, state, ckpt, history, stopper)
+  results = _final_results(training, state, ckpt, history, stopper.state,
+                           restore_best=config.early_stopping.restore_best)
   training.console.print(*console_lib.end_of_training_lines(results))
   if is_chief:
     workdir_lib.write_json_atomic(workdir / workdir_lib.RESULTS_FILE, results)
@@ -390,7 +389,7 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   """Trains one epoch from where `progress` left it; returns the state, the
   epoch's record and its steps' records (also written to steps.jsonl).
   `compiled_shapes` (updated) are the batch shapes compiled."""
-  config, epoch, num_steps = training.config, progress.epoch, training.num_steps
+  epoch, num_steps = progress.epoch, training.num_steps
   start = time.monotonic() - progress.seconds
   bar = training.console.progress_bar(num_steps, progress.steps_done)
   # Time before an interruption counts as it did then.
@@ -398,8 +397,8 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   compile_seconds = progress.seconds - progress.timed_seconds
   epoch_tokens = progress.timed_tokens
   batches = itertools.islice(
-      steps.make_batches(training.data.train, config, training.topology, epoch=epoch,
-                         shuffle=True),
+      steps.make_batches(training.data.train, training.batches, training.topology,
+                         epoch=epoch, shuffle=True),
       progress.steps_done, None)
   for i, batch in enumerate(batches, start=progress.steps_done):
     if stop.requested():
@@ -437,8 +436,8 @@ def _train_epoch(training: _Training, state: steps.TrainState,
   train_metrics = _checked_train_metrics(training, epoch, per_step)
   val_metrics = training.evaluate(state.params, training.data.validation)
   # The rate of the epoch's last update, as Keras logs it.
-  learning_rate = (optimizers.learning_rate_at(training.schedule, int(state.step) - 1)
-                   * optimizers.learning_rate_factor(state.opt_state))
+  learning_rate = (schedules.learning_rate_at(training.schedule, int(state.step) - 1)
+                   * plateau_lib.learning_rate_factor(state.opt_state))
   return state, {"epoch": epoch, "loss": train_metrics["loss"],
                  "accuracy": train_metrics["accuracy"], "val_loss": val_metrics["loss"],
                  "val_accuracy": val_metrics["accuracy"], "learning_rate": learning_rate,
@@ -450,12 +449,12 @@ def _train_epoch(training: _Training, state: steps.TrainState,
 def _checked_train_metrics(training: _Training, epoch: int,
                            per_step: list[dict[str, np.ndarray]]) -> dict[str, Any]:
   """The epoch's training metrics; a non-finite or diverged loss raises."""
-  config, num_classes = training.config, len(training.data.label_names)
+  num_classes = len(training.data.label_names)
   bad_step = steps.first_nonfinite_step(per_step)
   if bad_step is not None:
     raise NonFiniteLossError(
         f"the training loss became non-finite at epoch {epoch}, step {bad_step + 1} of "
-        f"{training.num_steps}; " + _lost_epoch_advice(config, epoch, training.spelling))
+        f"{training.num_steps}; " + _lost_epoch_advice(training.train, epoch, training.spelling))
   train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), training.data.label_names)
   last = per_step[-max(1, len(per_step) // DIVERGENCE_WINDOW):]
   last_loss = (sum(float(m["loss_sum"]) for m in last)
@@ -465,7 +464,7 @@ def _checked_train_metrics(training: _Training, epoch: int,
         f"the training diverged: the mean loss of epoch {epoch}'s last {len(last)} steps is "
         f"{last_loss:.4g}, more than {DIVERGENCE_FACTOR:g}x the "
         f"{math.log(max(num_classes, 2)):.3g} of guessing among {num_classes} classes; "
-        + _lost_epoch_advice(config, epoch, training.spelling))
+        + _lost_epoch_advice(training.train, epoch, training.spelling))
   return train_metrics
 
 
@@ -489,14 +488,15 @@ def _stop_in_epoch(stop: preemption.StopRequest, progress_dir: pathlib.Path,
 
 
 def _final_results(training: _Training, state: steps.TrainState, ckpt: checkpoints.Checkpointer,
-                   history: list[dict[str, Any]],
-                   stopper: early_stopping.EarlyStoppingState) -> dict[str, Any]:
-  """Test metrics with the chosen weights, and the run's summary."""
-  config, data = training.config, training.data
+                   history: list[dict[str, Any]], stopper: early_stopping.EarlyStoppingState,
+                   *, restore_best: bool) -> dict[str, Any]:
+  """Test metrics with the chosen weights (the best epoch's if `restore_best`),
+  and the run's summary."""
+  data = training.data
   # With a monitored metric that never became finite there is no best epoch.
   best_epoch = stopper.best_epoch or history[-1]["epoch"]
   params = state.params
-  if config.early_stopping.restore_best and best_epoch != history[-1]["epoch"]:
+  if restore_best and best_epoch != history[-1]["epoch"]:
     params = ckpt.restore_params(best_epoch, jax.device_get(state))
   test = training.evaluate(params, data.test)
   best = history[best_epoch - 1]
@@ -521,5 +521,5 @@ def _final_results(training: _Training, state: steps.TrainState, ckpt: checkpoin
       "num_dropped": data.num_dropped,
       "train_seconds": sum(r["seconds"] for r in history),
       "train_tokens_per_second": timed_tokens / timed_seconds if timed_seconds else math.nan,
-      "restored_weights": "best" if config.early_stopping.restore_best else "last",
+      "restored_weights": "best" if restore_best else "last",
   }
