@@ -107,7 +107,8 @@ def main(argv) -> None:
   config = (sentiment_keras.get_config() if args.cell == "lstm"
             else experiments.cells("imdb", args.cell))
   model = model_lib.from_config(config.model, config.embedding, 20_000, 2)
-  initial = jax.device_get(train.create_train_state(config, model, 200, steps_per_epoch=391))
+  initial = jax.device_get(train.create_train_state(
+      model, config.train, 200, seed=config.seed, steps_per_epoch=391))
   batches = zipf_batches(4)
   rng = jax.random.PRNGKey(0)
   variants = {"before": pmapped(steps_module_at(args.before), model),

@@ -41,9 +41,9 @@ def test_a_cosine_schedule_goes_on_at_the_rates_of_a_run_started_with_more_epoch
   assert (results["epochs_run"], first["epochs_run"]) == (2, 1)
   # Epoch 2 ends at the rate of a 2-epoch run's last step.
   steps = -(-results["num_train"] // config.train.batch_size)
-  schedule = train.optimizers.schedule_from_config(config.train, steps)
+  schedule = train.schedules.from_config(config.train, steps)
   assert run_records.read_history(workdir)[1]["learning_rate"] == pytest.approx(
-      train.optimizers.learning_rate_at(schedule, 2 * steps - 1), rel=1e-6)
+      train.schedules.learning_rate_at(schedule, 2 * steps - 1), rel=1e-6)
 
 
 def test_a_finished_run_says_how_to_train_it_further():

@@ -125,7 +125,8 @@ def test_grad_norm_is_the_norm_of_the_mean_gradient_before_clipping():
   config = tiny_config()
   config.train.clip_norm = 0.1
   model = model_lib.from_config(config.model, config.embedding, VOCAB, CLASSES)
-  state = jax.device_get(train.create_train_state(config, model, LENGTH, steps_per_epoch=1))
+  state = jax.device_get(train.create_train_state(
+      model, config.train, LENGTH, seed=config.seed, steps_per_epoch=1))
   head = heads.Softmax()
 
   def mean_loss(params):

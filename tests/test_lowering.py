@@ -87,8 +87,8 @@ def run_programs(config):
   """The model, the state's shapes, a sharded batch and the pmapped steps, as
   `train.py` builds them."""
   model = model_lib.from_config(config.model, config.embedding, VOCAB, CLASSES)
-  state = jax.eval_shape(lambda: train.create_train_state(config, model, TIME,
-                                                          steps_per_epoch=10))
+  state = jax.eval_shape(lambda: train.create_train_state(
+      model, config.train, TIME, seed=config.seed, steps_per_epoch=10))
   rng = np.random.default_rng(0)
   ids = rng.integers(0, VOCAB, (BATCH, TIME)).astype(np.int32)
   ids[:, :2] = 0  # pre-padding: masked steps

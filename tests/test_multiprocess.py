@@ -34,7 +34,7 @@ LAUNCH = REPO_ROOT / "launch"
 HEARTBEAT_SECONDS = 5
 # Read by process 0 only; any other process writing one of these would race.
 WORKDIR_FILES = {"checkpoints", "command.txt", "config.json", "dataset_report.json",
-                 "labels.json", "metrics.jsonl", "results.json", "tensorboard",
+                 "labels.json", "metrics.jsonl", "results.json", "steps.jsonl", "tensorboard",
                  "tokenizer.json"}
 
 

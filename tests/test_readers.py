@@ -251,4 +251,4 @@ def test_a_binary_file_is_named_as_binary_in_any_encoding(tmp_path, content, enc
   path = tmp_path / "reviews.csv"
   path.write_bytes(content)
   with pytest.raises(DataError, match=r"reviews\.csv: .* hold NUL bytes: this is a binary file"):
-    list(readers.read_file(str(path), readers.ReadOptions(encoding=encoding), readers.Tally()))
+    list(formats.read_file(str(path), readers.ReadOptions(encoding=encoding), readers.Tally()))

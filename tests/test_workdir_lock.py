@@ -54,7 +54,7 @@ def test_creates_a_missing_workdir(tmp_path):
 
 def test_second_run_is_refused_naming_the_holder(tmp_path, holder):
   with pytest.raises(workdir_lock.WorkdirLockedError,
-                     match=rf"process {holder.pid} on host .*--workdir"):
+                     match=rf"process {holder.pid} on host .*use another workdir"):
     workdir_lock.WorkdirLock(str(tmp_path)).acquire()
 
 

@@ -48,7 +48,9 @@ def load(run_dir: os.PathLike) -> RunData:
   run_dir = pathlib.Path(run_dir)
   config = serving.read_config(run_dir)
   classifier = serving.load_classifier(run_dir, weights="results")
-  data = input_pipeline.load_dataset(config, run_dir, write=False)
-  initial = train.create_train_state(config, classifier.model, config.data.max_length,
-                                     data.embedding_matrix, steps_per_epoch=1).params
+  data = input_pipeline.load_dataset(config.data, config.embedding, run_dir,
+                                     seed=config.seed, write=False)
+  initial = train.create_train_state(classifier.model, config.train, config.data.max_length,
+                                     data.embedding_matrix, seed=config.seed,
+                                     steps_per_epoch=1).params
   return RunData(run_dir, config, classifier, initial, data)
