@@ -23,7 +23,6 @@ from typing import Any, Mapping, Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 import ml_collections
 from ml_collections import config_flags
 
@@ -198,9 +197,7 @@ def dropped_warning(result: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str]) -> None:
-  if not FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
-  console.use_plain_log_lines()
+  console.use_serving_log_lines()
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   overrides = {name[len("config."):]: FLAGS[name].value for name in FLAGS

@@ -27,7 +27,6 @@ from typing import Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from lstm_jax import errors
 from lstm_jax import keras_compat
@@ -146,9 +145,7 @@ def load_export(directory: os.PathLike, *, batch_size: int = 256) -> serving.Cla
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  if not FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
-  console.use_plain_log_lines()
+  console.use_serving_log_lines()
   try:
     paths = export(FLAGS.workdir, FLAGS.out, weights=FLAGS.weights, overwrite=FLAGS.overwrite)
   except errors.UserError as e:

@@ -24,7 +24,6 @@ from typing import Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from lstm_jax import errors
 from lstm_jax import export
@@ -85,9 +84,7 @@ def figure_paths(out: str, count: int) -> list[pathlib.Path]:
 
 
 def main(argv: Sequence[str]) -> None:
-  if not FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
-  console.use_plain_log_lines()
+  console.use_serving_log_lines()
   texts = list(argv[1:])
   try:
     if FLAGS.input is not None:

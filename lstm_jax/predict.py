@@ -17,7 +17,6 @@ from typing import Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from lstm_jax import errors
 from lstm_jax import serving
@@ -78,9 +77,7 @@ def unknown_warning(index: int, text: str) -> str:
 
 
 def main(argv: Sequence[str]) -> None:
-  if not FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # orbax and JAX log every restore at INFO
-  console.use_plain_log_lines()
+  console.use_serving_log_lines()
   texts = list(argv[1:])
   try:
     if FLAGS.input is not None:

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import mask_testing
 from lstm_jax.recurrent import gru
 from lstm_jax.recurrent import gru_fused
 from lstm_jax.recurrent import scan
@@ -13,7 +14,6 @@ from lstm_jax.recurrent import scan
 T, B, H = 6, 4, 3
 RESET_AFTER = pytest.mark.parametrize("reset_after", [True, False],
                                       ids=["reset_after", "reset_before"])
-MASK_KINDS = ["none", "post_padding", "pre_padding", "holes"]
 
 
 def scan_recurrence(reset_after, x_proj, weights, mask, h0, recurrent_mask=None):
@@ -25,18 +25,7 @@ def fused_recurrence(reset_after, x_proj, weights, mask, h0, recurrent_mask=None
 
 
 def _mask(kind: str):
-  """<bool>[T, B] masks; row b of a padded kind has length lengths[b]."""
-  lengths = np.array([T, 4, 1, 0])
-  steps = np.arange(T)[:, None]
-  if kind == "none":
-    return None
-  if kind == "post_padding":
-    return jnp.asarray(steps < lengths)
-  if kind == "pre_padding":
-    return jnp.asarray(steps >= T - lengths)
-  if kind == "holes":
-    return jnp.asarray(np.random.default_rng(0).random((T, B)) < 0.6)
-  raise ValueError(kind)
+  return mask_testing.time_major_mask(kind, T)
 
 
 def _inputs(reset_after, dtype=jnp.float32, with_recurrent_mask=False):
@@ -88,7 +77,7 @@ def test_the_gru_cell_offers_its_fused_path():
 
 
 @RESET_AFTER
-@pytest.mark.parametrize("mask_kind", MASK_KINDS)
+@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
 def test_outputs_and_final_state_equal_reference(reset_after, mask_kind):
   x_proj, weights, h0, _ = _inputs(reset_after)
   mask = _mask(mask_kind)
@@ -98,7 +87,7 @@ def test_outputs_and_final_state_equal_reference(reset_after, mask_kind):
 
 
 @RESET_AFTER
-@pytest.mark.parametrize("mask_kind", MASK_KINDS)
+@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
 def test_gradients_equal_reference(reset_after, mask_kind):
   inputs = _inputs(reset_after)
   mask = _mask(mask_kind)

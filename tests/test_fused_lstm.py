@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import mask_testing
 from lstm_jax.recurrent import lstm
 from lstm_jax.recurrent import lstm_fused
 from lstm_jax.recurrent import scan
@@ -21,18 +22,7 @@ def fused_recurrence(x_proj, kernel, mask, h0, c0, recurrent_mask=None):
 
 
 def _mask(kind: str):
-  """<bool>[T, B] masks; row b of a padded kind has length lengths[b]."""
-  lengths = np.array([T, 4, 1, 0])
-  steps = np.arange(T)[:, None]
-  if kind == "none":
-    return None
-  if kind == "post_padding":
-    return jnp.asarray(steps < lengths)
-  if kind == "pre_padding":
-    return jnp.asarray(steps >= T - lengths)
-  if kind == "holes":
-    return jnp.asarray(np.random.default_rng(0).random((T, B)) < 0.6)
-  raise ValueError(kind)
+  return mask_testing.time_major_mask(kind, T)
 
 
 def _inputs(dtype=jnp.float32, with_recurrent_mask=False):
@@ -71,7 +61,7 @@ def _assert_trees_close(actual, expected, rtol, atol):
                                rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("mask_kind", ["none", "post_padding", "pre_padding", "holes"])
+@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
 def test_outputs_and_final_state_equal_reference(mask_kind):
   x_proj, kernel, h0, c0, _ = _inputs()
   mask = _mask(mask_kind)
@@ -80,7 +70,7 @@ def test_outputs_and_final_state_equal_reference(mask_kind):
   _assert_trees_close(actual, expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("mask_kind", ["none", "post_padding", "pre_padding", "holes"])
+@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
 def test_gradients_equal_reference(mask_kind):
   inputs = _inputs()
   mask = _mask(mask_kind)

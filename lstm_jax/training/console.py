@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, Callable, Optional, Sequence, TextIO
 
+from absl import flags as absl_flags
 from absl import logging as absl_logging
 import flax.linen as nn
 import jax
@@ -35,6 +36,15 @@ class _LogLineFormatter(logging.Formatter):
     if record.levelno >= logging.WARNING:
       return f"{record.levelname.lower()}: {message}"
     return message
+
+
+def use_serving_log_lines() -> None:
+  """The log of a command that reads a finished run (predict, evaluate, export,
+  inspect): warnings only unless `--verbosity` is given, since orbax and JAX log
+  every restore at INFO; plain lines."""
+  if not absl_flags.FLAGS["verbosity"].present:
+    absl_logging.set_verbosity(absl_logging.WARNING)
+  use_plain_log_lines()
 
 
 def use_plain_log_lines() -> None:
