@@ -103,15 +103,30 @@ def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[
                              bottom=bottom / height)
   axes = [figure.add_subplot(grid[0, 0])]
   axes += [figure.add_subplot(grid[i, 0], sharex=axes[0]) for i in range(1, len(heights))]
-  legend = dict(fontsize=7, loc="center left", bbox_to_anchor=(1.005, 0.5), frameon=False)
+  _draw_prediction(axes[0], inspection, x, marker)
+  _draw_means(axes[1], shown, values, mean_names, x, marker)
+  for row, name in enumerate(heat_names, start=2):
+    _draw_heat_map(figure, axes[row], figure.add_subplot(grid[row, 1]), shown, values[name],
+                   name, units, marker)
+  _draw_attributions(axes[-1], inspection.attribution, x, marker)
+  _label_tokens(axes, labels, marker)
+  figure.suptitle("\n".join(notes), fontsize=10)
+  return figure
 
-  def shade_marker(ax):
-    if marker is not None:
-      ax.axvspan(marker - 0.5, marker + 0.5, facecolor="0.9", hatch="//", edgecolor="0.6",
-                 linewidth=0)
 
-  # 1. The prediction as it forms.
-  ax = axes[0]
+_LEGEND = dict(fontsize=7, loc="center left", bbox_to_anchor=(1.005, 0.5), frameon=False)
+
+
+def _shade_marker(ax, marker: Optional[int]) -> None:
+  """Hatches the column that stands for the padding or the truncated words."""
+  if marker is not None:
+    ax.axvspan(marker - 0.5, marker + 0.5, facecolor="0.9", hatch="//", edgecolor="0.6",
+               linewidth=0)
+
+
+def _draw_prediction(ax, inspection: inspection_lib.Inspection, x: np.ndarray,
+                     marker: Optional[int]) -> None:
+  """The class probabilities after each token, the final top classes."""
   final = inspection.probabilities[-1]
   for rank, c in enumerate(np.argsort(-final, kind="stable")[:CLASSES]):
     ax.plot(x, _on_columns(inspection.probabilities[:, c], marker), marker="o", markersize=3,
@@ -121,11 +136,13 @@ def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[
   ax.set_ylabel("probability")
   ax.set_title("prediction as it forms: the model on the text's first k tokens", fontsize=9,
                loc="left")
-  ax.legend(**legend)
-  shade_marker(ax)
+  ax.legend(**_LEGEND)
+  _shade_marker(ax, marker)
 
-  # 2. Gate means.
-  ax = axes[1]
+
+def _draw_means(ax, shown, values: dict[str, np.ndarray], mean_names: Sequence[str],
+                x: np.ndarray, marker: Optional[int]) -> None:
+  """Each gate's mean over the units (the hidden state's for a cell without gates)."""
   for colour, name in zip(GATE_COLOURS, mean_names):
     ax.plot(x, _on_columns(values[name].mean(axis=1), marker), marker=".", markersize=3,
             color=colour, label=name)
@@ -133,35 +150,36 @@ def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[
   ax.set_title(f"{shown.name} ({shown.cell.keras_class}): "
                f"{'gates' if shown.cell.gate_names else 'hidden state'} after each token, "
                f"mean over its {values[mean_names[0]].shape[1]} units", fontsize=9, loc="left")
-  ax.legend(**legend)
+  ax.legend(**_LEGEND)
   ax.axhline(0, color="0.8", linewidth=0.5)
-  shade_marker(ax)
+  _shade_marker(ax, marker)
 
-  # 3. Heat maps of the units that vary most.
-  for row, name in enumerate(heat_names, start=2):
-    ax = axes[row]
-    chosen = most_varying_units(values[name], units)
-    shown_values = _on_columns(values[name][:, chosen], marker).T  # [units, columns]
-    vmin, vmax, cmap = _value_range(values[name], name in shown.cell.state_names)
-    image = ax.imshow(np.ma.masked_invalid(shown_values), aspect="auto", cmap=cmap, vmin=vmin,
-                      vmax=vmax, interpolation="nearest",
-                      extent=(-0.5, len(labels) - 0.5, len(chosen) - 0.5, -0.5))
-    ax.set_yticks(range(len(chosen)))
-    ax.set_yticklabels([str(u) for u in chosen], fontsize=5)
-    ax.set_ylabel("unit", fontsize=8)
-    ax.set_title(f"{name}: the {len(chosen)} units that vary most over the text", fontsize=9,
-                 loc="left")
-    shade_marker(ax)
-    colour_bar = figure.colorbar(image, cax=figure.add_subplot(grid[row, 1]))
-    colour_bar.set_label(name, fontsize=7)
-    colour_bar.ax.tick_params(labelsize=6)
 
-  # 4. Attributions.
-  ax = axes[-1]
-  a = inspection.attribution
-  contributions = _on_columns(a.values, marker)
-  ax.bar(x, np.nan_to_num(contributions),
-         color=["tab:green" if v >= 0 else "tab:red" for v in np.nan_to_num(contributions)])
+def _draw_heat_map(figure: Figure, ax, colour_ax, shown, value: np.ndarray, name: str,
+                   units: int, marker: Optional[int]) -> None:
+  """<float32>[tokens, units] `value` of gate or state `name`: its most varying units."""
+  chosen = most_varying_units(value, units)
+  shown_values = _on_columns(value[:, chosen], marker).T  # [units, columns]
+  columns = shown_values.shape[1]
+  vmin, vmax, cmap = _value_range(value, name in shown.cell.state_names)
+  image = ax.imshow(np.ma.masked_invalid(shown_values), aspect="auto", cmap=cmap, vmin=vmin,
+                    vmax=vmax, interpolation="nearest",
+                    extent=(-0.5, columns - 0.5, len(chosen) - 0.5, -0.5))
+  ax.set_yticks(range(len(chosen)))
+  ax.set_yticklabels([str(u) for u in chosen], fontsize=5)
+  ax.set_ylabel("unit", fontsize=8)
+  ax.set_title(f"{name}: the {len(chosen)} units that vary most over the text", fontsize=9,
+               loc="left")
+  _shade_marker(ax, marker)
+  colour_bar = figure.colorbar(image, cax=colour_ax)
+  colour_bar.set_label(name, fontsize=7)
+  colour_bar.ax.tick_params(labelsize=6)
+
+
+def _draw_attributions(ax, a, x: np.ndarray, marker: Optional[int]) -> None:
+  """Each token's integrated-gradients contribution `a` as a bar."""
+  contributions = np.nan_to_num(_on_columns(a.values, marker))
+  ax.bar(x, contributions, color=["tab:green" if v >= 0 else "tab:red" for v in contributions])
   ax.axhline(0, color="0.5", linewidth=0.5)
   ax.set_ylabel(f"Δ p({a.target})")
   ax.set_title(
@@ -169,10 +187,13 @@ def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[
       f"sum {np.sum(a.values):+.3f} = p({a.target}) {a.probability:.3f} − "
       f"{a.baseline_probability:.3f} with every token's vector zero "
       f"(quadrature gap {a.gap:+.1e})", fontsize=9, loc="left")
-  shade_marker(ax)
+  _shade_marker(ax, marker)
 
+
+def _label_tokens(axes, labels: Sequence[str], marker: Optional[int]) -> None:
+  """The tokens under the last panel; at most MAX_LABELLED_COLUMNS of them labelled."""
   step = max(1, -(-len(labels) // MAX_LABELLED_COLUMNS))
-  ticks = [i for i in x if i % step == 0 or i == marker]
+  ticks = [i for i in range(len(labels)) if i % step == 0 or i == marker]
   for ax in axes[:-1]:
     ax.tick_params(labelbottom=False)
   axes[-1].set_xticks(ticks)
@@ -180,8 +201,6 @@ def inspection_figure(inspection: inspection_lib.Inspection, *, layer: Optional[
   axes[-1].set_xlim(-0.5, len(labels) - 0.5)
   axes[-1].set_xlabel("token (the text as the model reads it)" +
                       (f", every {step}th labelled" if step > 1 else ""))
-  figure.suptitle("\n".join(notes), fontsize=10)
-  return figure
 
 
 def _notes(inspection: inspection_lib.Inspection) -> list[str]:
