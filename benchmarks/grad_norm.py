@@ -21,7 +21,6 @@ import argparse
 import functools
 import importlib.util
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import types
 import jax
 import numpy as np
 
+from benchmarks import lstm_common as common
 from configs import sentiment_keras
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.study import experiments
@@ -125,11 +125,8 @@ def main(argv) -> None:
     host = statistics.median(host_epoch_seconds(tmp) for _ in range(5))
 
   before = statistics.median(times["before"])
-  cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-              if line.startswith("model name")), platform.processor()) \
-      if os.path.exists("/proc/cpuinfo") else platform.processor()
   print(f"train step, {args.cell} 128, IMDB shape (64 x 200, vocabulary 20,000, embedding "
-        f"300), Zipf token ids; {cpu}, {os.cpu_count()} CPUs, jax {jax.__version__}, "
+        f"300), Zipf token ids; {common.cpu_model()}, {os.cpu_count()} CPUs, jax {jax.__version__}, "
         f"{jax.default_backend()}; before = {args.before}")
   print("| step | ms / step (median) | min-max | vs before |")
   print("|---|---|---|---|")

@@ -188,10 +188,6 @@ class EarlyStopping:
   def monitor(self) -> str:
     return self.settings.monitor
 
-  def restored(self, meta: Mapping[str, Any]) -> "EarlyStopping":
-    """With the state a checkpoint's `meta` holds."""
-    return dataclasses.replace(self, state=EarlyStoppingState.from_dict(meta[self.META_KEY]))
-
   def update(self, record: Mapping[str, Any]) -> "EarlyStopping":
     """After the epoch of `record` (its `epoch` and monitored metric)."""
     return dataclasses.replace(self, state=update(

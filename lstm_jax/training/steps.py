@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax.training import train_state as train_state_lib
 from jax.experimental import multihost_utils
 
@@ -80,7 +81,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], dropout_rng: jax.
                                    head=head, loss_weights=loss_weights)
   # Of the reduced gradient, so the same on every device; global-norm clipping
   # computes the same reduction, which XLA then shares.
-  grad_norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+  grad_norm = optax.global_norm(grads)
   return (state.apply_gradients(grads=grads),
           {**jax.lax.psum(sums, AXIS), GRAD_NORM: grad_norm})
 

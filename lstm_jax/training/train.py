@@ -457,8 +457,7 @@ def _checked_train_metrics(training: _Training, epoch: int,
         f"{training.num_steps}; " + _lost_epoch_advice(training.train, epoch, training.spelling))
   train_metrics = metrics_lib.summarize(steps.sum_metrics(per_step), training.data.label_names)
   last = per_step[-max(1, len(per_step) // DIVERGENCE_WINDOW):]
-  last_loss = (sum(float(m["loss_sum"]) for m in last)
-               / max(sum(float(m["count"]) for m in last), 1.0))
+  last_loss = metrics_lib.summarize(steps.sum_metrics(last), training.data.label_names)["loss"]
   if last_loss > training.diverged_above:
     raise DivergedError(
         f"the training diverged: the mean loss of epoch {epoch}'s last {len(last)} steps is "
