@@ -32,6 +32,9 @@ import sys
 import time
 from typing import Callable, Optional
 
+from lstm_jax import workdir as workdir_lib
+from lstm_jax.training import run_records
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 IMDB_FILES = ("sentiment_imdb/imdb_train.jsonl.gz", "sentiment_imdb/imdb_test.jsonl.gz")
 TEST_FILES = ("tests/test_gpu_equivalence.py", "tests/test_mixed_precision.py",
@@ -96,7 +99,7 @@ class Check:
     """One epoch of the study's IMDB model, as `python -m lstm_jax.main` runs it."""
     train_file, test_file = (self.data_dir / f for f in IMDB_FILES)
     argv = [sys.executable, "-m", "lstm_jax.main", "--config=configs/sentiment_keras.py",
-            f"--workdir={self.workdir / name.replace(' ', '_')}", "--restart",
+            f"--workdir={self.run_dir(name)}", "--restart",
             "--config.data.source=files", f"--config.data.train_files={train_file}",
             f"--config.data.test_files={test_file}",
             f"--config.data.tfds_data_dir={self.workdir / 'tfds'}",
@@ -104,9 +107,12 @@ class Check:
             f"--config.model.implementation={implementation}"]
     return self.command(name, argv + list(SMOKE_MODEL if self.smoke else ()), limit_s, env)
 
+  def run_dir(self, name: str) -> pathlib.Path:
+    return self.workdir / name.replace(" ", "_")
+
   def results_of(self, name: str) -> dict:
-    path = self.workdir / name.replace(" ", "_") / "results.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    path = self.run_dir(name) / workdir_lib.RESULTS_FILE
+    return workdir_lib.read_json(path) if path.exists() else {}
 
 
 def outcome(code: Optional[int], output: str, seconds: float, detail: str = "") -> Outcome:
@@ -132,8 +138,7 @@ def epoch_detail(check: Check, name: str) -> str:
   results = check.results_of(name)
   if not results:
     return ""
-  history = (check.workdir / name.replace(" ", "_") / "metrics.jsonl").read_text().splitlines()
-  epoch = json.loads(history[-1])
+  epoch = run_records.read_history(check.run_dir(name))[-1]
   rate = epoch["timed_tokens"] / max(epoch["timed_seconds"], 1e-9)
   return (f"test_accuracy {results['test_accuracy']:.4f}, test_loss {results['test_loss']:.4f}, "
           f"epoch {epoch['seconds']:.1f} s ({rate:,.0f} tokens/s after compiling)")
@@ -227,6 +232,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                       help=f"seconds for all steps together (450; {SMOKE_BUDGET:.0f} with --smoke)")
   parser.add_argument("--steps", default=",".join(STEPS))
   args = parser.parse_args(argv)
+  unknown = set(args.steps.split(",")) - set(STEPS)
+  if unknown:
+    parser.error(f"--steps: no step {', '.join(sorted(unknown))}; the steps are "
+                 f"{', '.join(STEPS)}")
   if args.budget is None:
     args.budget = SMOKE_BUDGET if args.smoke else 450.0
   check = Check(args)

@@ -33,6 +33,7 @@ import numpy as np
 
 from benchmarks import lstm_common as common
 from configs import sentiment_keras
+from lstm_jax import recurrent as recurrent_lib
 from lstm_jax.models import classifier as model_lib
 from lstm_jax.study import experiments
 from lstm_jax.training import batching
@@ -42,6 +43,8 @@ from lstm_jax.training import train
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS_SOURCE = "lstm_jax/training/steps.py"
+# The study's IMDB model and batches.
+VOCAB, LENGTH, BATCH = 20_000, 200, 64
 IMDB_STEPS_PER_EPOCH = 391  # 25,000 reviews in batches of 64
 
 
@@ -57,13 +60,14 @@ def steps_module_at(commit: str) -> types.ModuleType:
 
 
 def zipf_batches(count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
-  """`count` training batches of 64 IMDB-shaped texts, with their batch vocabulary."""
+  """`count` training batches of IMDB-shaped texts, with their batch vocabulary."""
   rng = np.random.default_rng(seed)
-  ranks = np.arange(1, 20_000)
+  ranks = np.arange(1, VOCAB)
   weights = 1.0 / ranks
-  ids = rng.choice(ranks, size=(64 * count, 200), p=weights / weights.sum()).astype(np.int32)
-  labels = rng.integers(0, 2, 64 * count).astype(np.int32)
-  return list(batching.batches(ids, labels, batch_size=64, num_devices=1, shuffle=False,
+  ids = rng.choice(ranks, size=(BATCH * count, LENGTH),
+                   p=weights / weights.sum()).astype(np.int32)
+  labels = rng.integers(0, 2, BATCH * count).astype(np.int32)
+  return list(batching.batches(ids, labels, batch_size=BATCH, num_devices=1, shuffle=False,
                                distinct_tokens=True))
 
 
@@ -84,7 +88,7 @@ def time_steps(step, state, batches, rng, count: int):
 
 def host_epoch_seconds(workdir: str) -> float:
   """The host's per-epoch work on an IMDB epoch's step outputs."""
-  per_step = [{"loss_sum": np.float32(40.0), "count": np.float32(64), "confusion": np.zeros(
+  per_step = [{"loss_sum": np.float32(40.0), "count": np.float32(BATCH), "confusion": np.zeros(
       (2, 2), np.float32), "correct": np.float32(40), "grad_norm": np.float32(0.5)}
               for _ in range(IMDB_STEPS_PER_EPOCH)]
   start = time.perf_counter()
@@ -99,16 +103,16 @@ def main(argv) -> None:
                                    description=__doc__.split("\n\n")[0])
   parser.add_argument("--before", default="7c16431",
                       help="a commit whose train step does not compute the gradient norm")
-  parser.add_argument("--cell", default="lstm", help="lstm | gru | simple_rnn")
+  parser.add_argument("--cell", default="lstm", choices=recurrent_lib.CELLS.names())
   parser.add_argument("--steps", type=int, default=20, help="steps per timing")
   parser.add_argument("--repeats", type=int, default=7, help="alternations")
   args = parser.parse_args(argv)
 
   config = (sentiment_keras.get_config() if args.cell == "lstm"
             else experiments.cells("imdb", args.cell))
-  model = model_lib.from_config(config.model, config.embedding, 20_000, 2)
+  model = model_lib.from_config(config.model, config.embedding, VOCAB, 2)
   initial = jax.device_get(train.create_train_state(
-      model, config.train, 200, seed=config.seed, steps_per_epoch=391))
+      model, config.train, LENGTH, seed=config.seed, steps_per_epoch=IMDB_STEPS_PER_EPOCH))
   batches = zipf_batches(4)
   rng = jax.random.PRNGKey(0)
   variants = {"before": pmapped(steps_module_at(args.before), model),
@@ -125,9 +129,10 @@ def main(argv) -> None:
     host = statistics.median(host_epoch_seconds(tmp) for _ in range(5))
 
   before = statistics.median(times["before"])
-  print(f"train step, {args.cell} 128, IMDB shape (64 x 200, vocabulary 20,000, embedding "
-        f"300), Zipf token ids; {common.cpu_model()}, {os.cpu_count()} CPUs, jax {jax.__version__}, "
-        f"{jax.default_backend()}; before = {args.before}")
+  print(f"train step, {args.cell} 128, IMDB shape ({BATCH} x {LENGTH}, vocabulary "
+        f"{VOCAB:,}, embedding 300), Zipf token ids; {common.cpu_model()}, "
+        f"{os.cpu_count()} CPUs, jax {jax.__version__}, {jax.default_backend()}; "
+        f"before = {args.before}")
   print("| step | ms / step (median) | min-max | vs before |")
   print("|---|---|---|---|")
   for name in variants:

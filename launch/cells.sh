@@ -15,7 +15,10 @@ PYTHON="${PYTHON:-python}"
 FIGURES=docs/figures
 TASKS=(letters_authors huffpost_both imdb)
 CELLS=(simple_rnn gru lstm)
-CLIPPING=(cells/letters_authors_simple_rnn_relu_unclipped cells/letters_authors_simple_rnn_relu_clipped)
+SEEDS=(0 1 2)
+UNCLIPPED=cells/letters_authors_simple_rnn_relu_unclipped
+CLIPPED=cells/letters_authors_simple_rnn_relu_clipped
+CLIPPING=("$UNCLIPPED" "$CLIPPED")
 
 train=true
 dry_run=()
@@ -34,15 +37,17 @@ for task in "${TASKS[@]}"; do
   for cell in "${CELLS[@]}"; do experiments+=("cells/${task}_${cell}"); done
 done
 if "$train"; then
-  SEEDS="0 1 2" RUNS="$RUNS" PYTHON="$PYTHON" bash launch/study.sh "${dry_run[@]}" "${experiments[@]}"
-  # A run without clipping may stop on a non-finite or diverging loss: its steps are kept.
-  RUNS="$RUNS" PYTHON="$PYTHON" bash launch/study.sh "${dry_run[@]}" --keep_going "${CLIPPING[@]}" \
-    || echo "a clipping run stopped early (expected without clipping); its steps.jsonl is drawn"
+  SEEDS="${SEEDS[*]}" RUNS="$RUNS" PYTHON="$PYTHON" bash launch/study.sh "${dry_run[@]}" \
+    "${experiments[@]}"
+  # Without clipping a run may stop on a non-finite or diverging loss: its steps are kept.
+  RUNS="$RUNS" PYTHON="$PYTHON" bash launch/study.sh "${dry_run[@]}" --keep_going "$UNCLIPPED" \
+    || echo "$UNCLIPPED stopped early (possible without clipping); its steps.jsonl is drawn"
+  RUNS="$RUNS" PYTHON="$PYTHON" bash launch/study.sh "${dry_run[@]}" "$CLIPPED"
 fi
 
 seed_dirs=()
 for name in "${experiments[@]}"; do
-  for seed in 0 1 2; do seed_dirs+=("$RUNS/$name/seed_$seed"); done
+  for seed in "${SEEDS[@]}"; do seed_dirs+=("$RUNS/$name/seed_$seed"); done
 done
 run "$PYTHON" -m lstm_jax.study.cells "${seed_dirs[@]}" \
   --figure="$FIGURES/cells_by_length.png" --table="$FIGURES/cells.md"

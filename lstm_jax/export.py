@@ -132,6 +132,7 @@ def load_export(directory: os.PathLike, *, batch_size: int = 256) -> serving.Cla
                                                  "truncating"} <= preprocessing.keys():
     raise errors.BadValueError(f"{directory / PREPROCESSING_FILE} must hold maxlen, padding "
                                "and truncating (the pad_sequences arguments)")
+  _check_preprocessing(directory / PREPROCESSING_FILE, preprocessing)
   try:
     model, variables = keras_compat.from_keras(directory / MODEL_FILE)
     return serving.from_model(model, variables, batch_size=batch_size, label_names=labels,
@@ -140,6 +141,20 @@ def load_export(directory: os.PathLike, *, batch_size: int = 256) -> serving.Cla
                               truncating=preprocessing["truncating"])
   except ValueError as e:
     raise errors.BadValueError(f"{directory / MODEL_FILE}: {e}") from None
+
+
+def _check_preprocessing(path: pathlib.Path, preprocessing: dict) -> None:
+  """`pad_sequences`'s arguments as `export` writes them, or a `BadValueError` naming one."""
+  for key in ("padding", "truncating"):
+    if preprocessing[key] not in tokenizer_lib.PADDING_SIDES:
+      raise errors.BadValueError(
+          f"{path}: {key} must be one of {', '.join(tokenizer_lib.PADDING_SIDES)}, "
+          f"got {preprocessing[key]!r}")
+  maxlen = preprocessing["maxlen"]
+  if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int)
+                             or maxlen < 1):
+    raise errors.BadValueError(f"{path}: maxlen must be a positive integer or null (the "
+                               f"longest text), got {maxlen!r}")
 
 
 def main(argv: Sequence[str]) -> None:

@@ -263,7 +263,7 @@ def _read_pooling(chain: _Chain) -> str:
 
 def _check_return_sequences(returns: list[tuple[Any, bool]], pooling: str) -> None:
   for index, (layer, returns_sequences) in enumerate(returns):
-    should = index < len(returns) - 1 or poolings.POOLINGS.get(pooling).needs_sequence
+    should = model_lib.returns_sequences(index, len(returns), pooling)
     if returns_sequences != should:
       raise _fail(layer, "every recurrent layer but the last must have return_sequences=True, "
                   "and the last one return_sequences=True only when a "
@@ -371,9 +371,8 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
   if model.embedding_dropout:
     dropout = L.SpatialDropout1D if model.spatial_dropout else L.Dropout
     x = dropout(model.embedding_dropout, name="embedding_dropout")(x)
-  pooling = poolings.POOLINGS.get(model.pooling)
   for index, spec in enumerate(model.recurrent):
-    returns_sequences = index < len(model.recurrent) - 1 or pooling.needs_sequence
+    returns_sequences = model_lib.returns_sequences(index, len(model.recurrent), model.pooling)
     name = model_lib.layer_name(spec, index)
     # The cell's options are the Keras layer's arguments of the same names.
     layer = getattr(L, spec.cell.keras_class)(
@@ -384,6 +383,7 @@ def build_keras(model: model_lib.LSTMClassifier, *, input_length: Optional[int] 
     x = layer(x)
     if spec.dropout_after:
       x = L.Dropout(spec.dropout_after, name=f"{name}_dropout")(x)
+  pooling = poolings.POOLINGS.get(model.pooling)
   if pooling.needs_sequence:
     x = getattr(L, pooling.keras_layer)(name="pooling")(x)
   if model.head_dropout:

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import random
+import shutil
 import subprocess
 import sys
 
@@ -144,6 +145,18 @@ def test_export_refuses_to_overwrite_an_earlier_export(workdir, exported):
     export.export(workdir, exported)
   export.export(workdir, exported, overwrite=True)
   assert (exported / "model.keras").is_file()
+
+
+@pytest.mark.parametrize("change", [{"padding": "middle"}, {"truncating": None},
+                                    {"maxlen": 0}, {"maxlen": "200"}])
+def test_a_hand_written_export_with_bad_padding_settings_is_named(exported, tmp_path, change):
+  directory = tmp_path / "export"
+  shutil.copytree(exported, directory)
+  path = directory / "preprocessing.json"
+  path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+  key = next(iter(change))
+  with pytest.raises(export.errors.BadValueError, match=rf"preprocessing.json: {key} must"):
+    export.load_export(directory)
 
 
 def test_export_command_names_a_missing_workdir(tmp_path):

@@ -101,6 +101,13 @@ def test_a_format_that_is_not_registered_is_never_read_as_another(tmp_path):
     formats.read_file(str(path), readers.ReadOptions(format="xml"), readers.Tally())
 
 
+def test_a_list_valued_key_of_a_registered_format_takes_a_comma_separated_string(tmp_path):
+  tags = formats.Option("tags", (), tuple, "labels to keep")
+  with formats.FORMATS.temporarily("tagged", formats.Format(LABEL_LINES.read, options=(tags,))):
+    config = _config(tmp_path, tags="pos,neg")  # as a command line gives it
+    assert cv.normalize(config).data.tags == ("pos", "neg")
+
+
 def test_formats_sharing_a_key_share_its_definition(label_lines):
   other = formats.Option("separator", ",", str, "another separator")
   with formats.FORMATS.temporarily("commas", formats.Format(LABEL_LINES.read, options=(other,))):

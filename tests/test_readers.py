@@ -206,15 +206,15 @@ def test_missing_columns_name_the_columns_found(tmp_path):
   path = tmp_path / "a.csv"
   path.write_text("id\tbody\tauthor\n1\tx\ty\n", "utf-8")  # Tabs, not commas.
   with pytest.raises(DataError, match=r"no field 'text', 'label'; fields "
-                     r"found: 'id\\tbody\\tauthor'"):
+                     r"found: 'id\\tbody\\tauthor'.*or data\.columns for a file without"):
     read(path)
 
 
 def test_a_json_field_absent_from_every_row_is_an_error(tmp_path):
   path = write_jsonl(tmp_path / "a.jsonl", [{"body": "x", "label": "a"}])
   with pytest.raises(DataError, match=r"no field 'text'; fields found: "
-                     r"'body', 'label'"):
-    read(path)
+                     r"'body', 'label'\. Set data\.text_fields / data\.label_field$"):
+    read(path)  # not data.columns, which only delimited files read
 
 
 def test_missing_file_is_named(tmp_path):

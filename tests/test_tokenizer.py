@@ -289,3 +289,15 @@ def test_a_keras_tokenizers_json_reads_as_the_keras_tokenizer(kwargs):
 def test_json_that_is_no_keras_tokenizer_is_refused_by_name():
   with pytest.raises(errors.BadValueError, match="tok.json is not a Keras Tokenizer's JSON"):
     Tokenizer.from_keras_json('{"class_name": "Dense", "config": {}}', source="tok.json")
+
+
+@pytest.mark.parametrize("key, value", [("word_index", '{"the": 0}'),
+                                        ("word_counts", '{"the": "many"}'),
+                                        ("document_count", "3.5")])
+def test_a_keras_tokenizers_json_with_a_bad_value_is_refused_naming_the_key(key, value):
+  fitted = Tokenizer()
+  fitted.fit_on_texts(CORPUS)
+  data = json.loads(fitted.to_keras_json())
+  data["config"][key] = json.loads(value) if key == "document_count" else value
+  with pytest.raises(errors.BadValueError, match=rf"tok.json: key '{key}' must be"):
+    Tokenizer.from_keras_json(json.dumps(data), source="tok.json")

@@ -7,10 +7,8 @@ defined by `lstm_jax/datasets/config.py` (a format's own keys by its entry in
 `lstm_jax/datasets/formats.py`), the learning-rate schedules' keys by
 `lstm_jax/optim/schedules.py`. A key naming an entry of a registry (a format,
 schedule, optimizer, clipping mode, pooling, output) accepts the registry's names.
-List-valued keys (`data.train_files`, `data.test_files`, `data.text_fields`,
-`data.columns`, `data.file_labels`, `data.bucket_lengths`,
-`train.weight_decay_exclude`) are tuples; on the
-command line they accept a comma-separated string. The layer lists
+List-valued keys (those whose default is a tuple) are tuples; on the command
+line they accept a comma-separated string. The layer lists
 (`model.recurrent_layers`, `model.hidden_layers`) are tuples of dicts; on the
 command line they accept JSON.
 """

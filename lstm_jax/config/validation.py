@@ -80,10 +80,6 @@ RANGES = {
     **{f"train.{key}": (spec.low, None, True) for key, spec in schedules.KEYS.items()},
 }
 
-LIST_KEYS = ("data.train_files", "data.test_files", "data.text_fields", "data.columns",
-             "data.file_labels", "data.bucket_lengths", "train.weight_decay_exclude")
-
-
 @dataclasses.dataclass(frozen=True)
 class LayerList:
   """A config key holding a list of layer dicts: the keys one item may hold
@@ -136,6 +132,15 @@ def changed_keys(old: dict, new: dict) -> set[str]:
   """
   a, b = flatten(_complete_layers(schema.upgrade(old))), flatten(_complete_layers(new))
   return {k for k in (a.keys() | b.keys()) - set(OUTPUT_ONLY_KEYS) if a.get(k) != b.get(k)}
+
+
+def list_keys() -> tuple[str, ...]:
+  """The list-valued keys: every key whose default is a tuple, but the layer lists
+  (a format's or a schedule's list-valued option included, as its registry entry
+  gives the default)."""
+  defaults = flatten(schema.default_config().to_dict())
+  return tuple(key for key, value in defaults.items()
+               if isinstance(value, tuple) and key not in LAYER_LISTS)
 
 
 def split_list(value: Any) -> tuple:
@@ -191,7 +196,7 @@ def normalize(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     plain = schema.rename_legacy_keys(config.to_dict())
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  for key in LIST_KEYS:
+  for key in list_keys():
     section, name = key.split(".")
     value = split_list(plain[section][name])
     if name == "bucket_lengths":

@@ -114,6 +114,8 @@ class _TextClassification(tfds.core.GeneratorBasedBuilder):
             "splits": {split: {"read": tally.read, "dropped": dict(tally.dropped)}},
             "first_dropped": {split: tally.first_dropped}})
         why = f"every row was dropped ({dropped})"
+        if without_rows:
+          why += f"; {_no_rows(without_rows)}"
       else:
         why = _no_rows(without_rows)
       raise DataError(f"no usable rows in the {split} split{where}: {why}. Check the "

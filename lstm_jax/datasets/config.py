@@ -4,7 +4,7 @@ Every key, its default and meaning:
 
 | key | default | meaning |
 |---|---|---|
-| `source` | `'files'` | `imdb` (aclImdb archive), `huffpost` (Kaggle News Category JSON, manual download), `letters` (your letter collection), `files` (any CSV / TSV / JSON-lines files) |
+| `source` | `'files'` | `imdb` (aclImdb archive), `huffpost` (Kaggle News Category JSON, manual download), `letters` (your letter collection), `files` (files of any `format`) |
 | `train_files` | `()` | training files (`letters`, `files`); a list or a comma-separated string |
 | `test_files` | `()` | test files; none: `test_split` of the training files is held out |
 | `validation_files` | `()` | validation files (`letters`, `files`), as Keras `fit(validation_data=)`; none: `validation_split` of the training files is held out |

@@ -137,11 +137,11 @@ def _read_jsonl(path: str, options: ReadOptions, parse: RowParser
     raise DataError(_missing_columns_message(path, missing, sorted(seen)))
 
 
-def _missing_columns_message(path: str, missing: list[str],
-                             found: list[str]) -> str:
+def _missing_columns_message(path: str, missing: list[str], found: list[str],
+                             hint: str = "") -> str:
+  """`hint`: what else a format could set (e.g. the columns of a headerless file)."""
   return (f"{path}: no field {', '.join(map(repr, missing))}; fields found: "
-          f"{', '.join(map(repr, found))}. Set data.text_fields / "
-          "data.label_field (or data.columns for a file without a header row)")
+          f"{', '.join(map(repr, found))}. Set data.text_fields / data.label_field{hint}")
 
 
 class _RecordedLines:
@@ -211,7 +211,8 @@ def _read_delimited(path: str, options: ReadOptions, parse: RowParser, *,
     fields = (*options.text_fields, options.label_field)
     missing = [f for f in fields if f not in header]
     if missing:
-      raise DataError(_missing_columns_message(path, missing, header))
+      raise DataError(_missing_columns_message(
+          path, missing, header, hint=" (or data.columns for a file without a header row)"))
     text_at = [header.index(f) for f in options.text_fields]
     label_at = header.index(options.label_field)
     lines.take()

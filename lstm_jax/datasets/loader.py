@@ -14,6 +14,7 @@ from tensorflow_datasets.core.download import download_manager
 
 from lstm_jax.datasets import builders
 from lstm_jax.datasets import dataset_report
+from lstm_jax.datasets import formats
 from lstm_jax.datasets import splits as splits_lib
 from lstm_jax.datasets.config import DataOptions
 from lstm_jax.datasets.errors import DataError
@@ -98,9 +99,8 @@ def missing_source(options: DataOptions) -> str:
       return ""
     return (f"{why} (unchanged: its checksum is verified) in {options.manual_dir} "
             "(data.manual_dir), or give the reviews as local files: data.source=files, "
-            "data.train_files=TRAIN and data.test_files=TEST (CSV, TSV or JSON lines with "
-            "text and label fields; "
-            "docs/USAGE.md, \"Offline\")")
+            "data.train_files=TRAIN and data.test_files=TEST (files of a data.format: "
+            f"{', '.join(formats.FORMATS.names())}; docs/USAGE.md, \"Offline\")")
   return (f"{needed} not found in {options.manual_dir} "
           f"(data.manual_dir). {builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
 

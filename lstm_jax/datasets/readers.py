@@ -145,7 +145,7 @@ def _binary_message(path: str, where: str) -> str:
   # Text in the encodings this reads never holds a NUL byte; binary files do.
   return (f"{path}: {where} hold NUL bytes: this is a binary file (a spreadsheet, an "
           "archive, a compressed file not named .gz, ...) or UTF-16 text, not a text file "
-          "in any data.encoding; save it as CSV, TSV or JSON lines in UTF-8")
+          "in any data.encoding; save it as text of a data.format, in UTF-8")
 
 
 def _value_text(value: Any) -> str | None:

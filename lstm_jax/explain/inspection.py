@@ -159,9 +159,10 @@ class _Inspector:
   def __init__(self, classifier: serving.Classifier):
     model = classifier.model
     self.layers = recording.traced_layers(model)
-    self.trace = jax.jit(lambda params, ids: recording.apply(model, params, ids).trace)
-    self.embedded = jax.jit(
-        lambda params, ids: recording.apply(model, params, ids, trace=False).first_layer_inputs)
+    # The layers' recorded values and the first layer's inputs, of one forward pass.
+    self.trace = jax.jit(lambda params, ids: (
+        lambda applied: (applied.trace, applied.first_layer_inputs))(
+            recording.apply(model, params, ids)))
     self.integrated_gradients = jax.jit(
         lambda params, ids, x, target, steps: integrated_gradients(
             model, params, ids, x, target, steps), static_argnums=(4,))
@@ -175,14 +176,15 @@ class _Inspector:
         maxlen=len(token_ids), padding=classifier.padding)
     probabilities = classifier.predict_proba_ids(prefixes)
     ids = jnp.asarray(token_ids[None])
-    trace = jax.device_get(self.trace(classifier.params, ids))
+    trace, embedded = self.trace(classifier.params, ids)
+    trace = jax.device_get(trace)
     values = {layer: {name: v[0, positions] for name, v in trace[layer].items()}
               for layer in trace}
     label_names = classifier.label_names
     target_index = (int(np.argmax(probabilities[-1])) if target is None
                     else _class_index(label_names, target))
     contributions, probability, baseline = jax.device_get(self.integrated_gradients(
-        classifier.params, ids, self.embedded(classifier.params, ids), target_index, steps))
+        classifier.params, ids, embedded, target_index, steps))
     return Inspection(
         text=text, token_ids=token_ids, positions=positions, tokens=list(tokens),
         padding=classifier.padding, truncating=classifier.truncating, words_cut=words_cut,
@@ -281,7 +283,7 @@ def inspect(classifier: serving.Classifier, texts: Sequence[str], *,
     inspections.append(inspector.inspect(
         classifier, ids, [word_of[i] for i in ids[ids != 0]], text=text,
         words_cut=known - int(np.count_nonzero(ids)),
-        unknown_words=_unknown_words(tokenizer, text), target=target, steps=steps))
+        unknown_words=tokenizer.unknown_words(text), target=target, steps=steps))
   return inspections
 
 
@@ -308,13 +310,6 @@ def inspect_ids(classifier: serving.Classifier, token_ids: np.ndarray, *,
     raise errors.BadValueError(f"{len(tokens)} tokens named for {len(real)} nonzero ids")
   return _inspector(classifier).inspect(classifier, token_ids, tokens, text=None, words_cut=0,
                                         unknown_words=[], target=target, steps=steps)
-
-
-def _unknown_words(tokenizer: tokenizer_lib.Tokenizer, text: str) -> list[str]:
-  limit = tokenizer.num_words or float("inf")
-  oov = tokenizer.word_index.get(tokenizer.oov_token) if tokenizer.oov_token else None
-  return [w for w in tokenizer.words(text)
-          if (i := tokenizer.word_index.get(w)) is None or i >= limit or i == oov]
 
 
 def _shown(text: str) -> str:

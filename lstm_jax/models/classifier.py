@@ -86,6 +86,12 @@ def _field_types(cls: type) -> dict[str, tuple[type, bool]]:
   return {f.name: (f.type, f.default is dataclasses.MISSING) for f in dataclasses.fields(cls)}
 
 
+def returns_sequences(index: int, num_layers: int, pooling: str) -> bool:
+  """Whether recurrent layer `index` of `num_layers` returns its whole sequence: every
+  layer but the last, and the last when `pooling` reads a sequence."""
+  return index < num_layers - 1 or poolings.POOLINGS.get(pooling).needs_sequence
+
+
 def recurrent_layer_fields(cell: str) -> dict[str, tuple[type, bool]]:
   """The keys a config's recurrent layer dict with this `cell` may hold: key →
   (type, required). They are `Recurrent`'s fields, with `cell` the cell's name,
@@ -100,7 +106,7 @@ def recurrent_layer(layer: Mapping[str, Any]) -> Recurrent:
   `cell` names the cell (default "lstm"), whose options ride in the same dict."""
   options = dict(layer)
   cell_class = recurrent_lib.CELLS.get(options.pop("cell", recurrent_lib.LSTMCell.name))
-  cell_options = {name: options.pop(name) for name in _field_types(cell_class)
+  cell_options = {name: options.pop(name) for name in cell_class.option_names()
                   if name in options}
   return Recurrent(cell=cell_class(**cell_options), **options)
 
@@ -222,8 +228,7 @@ class LSTMClassifier(nn.Module):
       _check_rate(f"hidden layer {index}: dropout_after", layer.dropout_after)
 
   def _returns_sequences(self, index: int) -> bool:
-    return (index < len(self.recurrent) - 1
-            or poolings.POOLINGS.get(self.pooling).needs_sequence)
+    return returns_sequences(index, len(self.recurrent), self.pooling)
 
   def _first_layer_inputs(self, token_ids: jax.Array, train: bool,
                           projection_table: Optional[jax.Array],

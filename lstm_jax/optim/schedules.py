@@ -206,9 +206,9 @@ def make_schedule(name: str, learning_rate: float, *, total_steps: int,
 
 def from_config(train: ml_collections.ConfigDict, steps_per_epoch: int) -> LearningRate:
   """The learning-rate schedule of the `train` config section."""
-  schedule = SCHEDULES.get(train.lr_schedule)
-  return schedule.build(train.learning_rate, train.max_epochs * steps_per_epoch,
-                        **schedule.settings(train))
+  return make_schedule(train.lr_schedule, train.learning_rate,
+                       total_steps=train.max_epochs * steps_per_epoch,
+                       **SCHEDULES.get(train.lr_schedule).settings(train))
 
 
 def keras_learning_rate(train: ml_collections.ConfigDict, steps_per_epoch: int) -> Any:

@@ -35,12 +35,6 @@ State = Any
 Recurrence = Callable[..., tuple[jax.Array, State]]
 
 
-def zeros_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
-  """Keras's `bias_initializer="zeros"`."""
-  del key
-  return jnp.zeros(shape, dtype)
-
-
 def recurrent_projection(h: jax.Array, recurrent_kernel: jax.Array) -> jax.Array:
   """<float32>[B, H] @ <dtype>[H, K] in the kernel's dtype, accumulated in float32."""
   return jnp.dot(h.astype(recurrent_kernel.dtype), recurrent_kernel,
@@ -85,7 +79,7 @@ class Cell:
 
   def bias_init(self, key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32
                 ) -> jax.Array:
-    return zeros_init(key, shape, dtype)
+    return jax.nn.initializers.zeros(key, shape, dtype)  # Keras's bias_initializer="zeros"
 
   def input_bias(self, bias: jax.Array) -> jax.Array:
     """<float32>[G*H]: the part of the bias added to `x @ kernel`."""

@@ -2,7 +2,7 @@
 
 cuDNN runs a whole layer, input projection and recurrence, in one call, and
 takes padding as sequence lengths: each row's valid steps first, padding
-after. `cudnn_layer` maps a call of `lstm.LSTM` onto it and back:
+after. `cudnn_layer` maps a call of `layers.RNN` with an `LSTMCell` onto it and back:
 
 * weights: Keras's `kernel [F, 4H]`, `recurrent_kernel [H, 4H]` and
   `bias [4H]` (gates i, f, c, o: cuDNN's i, f, g, o) become cuDNN's flat

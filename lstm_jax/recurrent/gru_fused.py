@@ -44,6 +44,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from lstm_jax.recurrent import backward
 from lstm_jax.recurrent import cell as cell_lib
 
 
@@ -127,19 +128,6 @@ def _fused_fwd(reset_after, x_proj, recurrent_kernel, recurrent_bias, mask, h0,
   return (hs, h_last), residuals
 
 
-def _shift_in(first, xs):
-  """<[B, ...]>, <[T, B, ...]> -> <[T, B, ...]>: value before each step."""
-  return jnp.concatenate([first[None], xs[:-1]], axis=0)
-
-
-def _flat_matmul(a, b, dtype):
-  """a <[T, B, K]>, b <[T, B, N]> -> <float32>[K, N], the sum over rows of a^T b
-  (rows flattened first: an einsum over (t, b) would transpose b)."""
-  return jnp.dot(a.reshape(-1, a.shape[-1]).astype(dtype).T,
-                 b.reshape(-1, b.shape[-1]).astype(dtype),
-                 preferred_element_type=jnp.float32)
-
-
 def _fused_bwd(reset_after, residuals, cotangents):
   """One reverse loop over dh writing d x_proj; then the kernel gradient over all rows.
 
@@ -159,7 +147,7 @@ def _fused_bwd(reset_after, residuals, cotangents):
   kernel_dtype = recurrent_kernel.dtype
   kernel_z, kernel_r, kernel_h = (recurrent_kernel[:, k * units:(k + 1) * units]
                                   for k in range(3))
-  h_prev = _shift_in(h0, hs)
+  h_prev = backward.shift_in(h0, hs)
 
   def back_matmul(d, kernel_block):
     return jnp.dot(d.astype(kernel_dtype), kernel_block.T, preferred_element_type=jnp.float32)
@@ -210,13 +198,13 @@ def _fused_bwd(reset_after, residuals, cotangents):
   h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
   d_zr = d_x[..., :2 * units]
   if reset_after:
-    d_kernel_h = _flat_matmul(h_in, d_candidate_inner, kernel_dtype)
+    d_kernel_h = backward.flat_matmul(h_in, d_candidate_inner, kernel_dtype)
     d_recurrent_bias = jnp.concatenate([jnp.sum(d_zr, axis=(0, 1)),
                                         jnp.sum(d_candidate_inner, axis=(0, 1))])
   else:
-    d_kernel_h = _flat_matmul(r * h_in, d_x[..., 2 * units:], kernel_dtype)
+    d_kernel_h = backward.flat_matmul(r * h_in, d_x[..., 2 * units:], kernel_dtype)
     d_recurrent_bias = None
-  d_kernel = jnp.concatenate([_flat_matmul(h_in, d_zr, kernel_dtype), d_kernel_h], axis=-1)
+  d_kernel = jnp.concatenate([backward.flat_matmul(h_in, d_zr, kernel_dtype), d_kernel_h], axis=-1)
   return (d_x.astype(x_dtype_tag.dtype), d_kernel.astype(kernel_dtype), d_recurrent_bias,
           None, dh0, d_recurrent_mask)
 

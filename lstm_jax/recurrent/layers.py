@@ -140,6 +140,7 @@ class RNN(nn.Module):
       and the final state (the cell's: (h_T, c_T) for an LSTM, h_T otherwise).
     """
     cell, units = self.cell, self.units
+    cell.check()
     recurrence = get_recurrence(cell, self.implementation)
     _check_rate("dropout", self.dropout)
     _check_rate("recurrent_dropout", self.recurrent_dropout)

@@ -27,6 +27,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from lstm_jax.recurrent import backward
 from lstm_jax.recurrent import cell as cell_lib
 
 
@@ -146,18 +147,13 @@ def _backward_coefficients(gates, c, c_prev, mask):
   return dc_from_dh, dz_ifc_from_dc, dz_o_from_dh, forget
 
 
-def _shift_in(first, xs):
-  """<[B, ...]>, <[T, B, ...]> -> <[T, B, ...]>: value before each step."""
-  return jnp.concatenate([first[None], xs[:-1]], axis=0)
-
-
 def _fused_bwd(residuals, cotangents):
   """One reverse scan over (dh, dc) emitting dz; then the kernel gradient in one matmul."""
   (x_dtype_tag, recurrent_kernel, mask, h0, c0, recurrent_mask, hs, cs,
    gates) = residuals
   d_hs, (d_h_last, d_c_last) = cotangents
-  h_prev = _shift_in(h0, hs)
-  coefficients = _backward_coefficients(gates, cs, _shift_in(c0, cs), mask)
+  h_prev = backward.shift_in(h0, hs)
+  coefficients = _backward_coefficients(gates, cs, backward.shift_in(c0, cs), mask)
   kernel_t = recurrent_kernel.T
   pass_through = None if mask is None else (~mask)[..., None].astype(jnp.float32)
 
@@ -181,12 +177,7 @@ def _fused_bwd(residuals, cotangents):
       reverse=True)
 
   h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
-  # Rows flattened to [T*B, .] first: einsum over (t, b) would transpose dz.
-  hidden = h_in.shape[-1]
-  d_kernel = jnp.dot(
-      h_in.reshape(-1, hidden).astype(recurrent_kernel.dtype).T,
-      dz.reshape(-1, 4 * hidden).astype(recurrent_kernel.dtype),
-      preferred_element_type=jnp.float32)
+  d_kernel = backward.flat_matmul(h_in, dz, recurrent_kernel.dtype)
   d_recurrent_mask = (None if recurrent_mask is None
                       else jnp.sum(dh_in * h_prev, axis=0))
   return (dz.astype(x_dtype_tag.dtype), d_kernel.astype(recurrent_kernel.dtype), None,

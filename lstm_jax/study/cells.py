@@ -29,13 +29,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lstm_jax import errors
-from lstm_jax import workdir as workdir_lib
 from lstm_jax.study import report
 from lstm_jax.study import run_data
 
 BUCKETS = 4
-CELL_ORDER = ("simple_rnn", "gru", "lstm")
-CELL_COLOURS = {"simple_rnn": "tab:red", "gru": "tab:blue", "lstm": "tab:green"}
 
 
 def bucket_edges(lengths: np.ndarray, buckets: int = BUCKETS) -> list[int]:
@@ -54,7 +51,7 @@ def measure(run: run_data.RunData) -> dict[str, Any]:
   """One run's test predictions: each text's length and whether it was right."""
   test = run.data.test
   predicted = np.argmax(run.classifier.predict_proba_ids(test.token_ids), axis=1)
-  results = workdir_lib.read_json(run.run_dir / workdir_lib.RESULTS_FILE)
+  results = report.load_run(run.run_dir).results
   correct = predicted == test.labels
   if abs(correct.mean() - results["test_accuracy"]) > 1.5 / len(correct):
     print(f"warning: {run.run_dir}: the test texts re-read give accuracy {correct.mean():.4f}, "
@@ -65,15 +62,12 @@ def measure(run: run_data.RunData) -> dict[str, Any]:
           "correct": correct, "results": results}
 
 
-def _mean_std(values: Sequence[float]) -> str:
-  return report.mean_std(values) if len(values) > 1 else f"{values[0]:.3f}"
-
-
 def _ordered(measured: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict]]:
   groups = collections.defaultdict(list)
   for m in measured:
     groups[(m["task"], m["cell"])].append(m)
-  rank = lambda cell: CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER)
+  order = run_data.CELL_ORDER
+  rank = lambda cell: order.index(cell) if cell in order else len(order)
   return dict(sorted(groups.items(), key=lambda item: (item[0][0], rank(item[0][1]))))
 
 
@@ -81,13 +75,11 @@ def summary_table(measured: Sequence[dict[str, Any]]) -> str:
   lines = ["| task | cell | seeds | test accuracy | test macro-F1 | epochs run | "
            "seconds / epoch |", "|---|---|---|---|---|---|---|"]
   for (task, cell), runs in _ordered(measured).items():
-    results = [m["results"] for m in runs]
+    summary = report.seed_summary([m["results"] for m in runs])
     lines.append(
         f"| {task} | {cell} | {', '.join(str(m['seed']) for m in runs)} | "
-        f"{_mean_std([r['test_accuracy'] for r in results])} | "
-        f"{_mean_std([r['test_macro_f1'] for r in results])} | "
-        f"{', '.join(str(r['epochs_run']) for r in results)} | "
-        f"{np.mean([r['train_seconds'] / r['epochs_run'] for r in results]):.1f} |")
+        f"{summary['test_accuracy']} | {summary['test_macro_f1']} | {summary['epochs_run']} | "
+        f"{summary['seconds_per_epoch']:.1f} |")
   return "\n".join(lines) + "\n"
 
 
@@ -119,7 +111,7 @@ def length_table(tasks: dict[str, dict[str, Any]]) -> str:
               "|---|" + "---|" * len(header)]
     for cell, accuracy in t["cells"].items():
       lines.append(f"| {cell} | " + " | ".join(
-          _mean_std(list(accuracy[:, b])) for b in range(accuracy.shape[1])) + " |")
+          report.mean_std(list(accuracy[:, b])) for b in range(accuracy.shape[1])) + " |")
     lines.append("")
   return "\n".join(lines)
 
@@ -133,7 +125,7 @@ def length_figure(tasks: dict[str, dict[str, Any]]) -> Figure:
     for cell, accuracy in t["cells"].items():
       ax.errorbar(x, accuracy.mean(axis=0),
                   yerr=accuracy.std(axis=0, ddof=1) if len(accuracy) > 1 else None,
-                  marker="o", capsize=3, color=CELL_COLOURS.get(cell),
+                  marker="o", capsize=3, color=run_data.CELL_COLOURS.get(cell),
                   label=f"{cell} ({len(accuracy)} seed{'s' if len(accuracy) > 1 else ''})")
     ax.set_xticks(x, [f"{label}\n({count} texts)"
                       for label, count in zip(t["labels"], t["counts"])], fontsize=7)

@@ -12,6 +12,7 @@ its running mean over `SMOOTHING` steps).
 """
 
 import argparse
+import itertools
 import pathlib
 import sys
 from typing import Any, Sequence
@@ -23,6 +24,7 @@ from matplotlib.figure import Figure
 from lstm_jax import errors
 from lstm_jax import serving
 from lstm_jax import workdir as workdir_lib
+from lstm_jax.study import report
 from lstm_jax.training import run_records
 
 SMOOTHING = 20  # steps in the loss's running mean
@@ -39,10 +41,8 @@ def describe(run_dir: pathlib.Path) -> dict[str, Any]:
   train = config.train
   clipping = ("no clipping" if train.clip_mode == "none"
               else f"clip {train.clip_mode.replace('_', ' ')} {train.clip_norm:g}")
-  results_path = run_dir / workdir_lib.RESULTS_FILE
-  if results_path.exists():
-    results = workdir_lib.read_json(results_path)
-    ending = f"test accuracy {results['test_accuracy']:.3f}"
+  if (run_dir / workdir_lib.RESULTS_FILE).exists():
+    ending = f"test accuracy {report.load_run(run_dir).results['test_accuracy']:.3f}"
   else:
     last = steps[-1]
     ending = f"no results: last step {last['step']}, loss {last['loss']:.3g}"
@@ -64,7 +64,7 @@ def figure(runs: Sequence[dict[str, Any]]) -> Figure:
   fig = Figure(figsize=(10, 6.5))
   FigureCanvasAgg(fig)
   norm_ax, loss_ax = fig.subplots(2, 1, sharex=True)
-  for colour, run in zip(COLOURS, runs):
+  for colour, run in zip(itertools.cycle(COLOURS), runs):
     step = np.array([s["step"] for s in run["steps"]])
     norms = np.array([s["grad_norm"] for s in run["steps"]], np.float64)
     losses = np.array([s["loss"] for s in run["steps"]], np.float64)

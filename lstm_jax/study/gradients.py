@@ -24,6 +24,7 @@ share of texts underflowed, per distance).
 """
 
 import argparse
+import functools
 import json
 import pathlib
 import sys
@@ -44,7 +45,6 @@ BATCH = 32  # texts per gradient computation
 # Beyond the distance where more than this share of texts' gradients underflowed to
 # zero, the geometric mean is not drawn.
 MAX_UNDERFLOW = 0.5
-CELL_COLOURS = {"simple_rnn": "tab:red", "gru": "tab:blue", "lstm": "tab:green"}
 WEIGHTS = ("initial", "trained")
 
 
@@ -62,22 +62,6 @@ def gradient_norms(model: model_lib.LSTMClassifier, params: Any, token_ids: np.n
     <float32>[N, T], the norm of the gradient of each text's loss with respect
     to the first recurrent layer's input at each step (0 at masked padding).
   """
-
-  @jax.jit
-  def norms(params, ids, labels):
-    embedded = recording.apply(model, params, ids, trace=False).first_layer_inputs
-
-    def loss(x):
-      logits = recording.apply(model, params, ids, first_layer_inputs=x, trace=False).logits
-      # A sum: each text's gradient is its own loss's.
-      return jnp.sum(model.head.losses(logits.astype(jnp.float32), labels))
-
-    gradient = jax.grad(loss)(embedded)
-    # Scaled, so that squaring a gradient below ~1e-19 does not underflow float32.
-    scale = jnp.max(jnp.abs(gradient), axis=-1, keepdims=True)
-    safe = jnp.where(scale > 0, scale, 1.0)
-    return scale[..., 0] * jnp.linalg.norm(gradient / safe, axis=-1)
-
   out = []
   for start in range(0, len(token_ids), BATCH):
     ids, y = token_ids[start:start + BATCH], labels[start:start + BATCH]
@@ -85,8 +69,26 @@ def gradient_norms(model: model_lib.LSTMClassifier, params: Any, token_ids: np.n
     if filled < BATCH:  # one compiled shape
       ids = np.concatenate([ids, np.repeat(ids[-1:], BATCH - filled, axis=0)])
       y = np.concatenate([y, np.repeat(y[-1:], BATCH - filled)])
-    out.append(np.asarray(norms(params, ids, y))[:filled])
+    out.append(np.asarray(_batch_norms(model, params, ids, y))[:filled])
   return np.concatenate(out)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _batch_norms(model: model_lib.LSTMClassifier, params: Any, ids: jax.Array,
+                 labels: jax.Array) -> jax.Array:
+  """`gradient_norms` of one batch; compiled once per model, for every set of weights."""
+  embedded = recording.apply(model, params, ids, trace=False).first_layer_inputs
+
+  def loss(x):
+    logits = recording.apply(model, params, ids, first_layer_inputs=x, trace=False).logits
+    # A sum: each text's gradient is its own loss's.
+    return jnp.sum(model.head.losses(logits.astype(jnp.float32), labels))
+
+  gradient = jax.grad(loss)(embedded)
+  # Scaled, so that squaring a gradient below ~1e-19 does not underflow float32.
+  scale = jnp.max(jnp.abs(gradient), axis=-1, keepdims=True)
+  safe = jnp.where(scale > 0, scale, 1.0)
+  return scale[..., 0] * jnp.linalg.norm(gradient / safe, axis=-1)
 
 
 def by_distance(norms: np.ndarray, token_ids: np.ndarray, distances: int) -> np.ndarray:
@@ -157,11 +159,12 @@ def figure(results: Sequence[dict[str, Any]]) -> Figure:
       values = np.array([np.nan if v is None else v
                          for v in result[weights]["geometric_mean"]])
       cell = result["cell"].split(" ")[0]
-      ax.plot(np.arange(len(values)), values, color=CELL_COLOURS.get(cell),
+      ax.plot(np.arange(len(values)), values, color=run_data.CELL_COLOURS.get(cell),
               label=f"{result['cell']}: {result['name']} ({result['texts']} texts)")
       gone = np.flatnonzero(np.isnan(values))
       if len(gone):
-        ax.plot(gone[0] - 1, values[gone[0] - 1], marker="x", color=CELL_COLOURS.get(cell))
+        ax.plot(gone[0] - 1, values[gone[0] - 1], marker="x",
+                color=run_data.CELL_COLOURS.get(cell))
         ax.annotate(f"beyond {gone[0] - 1}: below float32's\nrange (~1e-38) for most texts",
                     (gone[0] - 1, values[gone[0] - 1]), fontsize=7, xytext=(-5, 12),
                     textcoords="offset points", ha="right")

@@ -444,8 +444,22 @@ def seed_groups(runs: Sequence[Run]) -> list[list[Run]]:
 
 
 def mean_std(values: Sequence[float]) -> str:
-  """`mean ± sample standard deviation`, to three decimals."""
+  """`mean ± sample standard deviation`, to three decimals (the value alone for one)."""
+  if len(values) == 1:
+    return f"{values[0]:.3f}"
   return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+
+
+def seed_summary(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+  """What the seeds of one experiment give (their `results.json`): test accuracy and
+  macro-F1 as `mean_std`, the epochs each ran, and the mean seconds per epoch."""
+  return {
+      "test_accuracy": mean_std([r["test_accuracy"] for r in results]),
+      "test_macro_f1": mean_std([r["test_macro_f1"] for r in results]),
+      "epochs_run": ", ".join(str(r["epochs_run"]) for r in results),
+      "seconds_per_epoch": float(np.mean([r["train_seconds"] / r["epochs_run"]
+                                          for r in results])),
+  }
 
 
 def _per_epoch(seconds: Optional[float], epochs: Optional[float]) -> Optional[float]:
@@ -461,13 +475,14 @@ def seeds_row(group: Sequence[Run]) -> list[str]:
     reference[name] = next((run.baselines[name] for run in group if name in run.baselines), {})
   tfidf = reference["tfidf_logreg"]
   keras = reference["keras"]
+  summary = seed_summary(results)
   return [
       group[0].name,
       ", ".join(str(run.setting("seed")) for run in group),
-      mean_std([r["test_accuracy"] for r in results]),
-      mean_std([r["test_macro_f1"] for r in results]),
-      ", ".join(str(r["epochs_run"]) for r in results),
-      format_duration(float(np.mean([r["train_seconds"] / r["epochs_run"] for r in results]))),
+      summary["test_accuracy"],
+      summary["test_macro_f1"],
+      summary["epochs_run"],
+      format_duration(summary["seconds_per_epoch"]),
       (f"{tfidf['test_accuracy']:.3f} / {tfidf['test_macro_f1']:.3f}" if tfidf else MISSING),
       (f"{keras['test_accuracy']:.3f} / "
        f"{format_duration(_per_epoch(keras.get('train_seconds'), keras.get('epochs_run')))}"

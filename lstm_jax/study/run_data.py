@@ -17,6 +17,10 @@ from lstm_jax import serving
 from lstm_jax.training import input_pipeline
 from lstm_jax.training import train
 
+# The cells in the order and colours the study's figures and tables give them.
+CELL_ORDER = ("simple_rnn", "gru", "lstm")
+CELL_COLOURS = {"simple_rnn": "tab:red", "gru": "tab:blue", "lstm": "tab:green"}
+
 
 @dataclasses.dataclass(frozen=True)
 class RunData:

@@ -301,6 +301,13 @@ class Tokenizer:
       raise ValueError(f"max_length must be >= 1, got {max_length}.")
     return _place(ids, lengths, max_length, padding, truncating, 0)
 
+  def unknown_words(self, text: str) -> list[str]:
+    """The words of `text` that encode to nothing or to the OOV index, in order."""
+    limit = self.num_words or float("inf")
+    oov = self._oov_index
+    return [w for w in self.words(text)
+            if (i := self.word_index.get(w)) is None or i >= limit or i == oov]
+
   def unknown_fraction(self, text: str) -> float:
     """Share of the words of `text` that encode to nothing or to the OOV index.
 
@@ -310,11 +317,7 @@ class Tokenizer:
     words = self.words(text)
     if not words:
       return 1.0
-    limit = self.num_words or float("inf")
-    oov = self._oov_index
-    known = sum(1 for w in words
-                if (i := self.word_index.get(w)) is not None and i < limit and i != oov)
-    return 1.0 - known / len(words)
+    return len(self.unknown_words(text)) / len(words)
 
   def to_json(self) -> dict[str, Any]:
     return {
@@ -358,26 +361,26 @@ class Tokenizer:
 
   @classmethod
   def from_keras_json(cls, text: str, source: str = "Keras tokenizer JSON") -> "Tokenizer":
-    """Reads what Keras's `Tokenizer.to_json` (and `to_keras_json`) writes; errors
-    name `source` and the key."""
+    """Reads what Keras's `Tokenizer.to_json` (and `to_keras_json`) writes; checked as
+    `from_json` checks its own format, errors naming `source` and the key."""
     try:
       data = json.loads(text)
       config = data["config"]
       if data.get("class_name") != "Tokenizer" or config.get("char_level"):
         raise ValueError("not a word-level Keras Tokenizer")
-      tokenizer = cls(config["num_words"], filters=config["filters"], lower=config["lower"],
-                      split=config["split"], oov_token=config["oov_token"])
-      word_index = json.loads(config["word_index"])
-      tokenizer.word_counts = dict(json.loads(config["word_counts"]))
-      tokenizer.document_count = int(config["document_count"])
+      own = {
+          "format": FORMAT, "version": VERSION,
+          "config": {key: config[key]
+                     for key in ("num_words", "filters", "lower", "split", "oov_token")},
+          # Keras keeps the counts as a JSON object, the index and counts as JSON text.
+          "word_counts": [list(pair) for pair in json.loads(config["word_counts"]).items()],
+          "word_index": json.loads(config["word_index"]),
+          "document_count": config["document_count"],
+      }
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
       raise errors.BadValueError(f"{source} is not a Keras Tokenizer's JSON "
                                  f"(Tokenizer.to_json): {e!r}") from None
-    if not isinstance(word_index, dict) or not all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in word_index.values()):
-      raise errors.BadValueError(f"{source}: word_index must map words to ints >= 1")
-    tokenizer.word_index = word_index
-    return tokenizer
+    return cls.from_json(own, source=source)
 
   def save(self, path: os.PathLike) -> None:
     """Writes the tokenizer as JSON (ASCII, so any reader can load it); atomic."""
