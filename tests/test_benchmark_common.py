@@ -37,5 +37,12 @@ def test_a_framework_skips_a_cell_it_does_not_run(framework):
     common.FRAMEWORKS[framework](lstm_cpu.CASES["imdb_gru"])
 
 
-def test_the_table_names_the_cpu():
-  assert common.cpu_model().strip()
+def test_the_table_names_the_cpu(monkeypatch, tmp_path):
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\n"
+                     "model\t\t: 2\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\n"
+                     "model name\t: another\n")
+  real_open = open
+  monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
+      cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+  assert common.cpu_model() == "AMD EPYC (family 26, model 2)"

@@ -13,12 +13,14 @@ WHOLE_CONFIG = {
     "training/train.py": "train_and_evaluate, which hands each component its section",
     "study/keras_reference.py": "the Keras comparison command",
     "training/continuation.py": "a changed config held against the run's: what goes on and how",
+    "evaluate.py": "the evaluate command: the run's config with its overrides",
 }
 
 
 def _takes_the_whole_config(function: ast.FunctionDef) -> bool:
+  """A parameter named `config` or `*_config` (a section is named after itself)."""
   for arg in function.args.args + function.args.kwonlyargs:
-    if arg.arg == "config":
+    if arg.arg == "config" or arg.arg.endswith("_config"):
       annotation = ast.unparse(arg.annotation) if arg.annotation else ""
       return annotation in ("", "Any") or annotation.endswith("ConfigDict")
   return False

@@ -5,7 +5,6 @@ import doctest
 import io
 import logging
 import os
-import pathlib
 import re
 import signal
 import subprocess
@@ -22,8 +21,7 @@ from lstm_jax.training import console
 from lstm_jax.training import train
 from test_train import scripted_validation
 from test_train import tiny_config
-
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+from conftest import REPO_ROOT
 
 
 class Terminal(io.StringIO):

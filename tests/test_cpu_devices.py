@@ -15,10 +15,9 @@ import sys
 
 import pytest
 
+from conftest import REPO_ROOT
 from conftest import data_dir
 from lstm_jax.training import dispatch
-
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class Step:
@@ -40,6 +39,8 @@ def test_the_host_keeps_at_most_max_steps_ahead_unfinished():
     # The steps after the last one waited for are the unfinished ones.
     assert len(outputs) - 1 - max(waited, default=-1) <= dispatch.MAX_STEPS_AHEAD
   assert waited == list(range(10 - dispatch.MAX_STEPS_AHEAD))
+  # XLA:CPU queues 32 computations per device; a launch past them blocks a pool thread.
+  assert dispatch.MAX_STEPS_AHEAD < 32
 
 
 def write_mr_csv(path: pathlib.Path) -> None:

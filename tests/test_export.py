@@ -30,7 +30,6 @@ from test_serving import write_reviews
 keras = keras_on_jax()
 pytestmark = KERAS_WARNINGS
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEXTS = [review(random.Random(7), label) for label in ["pos", "neg"] * 6] + [
     "great", "an unknownword", "awful awful awful movie"]
 
@@ -40,6 +39,7 @@ KERAS_PREDICT = """
 import json, pathlib, sys
 import keras
 from keras.src.legacy.preprocessing.text import tokenizer_from_json
+from conftest import REPO_ROOT
 out = pathlib.Path(sys.argv[1])
 tokenizer = tokenizer_from_json((out / "keras_tokenizer.json").read_text())
 preprocessing = json.loads((out / "preprocessing.json").read_text())

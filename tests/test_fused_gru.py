@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import mask_testing
+import recurrence_testing
 from lstm_jax.recurrent import gru
 from lstm_jax.recurrent import gru_fused
 from lstm_jax.recurrent import scan
@@ -25,7 +25,7 @@ def fused_recurrence(reset_after, x_proj, weights, mask, h0, recurrent_mask=None
 
 
 def _mask(kind: str):
-  return mask_testing.time_major_mask(kind, T)
+  return recurrence_testing.time_major_mask(kind, T)
 
 
 def _inputs(reset_after, dtype=jnp.float32, with_recurrent_mask=False):
@@ -60,40 +60,35 @@ def _grads(recurrence_fn, reset_after, mask, inputs, transform=lambda f: f):
       *inputs)
 
 
-def _assert_trees_close(actual, expected, rtol, atol):
-  for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
-    assert a.dtype == e.dtype
-    np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(e, np.float32),
-                               rtol=rtol, atol=atol)
-
-
 def test_the_gru_cell_offers_its_fused_path():
   for reset_after in (True, False):
     recurrence = gru.GRUCell(reset_after).fused_recurrence()
+    assert recurrence.func is gru_fused.fused_recurrence
+    assert recurrence.args == (reset_after,)
     x_proj, weights, h0, _ = _inputs(reset_after)
-    _assert_trees_close(recurrence(x_proj, weights, None, h0),
+    recurrence_testing.assert_trees_close(recurrence(x_proj, weights, None, h0),
                         scan_recurrence(reset_after, x_proj, weights, None, h0),
                         rtol=1e-5, atol=1e-6)
 
 
 @RESET_AFTER
-@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
+@pytest.mark.parametrize("mask_kind", recurrence_testing.MASK_KINDS)
 def test_outputs_and_final_state_equal_reference(reset_after, mask_kind):
   x_proj, weights, h0, _ = _inputs(reset_after)
   mask = _mask(mask_kind)
   expected = scan_recurrence(reset_after, x_proj, weights, mask, h0)
   actual = jax.jit(fused_recurrence, static_argnums=0)(reset_after, x_proj, weights, mask, h0)
-  _assert_trees_close(actual, expected, rtol=1e-5, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-5, atol=1e-6)
 
 
 @RESET_AFTER
-@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
+@pytest.mark.parametrize("mask_kind", recurrence_testing.MASK_KINDS)
 def test_gradients_equal_reference(reset_after, mask_kind):
   inputs = _inputs(reset_after)
   mask = _mask(mask_kind)
   expected = _grads(scan_recurrence, reset_after, mask, inputs)
   actual = _grads(fused_recurrence, reset_after, mask, inputs, transform=jax.jit)
-  _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
 @RESET_AFTER
@@ -104,7 +99,7 @@ def test_gradients_with_recurrent_dropout_equal_reference(reset_after, mask_kind
   expected = _grads(scan_recurrence, reset_after, mask, inputs)
   actual = _grads(fused_recurrence, reset_after, mask, inputs, transform=jax.jit)
   assert len(actual) == 4
-  _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
 @RESET_AFTER
@@ -114,7 +109,7 @@ def test_grad_of_jit_equals_reference(reset_after):
   jitted = jax.jit(fused_recurrence, static_argnums=0)
   expected = _grads(scan_recurrence, reset_after, mask, inputs)
   actual = _grads(jitted, reset_after, mask, inputs)
-  _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
 @RESET_AFTER
@@ -141,8 +136,8 @@ def test_bfloat16_matmuls_close_to_reference(reset_after, mask_kind):
   expected = scan_recurrence(reset_after, x_proj, weights, mask, h0)
   actual = jax.jit(fused_recurrence, static_argnums=0)(reset_after, x_proj, weights, mask, h0)
   assert actual[0].dtype == jnp.float32
-  _assert_trees_close(actual, expected, rtol=2e-2, atol=2e-2)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=2e-2, atol=2e-2)
   expected_grads = _grads(scan_recurrence, reset_after, mask, inputs)
   actual_grads = _grads(fused_recurrence, reset_after, mask, inputs, transform=jax.jit)
   # Gradients keep the dtypes of their inputs (bfloat16 x_proj and kernel).
-  _assert_trees_close(actual_grads, expected_grads, rtol=5e-2, atol=5e-2)
+  recurrence_testing.assert_trees_close(actual_grads, expected_grads, rtol=5e-2, atol=5e-2)

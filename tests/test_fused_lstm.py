@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import mask_testing
+import recurrence_testing
 from lstm_jax.recurrent import lstm
 from lstm_jax.recurrent import lstm_fused
 from lstm_jax.recurrent import scan
@@ -22,7 +22,7 @@ def fused_recurrence(x_proj, kernel, mask, h0, c0, recurrent_mask=None):
 
 
 def _mask(kind: str):
-  return mask_testing.time_major_mask(kind, T)
+  return recurrence_testing.time_major_mask(kind, T)
 
 
 def _inputs(dtype=jnp.float32, with_recurrent_mask=False):
@@ -54,29 +54,22 @@ def _grads(recurrence_fn, mask, inputs, transform=lambda f: f):
   return transform(jax.grad(_loss(recurrence_fn, mask), argnums=argnums))(*inputs)
 
 
-def _assert_trees_close(actual, expected, rtol, atol):
-  for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
-    assert a.dtype == e.dtype
-    np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(e, np.float32),
-                               rtol=rtol, atol=atol)
-
-
-@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
+@pytest.mark.parametrize("mask_kind", recurrence_testing.MASK_KINDS)
 def test_outputs_and_final_state_equal_reference(mask_kind):
   x_proj, kernel, h0, c0, _ = _inputs()
   mask = _mask(mask_kind)
   expected = scan_recurrence(x_proj, kernel, mask, h0, c0)
   actual = jax.jit(fused_recurrence)(x_proj, kernel, mask, h0, c0)
-  _assert_trees_close(actual, expected, rtol=1e-5, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("mask_kind", mask_testing.MASK_KINDS)
+@pytest.mark.parametrize("mask_kind", recurrence_testing.MASK_KINDS)
 def test_gradients_equal_reference(mask_kind):
   inputs = _inputs()
   mask = _mask(mask_kind)
   expected = _grads(scan_recurrence, mask, inputs)
   actual = _grads(fused_recurrence, mask, inputs, transform=jax.jit)
-  _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("mask_kind", ["none", "pre_padding"])
@@ -86,7 +79,7 @@ def test_gradients_with_recurrent_dropout_equal_reference(mask_kind):
   expected = _grads(scan_recurrence, mask, inputs)
   actual = _grads(fused_recurrence, mask, inputs, transform=jax.jit)
   assert len(actual) == 5
-  _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_grad_of_jit_equals_reference():
@@ -95,7 +88,7 @@ def test_grad_of_jit_equals_reference():
   jitted = jax.jit(fused_recurrence)
   expected = _grads(scan_recurrence, mask, inputs)
   actual = _grads(jitted, mask, inputs)
-  _assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_fully_masked_row_keeps_initial_state_and_passes_gradient_through():
@@ -121,8 +114,8 @@ def test_bfloat16_matmuls_close_to_reference(mask_kind):
   expected = scan_recurrence(x_proj, kernel, mask, h0, c0)
   actual = jax.jit(fused_recurrence)(x_proj, kernel, mask, h0, c0)
   assert actual[0].dtype == jnp.float32
-  _assert_trees_close(actual, expected, rtol=2e-2, atol=2e-2)
+  recurrence_testing.assert_trees_close(actual, expected, rtol=2e-2, atol=2e-2)
   expected_grads = _grads(scan_recurrence, mask, inputs)
   actual_grads = _grads(fused_recurrence, mask, inputs, transform=jax.jit)
   # Gradients keep the dtypes of their inputs (bfloat16 x_proj and kernel).
-  _assert_trees_close(actual_grads, expected_grads, rtol=5e-2, atol=5e-2)
+  recurrence_testing.assert_trees_close(actual_grads, expected_grads, rtol=5e-2, atol=5e-2)

@@ -3,14 +3,13 @@
 
 import json
 import os
-import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
+from conftest import REPO_ROOT
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 STEPS = ("tests", "imdb fused", "imdb cudnn", "benchmark", "2 devices")
 
 

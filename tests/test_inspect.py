@@ -315,12 +315,7 @@ def test_a_keras_gru_model_is_inspected_at_kerass_probabilities(lstm_workdir, ls
   outputs = keras.layers.Dense(2, activation="softmax")(x)
   keras_model = keras.Model(inputs, outputs)
   keras_model.save(tmp_path / "keras" / "model.keras")
-  try:
-    classifier = export.load_export(tmp_path / "keras")
-  except errors.BadValueError as e:
-    if "(GRU): expected an LSTM" in str(e) or "only LSTM recurrent layers" in str(e):
-      pytest.skip("keras_compat.from_keras does not import GRU layers yet")
-    raise
+  classifier = export.load_export(tmp_path / "keras")
   item = inspection.inspect(classifier, [TEXTS[0]])[0]
   ids = classifier.encode([TEXTS[0]])
   np.testing.assert_allclose(item.probabilities[-1], keras_model.predict(ids, verbose=0)[0],

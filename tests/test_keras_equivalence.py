@@ -265,8 +265,9 @@ def assert_relatively_close(got: Any, want: Any, rtol: float) -> None:
   jax.tree_util.tree_map_with_path(check, got, want)
 
 
-# Two cases in the default suite (between them every cell, bidirectional and not, pre-
-# and post-padding, the last state and average pooling, softmax and sigmoid); the other
+# Two cases in the default suite (between them the LSTM, the GRU and the SimpleRNN,
+# bidirectional and not, pre- and post-padding, the last state and average pooling,
+# softmax and sigmoid; each cell's every option by default in the layer cases below); the other
 # `NUM_CASES` and `NUM_WIDE_CASES` more in the Keras suite (`pytest -m keras`).
 DEFAULT_CASES = (0, 11)
 CASES = pytest.mark.parametrize("seed", [

@@ -28,8 +28,8 @@ from lstm_jax.training import steps
 from lstm_jax.training import train
 from test_cpu_devices import mr_one_device, study_run_flags  # pylint: disable=unused-import
 from test_data_parallel import write_texts
+from conftest import REPO_ROOT
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 LAUNCH = REPO_ROOT / "launch"
 HEARTBEAT_SECONDS = 5
 # Read by process 0 only; any other process writing one of these would race.

@@ -14,18 +14,18 @@ import tomllib
 import pytest
 
 from lstm_jax import api
+from conftest import REPO_ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "lstm_jax"
+PACKAGE = REPO_ROOT / "lstm_jax"
 
 
 def _requirements() -> list[str]:
-  lines = (ROOT / "requirements.txt").read_text().splitlines()
+  lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
   return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def test_the_package_declares_the_runtime_requirements():
-  project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+  project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
   assert project["dependencies"] == _requirements()
 
 
@@ -41,7 +41,7 @@ def test_the_library_never_imports_the_experiment_configs():
       names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
       if any(name == "configs" or name.startswith("configs.") for name in names):
-        importers.append(str(path.relative_to(ROOT)))
+        importers.append(str(path.relative_to(REPO_ROOT)))
   assert not importers, f"the installed package has no configs/: {importers}"
 
 
@@ -52,7 +52,7 @@ INSTALLED_FROM = ("pyproject.toml", "README.md", "requirements.txt", "constraint
 
 def readme_install_command() -> list[str]:
   """The arguments of the README's `pip install` that installs the package itself."""
-  section = (ROOT / "README.md").read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
+  section = (REPO_ROOT / "README.md").read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
   commands = [shlex.split(line, comments=True) for line in section.splitlines()
               if line.startswith("pip install")]
   installs_package = [c[2:] for c in commands if "." in c or "-e" in c]
@@ -67,9 +67,10 @@ def test_the_readme_install_makes_the_api_importable_from_another_folder(tmp_pat
   clone = tmp_path / "lstm_jax"
   clone.mkdir()
   for name in INSTALLED_FROM:
-    copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
-    copy(ROOT / name, clone / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
-                                       if (ROOT / name).is_dir() else {}))
+    copy = shutil.copytree if (REPO_ROOT / name).is_dir() else shutil.copy
+    copy(REPO_ROOT / name, clone / name,
+         **({"ignore": shutil.ignore_patterns("__pycache__")}
+            if (REPO_ROOT / name).is_dir() else {}))
   subprocess.run(["git", "init", "-q"], cwd=clone, check=True)
   subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
   # A fresh environment that finds the dependencies where this interpreter does;
@@ -103,11 +104,11 @@ def test_help_shows_the_signature_and_docstring_of_fit():
 
 
 def test_ci_runs_every_suite_the_default_one_leaves_out():
-  pytest_options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
+  pytest_options = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
       "ini_options"]
   markers = [marker.split(":")[0] for marker in pytest_options["markers"]]
   assert {"slow", "keras"} <= set(markers)
-  ci = (ROOT / ".ci" / "run").read_text()
+  ci = (REPO_ROOT / ".ci" / "run").read_text()
   for marker in markers:
     assert f"not {marker}" in pytest_options["addopts"]
     assert f"pytest -m {marker}" in ci, marker

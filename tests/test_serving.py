@@ -26,8 +26,8 @@ from lstm_jax.models import classifier as model_lib
 from lstm_jax.training import checkpoints
 from lstm_jax.training import input_pipeline
 from lstm_jax.training import train
+from conftest import REPO_ROOT
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 POSITIVE = ("good", "great", "excellent", "wonderful", "superb")
 NEGATIVE = ("bad", "awful", "terrible", "horrible", "poor")
 FILLER = ("the", "a", "movie", "film", "plot", "was", "is", "and", "it", "this")

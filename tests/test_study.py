@@ -1,18 +1,16 @@
 """Tests for launch/study.sh's choice of runs and report (dry runs: nothing trains)."""
 
-import pathlib
 import subprocess
 import sys
 
 from lstm_jax import main as main_lib
 from lstm_jax import workdir as workdir_lib
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from conftest import REPO_ROOT
 
 
 def study(*args: str, **env: str) -> list[str]:
   """The commands `bash launch/study.sh --dry_run ARGS` would run."""
-  out = subprocess.run(["bash", "launch/study.sh", "--dry_run", *args], cwd=ROOT,
+  out = subprocess.run(["bash", "launch/study.sh", "--dry_run", *args], cwd=REPO_ROOT,
                        env={"PATH": "/usr/bin:/bin", "PYTHON": "python", **env},
                        capture_output=True, text=True, check=True).stdout
   return [line.strip() for line in out.splitlines() if not line.startswith("===")]
@@ -38,7 +36,7 @@ def test_publish_reports_the_whole_study_into_docs_and_trains_nothing():
 
 def test_publish_refuses_a_part_of_the_study():
   result = subprocess.run(["bash", "launch/study.sh", "--dry_run", "--publish", "sentiment_glove"],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=REPO_ROOT, capture_output=True, text=True)
   assert result.returncode == 2
   assert result.stdout == ""
 
@@ -86,7 +84,7 @@ def test_the_cells_runs_read_their_tasks_data():
 def test_keep_going_trains_the_next_experiment_after_a_failed_one():
   def launch(*args):
     return subprocess.run(["bash", "launch/study.sh", *args, "cells/imdb_lstm",
-                           "cells/imdb_gru"], cwd=ROOT, capture_output=True, text=True,
+                           "cells/imdb_gru"], cwd=REPO_ROOT, capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "PYTHON": "false"})
 
   stopped = launch()

@@ -2,7 +2,6 @@
 
 import json
 import os
-import pathlib
 import signal
 import socket
 import subprocess
@@ -12,11 +11,11 @@ import pytest
 
 from lstm_jax.training import workdir_lock
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 _HOLD = """
 import sys, time
 from lstm_jax.training import workdir_lock
+from conftest import REPO_ROOT
 lock = workdir_lock.WorkdirLock(sys.argv[1])
 lock.acquire()
 print("holding", flush=True)

@@ -1,5 +1,7 @@
-"""Masks the fused-recurrence tests share: time-major, for a batch of 4 rows."""
+"""What the fused-recurrence tests share: time-major masks for a batch of 4 rows, and
+the comparison of output trees."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -20,3 +22,11 @@ def time_major_mask(kind: str, time: int):
   if kind == "holes":
     return jnp.asarray(np.random.default_rng(0).random((time, len(lengths))) < 0.6)
   raise ValueError(kind)
+
+
+def assert_trees_close(actual, expected, rtol: float, atol: float) -> None:
+  """The same tree structure and dtypes, and values within the tolerances."""
+  for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
+    assert a.dtype == e.dtype
+    np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(e, np.float32),
+                               rtol=rtol, atol=atol)
