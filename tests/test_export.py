@@ -26,6 +26,7 @@ from test_serving import run_config
 from keras_testing import KERAS_WARNINGS
 from keras_testing import keras_on_jax
 from test_serving import write_reviews
+from conftest import REPO_ROOT
 
 keras = keras_on_jax()
 pytestmark = KERAS_WARNINGS
@@ -39,7 +40,6 @@ KERAS_PREDICT = """
 import json, pathlib, sys
 import keras
 from keras.src.legacy.preprocessing.text import tokenizer_from_json
-from conftest import REPO_ROOT
 out = pathlib.Path(sys.argv[1])
 tokenizer = tokenizer_from_json((out / "keras_tokenizer.json").read_text())
 preprocessing = json.loads((out / "preprocessing.json").read_text())

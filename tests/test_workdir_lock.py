@@ -10,12 +10,12 @@ import sys
 import pytest
 
 from lstm_jax.training import workdir_lock
+from conftest import REPO_ROOT
 
 
 _HOLD = """
 import sys, time
 from lstm_jax.training import workdir_lock
-from conftest import REPO_ROOT
 lock = workdir_lock.WorkdirLock(sys.argv[1])
 lock.acquire()
 print("holding", flush=True)
