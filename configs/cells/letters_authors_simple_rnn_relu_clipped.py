@@ -1,17 +1,12 @@
 r"""Letters by author with a SimpleRNN(128) of relu units with the project's clipping (global norm
 1.0, as every study run).
 
-The exploding-gradients experiment: this run and letters_authors_simple_rnn_relu_unclipped
-differ only in clipping (same seed, same data, same initial weights). Every run records
-each optimizer step's gradient norm before clipping and its loss (steps.jsonl); the
-figure of the pair:
+  bash launch/study.sh cells/letters_authors_simple_rnn_relu_clipped
 
-  bash launch/study.sh --keep_going cells/letters_authors_simple_rnn_relu_unclipped \
-    cells/letters_authors_simple_rnn_relu_clipped
-  python -m lstm_jax.study.clipping runs/cells/letters_authors_simple_rnn_relu_unclipped \
-    runs/cells/letters_authors_simple_rnn_relu_clipped --out=docs/figures/clipping.png
+The exploding-gradients experiment's clipped run: it and
+letters_authors_simple_rnn_relu_unclipped differ only in clipping; that config's docstring
+gives the commands that train the pair and draw its figure.
 
-(`--keep_going`: a run without clipping may stop with a non-finite or diverging loss.)
 Result (seed 0): test accuracy 0.917, macro-F1 0.893, best epoch 12 of 15; 36 steps with a
 gradient norm above 100 (up to 3 x 10^7), each update clipped to norm 1.
 Read in docs/RESULTS.md, "What the study's theory predicts, measured".
